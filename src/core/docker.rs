@@ -1,0 +1,273 @@
+//! The Docker engine, over its HTTP API (bollard).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerInspectResponse, EventMessage, EventMessageTypeEnum};
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use bollard::{Docker, API_DEFAULT_VERSION};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, StreamExt};
+
+use super::clock::{docker_since, rfc3339_to_unix_nanos};
+use super::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
+use super::model::{Container, EngineInfo, Event, EventKind, PRIVILEGED_LABEL};
+use super::options::Endpoint;
+
+/// `engine_type` of Docker watchers.
+pub const DOCKER_TYPE: &str = "docker.com";
+
+/// A Docker engine at one endpoint.
+pub struct DockerEngine {
+    endpoint: Endpoint,
+    call_timeout: Duration,
+}
+
+impl DockerEngine {
+    pub fn new(endpoint: Endpoint, call_timeout: Duration) -> Self {
+        DockerEngine { endpoint, call_timeout }
+    }
+}
+
+impl Engine for DockerEngine {
+    fn describe(&self) -> EngineInfo {
+        EngineInfo {
+            engine_type: DOCKER_TYPE.into(),
+            endpoint: self.endpoint.to_string(),
+            ..EngineInfo::default()
+        }
+    }
+
+    fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
+        let endpoint = self.endpoint.clone();
+        let timeout_secs = self.call_timeout.as_secs().max(1);
+        let mut info = self.describe();
+        Box::pin(async move {
+            let docker = match &endpoint {
+                Endpoint::Unix(path) => {
+                    // Connect once by hand: it gives the precise OS error and the daemon's PID.
+                    let probe = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+                        EngineError::new(
+                            ErrorKind::Unreachable,
+                            format!("cannot connect to Docker at {endpoint}: {e}"),
+                        )
+                    })?;
+                    info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
+                    drop(probe);
+                    let path = path.to_str().ok_or_else(|| {
+                        EngineError::new(ErrorKind::Unreachable, format!("socket path of {endpoint} is not UTF-8"))
+                    })?;
+                    Docker::connect_with_unix(path, timeout_secs, API_DEFAULT_VERSION)
+                }
+                Endpoint::Tcp(hostport) => {
+                    Docker::connect_with_http(&format!("http://{hostport}"), timeout_secs, API_DEFAULT_VERSION)
+                }
+            }
+            .map_err(|e| engine_error(&endpoint, "connect", e))?;
+            let docker = docker.negotiate_version().await.map_err(|e| engine_error(&endpoint, "version", e))?;
+            let sys = docker.info().await.map_err(|e| engine_error(&endpoint, "info", e))?;
+            info.id = sys.id.unwrap_or_default();
+            info.version = sys.server_version.unwrap_or_default();
+            // Events from this instant on are replayed by the daemon even if
+            // the subscription reaches it later: no gap between subscribing
+            // and listing.
+            let since = sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos).map(docker_since);
+            Ok(Arc::new(DockerConnection { docker, endpoint, info, since }) as Arc<dyn Connection>)
+        })
+    }
+}
+
+struct DockerConnection {
+    docker: Docker,
+    endpoint: Endpoint,
+    info: EngineInfo,
+    since: Option<String>,
+}
+
+impl Connection for DockerConnection {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                ["start", "die", "pause", "unpause", "rename"].map(String::from).to_vec(),
+            ),
+        ]);
+        let opts = EventsOptions { since: self.since.clone(), until: None, filters: Some(filters) };
+        let endpoint = self.endpoint.clone();
+        self.docker
+            .events(Some(opts))
+            .filter_map(move |r| {
+                let out = match r {
+                    Ok(msg) => to_event(msg).map(Ok),
+                    Err(e) => Some(Err(engine_error(&endpoint, "event stream", e))),
+                };
+                std::future::ready(out)
+            })
+            .boxed()
+    }
+
+    fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
+        let docker = self.docker.clone();
+        let endpoint = self.endpoint.clone();
+        Box::pin(async move {
+            let filters = HashMap::from([(
+                "status".to_string(),
+                vec!["running".to_string(), "paused".to_string()],
+            )]);
+            let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+            let summaries = docker.list_containers(Some(opts)).await.map_err(|e| engine_error(&endpoint, "list", e))?;
+            Ok(summaries.into_iter().filter_map(|s| s.id).map(Listed::Inspect).collect())
+        })
+    }
+
+    fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
+        let docker = self.docker.clone();
+        let endpoint = self.endpoint.clone();
+        Box::pin(async move {
+            match docker.inspect_container(&id, None).await {
+                Ok(details) => Ok(to_container(&id, details)),
+                Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+                Err(e) => Err(engine_error(&endpoint, &format!("inspect {id}"), e)),
+            }
+        })
+    }
+}
+
+/// Maps a Docker event to a lifecycle event; `None` for events tracking ignores.
+fn to_event(msg: EventMessage) -> Option<Event> {
+    if msg.typ != Some(EventMessageTypeEnum::CONTAINER) {
+        return None;
+    }
+    let actor = msg.actor?;
+    let id = actor.id.filter(|id| !id.is_empty())?;
+    let kind = match msg.action.as_deref()? {
+        "start" => EventKind::Started,
+        "die" => EventKind::Died,
+        "pause" => EventKind::Paused,
+        "unpause" => EventKind::Unpaused,
+        "rename" => {
+            let name = actor.attributes?.remove("name")?;
+            EventKind::Renamed(name.strip_prefix('/').unwrap_or(&name).to_string())
+        }
+        _ => return None,
+    };
+    Some(Event { id, kind })
+}
+
+/// The alive container an inspection shows, or `None` if it has no initial process.
+fn to_container(requested: &str, details: ContainerInspectResponse) -> Option<Container> {
+    let state = details.state?;
+    let pid = i32::try_from(state.pid.unwrap_or(0)).ok().filter(|&p| p > 0)?;
+    let paused = state.paused.unwrap_or(false);
+    if !(state.running.unwrap_or(false) || paused) {
+        return None;
+    }
+    let id = details.id.filter(|id| !id.is_empty()).unwrap_or_else(|| requested.to_string());
+    let name = details
+        .name
+        .map(|n| n.strip_prefix('/').map(str::to_string).unwrap_or(n))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| id.clone());
+    let mut labels = details.config.and_then(|c| c.labels).unwrap_or_default();
+    if details.host_config.and_then(|h| h.privileged).unwrap_or(false) {
+        labels.insert(PRIVILEGED_LABEL.to_string(), String::new());
+    }
+    Some(Container::new(id, name, pid, paused, labels))
+}
+
+fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError {
+    let kind = match &e {
+        BollardError::DockerResponseServerError { .. } => ErrorKind::Refused,
+        BollardError::JsonDataError { .. } | BollardError::JsonSerdeError { .. } | BollardError::StrParseError { .. } => {
+            ErrorKind::Malformed
+        }
+        BollardError::RequestTimeoutError => ErrorKind::Timeout,
+        _ => ErrorKind::Unreachable,
+    };
+    EngineError::new(kind, format!("Docker at {endpoint}: {what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerConfig, ContainerState, EventActor, HostConfig};
+
+    fn inspected(pid: i64, running: bool, paused: bool) -> ContainerInspectResponse {
+        ContainerInspectResponse {
+            id: Some("abc".into()),
+            name: Some("/web".into()),
+            state: Some(ContainerState { pid: Some(pid), running: Some(running), paused: Some(paused), ..Default::default() }),
+            config: Some(ContainerConfig {
+                labels: Some(HashMap::from([
+                    ("com.docker.compose.project".into(), "shop".into()),
+                    ("a".into(), "1".into()),
+                ])),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig { privileged: Some(true), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn inspect_maps_alive_containers() {
+        let c = to_container("abc", inspected(42, true, false)).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused), ("abc", "web", "shop", 42, false));
+        assert_eq!(c.label(PRIVILEGED_LABEL), Some(""));
+        assert_eq!(c.labels[0], ("a".to_string(), "1".to_string()));
+        assert!(to_container("abc", inspected(42, true, true)).unwrap().paused);
+    }
+
+    #[test]
+    fn inspect_skips_processless_and_degenerate_replies() {
+        assert_eq!(to_container("abc", inspected(0, false, false)), None);
+        assert_eq!(to_container("abc", inspected(42, false, false)), None);
+        assert_eq!(to_container("abc", inspected(1 << 40, true, false)), None);
+        assert_eq!(to_container("abc", ContainerInspectResponse::default()), None);
+        let bare = ContainerInspectResponse {
+            state: Some(ContainerState { pid: Some(7), running: Some(true), ..Default::default() }),
+            ..Default::default()
+        };
+        let c = to_container("req", bare).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str(), c.labels.len()), ("req", "req", 0));
+    }
+
+    fn message(action: &str, attrs: &[(&str, &str)]) -> EventMessage {
+        EventMessage {
+            typ: Some(EventMessageTypeEnum::CONTAINER),
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some("abc".into()),
+                attributes: Some(attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn events_map_to_lifecycle_events() {
+        assert_eq!(to_event(message("start", &[])), Some(Event::new("abc", EventKind::Started)));
+        assert_eq!(to_event(message("die", &[("exitCode", "137")])), Some(Event::new("abc", EventKind::Died)));
+        assert_eq!(to_event(message("pause", &[])), Some(Event::new("abc", EventKind::Paused)));
+        assert_eq!(to_event(message("unpause", &[])), Some(Event::new("abc", EventKind::Unpaused)));
+        assert_eq!(
+            to_event(message("rename", &[("name", "new"), ("oldName", "/old")])),
+            Some(Event::new("abc", EventKind::Renamed("new".into())))
+        );
+        assert_eq!(to_event(message("exec_die", &[])), None);
+        assert_eq!(to_event(message("rename", &[])), None);
+        let mut image = message("start", &[]);
+        image.typ = Some(EventMessageTypeEnum::IMAGE);
+        assert_eq!(to_event(image), None);
+        let mut anonymous = message("start", &[]);
+        anonymous.actor = None;
+        assert_eq!(to_event(anonymous), None);
+    }
+}

@@ -1,0 +1,79 @@
+//! What the watch loop needs from a container engine.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+
+use super::model::{Container, EngineInfo, Event};
+
+/// How an engine call failed, which decides what the watcher does about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The engine cannot be reached or the connection broke: resynchronise.
+    Unreachable,
+    /// The call did not finish within the call timeout: resynchronise.
+    Timeout,
+    /// The engine refused this one request: skip the item.
+    Refused,
+    /// The engine's reply could not be understood: skip the item.
+    Malformed,
+}
+
+/// A failed engine call, with a message for `ww_last_error_message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineError {
+    pub kind: ErrorKind,
+    pub msg: String,
+}
+
+impl EngineError {
+    pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
+        EngineError { kind, msg: msg.into() }
+    }
+
+    /// True when the connection as a whole can no longer be trusted.
+    pub fn breaks_connection(&self) -> bool {
+        matches!(self.kind, ErrorKind::Unreachable | ErrorKind::Timeout)
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// One entry of a full listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listed {
+    /// The listing already told everything about this alive container.
+    Alive(Container),
+    /// The container must be inspected to learn its PID and details.
+    Inspect(String),
+}
+
+/// An engine endpoint that can be connected to, again and again.
+pub trait Engine: Send + Sync + 'static {
+    /// What is known before the first contact (type and endpoint).
+    fn describe(&self) -> EngineInfo;
+    /// Connects and learns the engine's identity.
+    fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>>;
+}
+
+/// One connection to an engine; dropped when the attempt ends.
+pub trait Connection: Send + Sync + 'static {
+    /// The engine's identity as learnt when connecting.
+    fn info(&self) -> &EngineInfo;
+    /// The lifecycle event stream. It must deliver every event that happens
+    /// after [`Engine::connect`] returned, even if it is polled later. It ends
+    /// with an error or simply ends when the engine goes away.
+    fn events(&self) -> BoxStream<'static, Result<Event, EngineError>>;
+    /// All alive containers.
+    fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>>;
+    /// One container: `Ok(None)` when it is gone or has no initial process.
+    fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>>;
+}

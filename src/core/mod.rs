@@ -1,0 +1,22 @@
+//! The engine-independent core: a pure-Rust tracker of alive containers, its
+//! engines, and the watcher that keeps it current. No `unsafe`, no C types.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod docker;
+pub mod engine;
+pub mod model;
+pub mod options;
+pub mod retry;
+pub mod shared;
+pub mod snapshot;
+pub mod tracker;
+pub mod watch;
+pub mod watcher;
+
+pub use engine::{Connection, Engine, EngineError, ErrorKind, Listed};
+pub use model::{Container, EngineInfo, Event, EventKind};
+pub use options::{Backoff, Endpoint, EngineKind, Options};
+pub use shared::Readiness;
+pub use snapshot::{Project, Snapshot};
+pub use watcher::Watcher;

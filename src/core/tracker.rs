@@ -1,0 +1,217 @@
+//! The tracking state machine: which containers are alive, given a stream of
+//! lifecycle events and of observations (list entries, inspect results) that
+//! may arrive late and out of order.
+//!
+//! Every applied event gets a sequence number. Every request to the engine
+//! (a list or an inspect) takes a [`Ticket`] whose `as_of` is the sequence
+//! number of the last event applied when the request was issued. Because the
+//! event subscription is live before any request is issued, an event with a
+//! sequence number `<= as_of` happened before the observation, while one with a
+//! larger number may have happened after it. So an observation of a container:
+//! - is dropped when a death of that container was applied after `as_of` (it
+//!   would resurrect a dead container; a restart brings its own start event);
+//! - gets every pause or rename applied after `as_of` laid over it;
+//! - never replaces a record that came from a newer observation.
+//!
+//! Deaths, pauses and renames are remembered only while a ticket that could
+//! need them is outstanding, so the memory stays bounded by the work in flight.
+//! This module does no I/O: it is driven by the watch loop and by tests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::model::{Container, Event, EventKind};
+
+/// Sequence number of an applied event.
+pub type Seq = u64;
+
+/// A claim for one outstanding request; hand it back with [`Tracker::done`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Ticket {
+    as_of: Seq,
+}
+
+impl Ticket {
+    /// The sequence number the request was issued at.
+    pub fn as_of(&self) -> Seq {
+        self.as_of
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Tracked {
+    container: Arc<Container>,
+    as_of: Seq,
+}
+
+/// Alive containers plus what is needed to merge late observations correctly.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    seq: Seq,
+    alive: HashMap<String, Tracked>,
+    deaths: HashMap<String, Seq>,
+    pauses: HashMap<String, (Seq, bool)>,
+    renames: HashMap<String, (Seq, String)>,
+    outstanding: BTreeMap<Seq, usize>,
+    changed: bool,
+}
+
+impl Tracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets everything, for a fresh synchronisation. Tickets issued before
+    /// are void and must not be handed back.
+    pub fn reset(&mut self) {
+        *self = Tracker { seq: self.seq, changed: true, ..Tracker::default() };
+    }
+
+    /// Takes a ticket for a request issued now.
+    pub fn ticket(&mut self) -> Ticket {
+        *self.outstanding.entry(self.seq).or_insert(0) += 1;
+        Ticket { as_of: self.seq }
+    }
+
+    /// Applies one event. For a start, returns the ticket of the inspect the
+    /// caller must now issue for the event's container.
+    pub fn apply_event(&mut self, ev: &Event) -> Option<Ticket> {
+        self.seq += 1;
+        let seq = self.seq;
+        let remember = !self.outstanding.is_empty();
+        match &ev.kind {
+            EventKind::Started => return Some(self.ticket()),
+            EventKind::Died => {
+                if remember {
+                    self.deaths.insert(ev.id.clone(), seq);
+                }
+                if self.alive.remove(&ev.id).is_some() {
+                    self.changed = true;
+                }
+            }
+            EventKind::Paused | EventKind::Unpaused => {
+                let paused = ev.kind == EventKind::Paused;
+                if remember {
+                    self.pauses.insert(ev.id.clone(), (seq, paused));
+                }
+                self.patch(&ev.id, |c| {
+                    if c.paused == paused {
+                        return false;
+                    }
+                    c.paused = paused;
+                    true
+                });
+            }
+            EventKind::Renamed(name) => {
+                if remember {
+                    self.renames.insert(ev.id.clone(), (seq, name.clone()));
+                }
+                self.patch(&ev.id, |c| {
+                    if c.name == *name {
+                        return false;
+                    }
+                    c.name = name.clone();
+                    true
+                });
+            }
+        }
+        None
+    }
+
+    /// Merges what a request with `ticket` saw of one alive container.
+    pub fn observe(&mut self, ticket: &Ticket, mut c: Container) {
+        let as_of = ticket.as_of;
+        if self.deaths.get(&c.id).is_some_and(|&died| died > as_of) {
+            return;
+        }
+        if let Some(existing) = self.alive.get(&c.id) {
+            if existing.as_of >= as_of {
+                return;
+            }
+        }
+        if let Some((seq, paused)) = self.pauses.get(&c.id) {
+            if *seq > as_of {
+                c.paused = *paused;
+            }
+        }
+        if let Some((seq, name)) = self.renames.get(&c.id) {
+            if *seq > as_of {
+                c.name = name.clone();
+            }
+        }
+        let changed = self.alive.get(&c.id).is_none_or(|t| *t.container != c);
+        let id = c.id.clone();
+        self.alive.insert(id, Tracked { container: Arc::new(c), as_of });
+        self.changed |= changed;
+    }
+
+    /// Hands a ticket back once its request has finished, successfully or not.
+    pub fn done(&mut self, ticket: Ticket) {
+        if let Some(n) = self.outstanding.get_mut(&ticket.as_of) {
+            *n -= 1;
+            if *n == 0 {
+                self.outstanding.remove(&ticket.as_of);
+                self.prune();
+            }
+        }
+    }
+
+    /// Drops remembered events that no outstanding ticket can need anymore.
+    fn prune(&mut self) {
+        match self.outstanding.keys().next().copied() {
+            None => {
+                self.deaths.clear();
+                self.pauses.clear();
+                self.renames.clear();
+            }
+            Some(oldest) => {
+                self.deaths.retain(|_, seq| *seq > oldest);
+                self.pauses.retain(|_, (seq, _)| *seq > oldest);
+                self.renames.retain(|_, (seq, _)| *seq > oldest);
+            }
+        }
+    }
+
+    fn patch(&mut self, id: &str, f: impl FnOnce(&mut Container) -> bool) {
+        if let Some(t) = self.alive.get_mut(id) {
+            let mut c = (*t.container).clone();
+            if f(&mut c) {
+                t.container = Arc::new(c);
+                self.changed = true;
+            }
+        }
+    }
+
+    /// The alive containers, in no particular order.
+    pub fn containers(&self) -> impl Iterator<Item = &Arc<Container>> {
+        self.alive.values().map(|t| &t.container)
+    }
+
+    /// The number of alive containers.
+    pub fn len(&self) -> usize {
+        self.alive.len()
+    }
+
+    /// True when no container is alive.
+    pub fn is_empty(&self) -> bool {
+        self.alive.is_empty()
+    }
+
+    /// True if the alive set changed since the last call.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// How many events are remembered for outstanding tickets (for tests of
+    /// the memory bound).
+    pub fn remembered(&self) -> usize {
+        self.deaths.len() + self.pauses.len() + self.renames.len()
+    }
+
+    /// How many tickets are outstanding.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.values().sum()
+    }
+}

@@ -1,0 +1,251 @@
+//! The watch loop: connect, subscribe, list, follow events, and resynchronise
+//! under the retry policy when the engine goes away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+use super::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
+use super::model::{Container, EngineInfo, Event};
+use super::retry::Retry;
+use super::shared::Shared;
+use super::snapshot::Snapshot;
+use super::tracker::{Ticket, Tracker};
+
+/// Turns a snapshot into what callers are handed.
+pub type Render<R> = Arc<dyn Fn(&Snapshot) -> R + Send + Sync>;
+
+/// How many inspections run at once.
+const MAX_CONCURRENT_INSPECTS: usize = 16;
+/// How many queued messages are applied before a snapshot is published.
+const MAX_BATCH: usize = 1024;
+
+enum Msg {
+    Event(Event),
+    StreamEnded(String),
+    Listed(Ticket, Result<Vec<Listed>, EngineError>),
+    Inspected { ticket: Ticket, for_sync: bool, result: Result<Option<Container>, EngineError> },
+}
+
+/// The background state of one watcher.
+pub struct WatchLoop<R> {
+    engine: Arc<dyn Engine>,
+    shared: Arc<Shared<R>>,
+    render: Render<R>,
+    retry: Retry,
+    call_timeout: Duration,
+    tracker: Tracker,
+    generation: u64,
+    info: Arc<EngineInfo>,
+    inspect_slots: Arc<Semaphore>,
+}
+
+/// Why an attempt ended.
+struct Ended {
+    msg: String,
+    was_synced: bool,
+}
+
+impl<R: Send + Sync + 'static> WatchLoop<R> {
+    pub fn new(
+        engine: Arc<dyn Engine>,
+        shared: Arc<Shared<R>>,
+        render: Render<R>,
+        retry: Retry,
+        call_timeout: Duration,
+    ) -> Self {
+        let info = Arc::new(engine.describe());
+        WatchLoop {
+            engine,
+            shared,
+            render,
+            retry,
+            call_timeout,
+            tracker: Tracker::new(),
+            generation: 0,
+            info,
+            inspect_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_INSPECTS)),
+        }
+    }
+
+    /// Watches until `stop` fires or the retry policy gives up.
+    pub async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+        loop {
+            let ended = tokio::select! {
+                _ = &mut stop => return,
+                ended = self.attempt() => ended,
+            };
+            self.shared.note_error(&ended.msg);
+            if ended.was_synced {
+                self.retry.healthy();
+            }
+            match self.retry.next_delay() {
+                None => {
+                    self.shared.give_up(format!("gave up watching: {}", ended.msg));
+                    return;
+                }
+                Some(delay) => tokio::select! {
+                    _ = &mut stop => return,
+                    _ = tokio::time::sleep(delay) => {}
+                },
+            }
+        }
+    }
+
+    /// One connection's life: returns when it can no longer be trusted.
+    async fn attempt(&mut self) -> Ended {
+        let conn = match timeout(self.call_timeout, self.engine.connect()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Ended { msg: e.msg, was_synced: false },
+            Err(_) => {
+                let msg = format!("{}: no answer within {:?}", self.info.endpoint, self.call_timeout);
+                return Ended { msg, was_synced: false };
+            }
+        };
+        self.info = Arc::new(conn.info().clone());
+        // Make-before-break: the published snapshot stays as it is until this
+        // new synchronisation is complete.
+        self.tracker.reset();
+        let (tx, mut rx) = mpsc::channel::<Msg>(MAX_BATCH);
+        // Aborted when dropped: nothing of this attempt outlives it.
+        let mut tasks = JoinSet::new();
+        tasks.spawn(forward_events(conn.events(), tx.clone()));
+        let list_ticket = self.tracker.ticket();
+        let (list_conn, list_tx, t) = (Arc::clone(&conn), tx.clone(), self.call_timeout);
+        tasks.spawn(async move {
+            let result = match timeout(t, list_conn.list()).await {
+                Ok(r) => r,
+                Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("list: no answer within {t:?}"))),
+            };
+            let _ = list_tx.send(Msg::Listed(list_ticket, result)).await;
+        });
+        let mut pending_sync = 1usize;
+        let mut synced = false;
+        loop {
+            let first = tokio::select! {
+                msg = rx.recv() => msg,
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    match joined {
+                        Err(e) if e.is_panic() => {
+                            return Ended { msg: "internal error: an engine request panicked".into(), was_synced: synced };
+                        }
+                        _ => continue,
+                    }
+                }
+            };
+            let mut next = first;
+            let mut applied = 0;
+            while let Some(msg) = next {
+                if let Err(msg) = self.handle(msg, &conn, &tx, &mut tasks, &mut pending_sync) {
+                    return Ended { msg, was_synced: synced };
+                }
+                applied += 1;
+                next = if applied < MAX_BATCH { rx.try_recv().ok() } else { None };
+            }
+            if !synced && pending_sync == 0 {
+                synced = true;
+                self.tracker.take_changed();
+                self.publish();
+                self.shared.mark_synced();
+            } else if synced && self.tracker.take_changed() {
+                self.publish();
+            }
+        }
+    }
+
+    fn handle(
+        &mut self,
+        msg: Msg,
+        conn: &Arc<dyn Connection>,
+        tx: &mpsc::Sender<Msg>,
+        tasks: &mut JoinSet<()>,
+        pending_sync: &mut usize,
+    ) -> Result<(), String> {
+        match msg {
+            Msg::Event(ev) => {
+                if let Some(ticket) = self.tracker.apply_event(&ev) {
+                    self.spawn_inspect(ticket, ev.id, false, conn, tx, tasks);
+                }
+            }
+            Msg::StreamEnded(msg) => return Err(msg),
+            Msg::Listed(_, Err(e)) => return Err(e.msg),
+            Msg::Listed(ticket, Ok(items)) => {
+                for item in items {
+                    match item {
+                        Listed::Alive(c) => self.tracker.observe(&ticket, c),
+                        Listed::Inspect(id) => {
+                            *pending_sync += 1;
+                            let t = self.tracker.ticket();
+                            self.spawn_inspect(t, id, true, conn, tx, tasks);
+                        }
+                    }
+                }
+                self.tracker.done(ticket);
+                *pending_sync -= 1;
+            }
+            Msg::Inspected { ticket, for_sync, result } => {
+                if for_sync {
+                    *pending_sync -= 1;
+                }
+                match result {
+                    Ok(Some(c)) => self.tracker.observe(&ticket, c),
+                    Ok(None) => {}
+                    Err(e) if e.breaks_connection() => return Err(e.msg),
+                    // One container the engine cannot describe is skipped, not fatal.
+                    Err(e) => self.shared.note_error(&e.msg),
+                }
+                self.tracker.done(ticket);
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_inspect(
+        &self,
+        ticket: Ticket,
+        id: String,
+        for_sync: bool,
+        conn: &Arc<dyn Connection>,
+        tx: &mpsc::Sender<Msg>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        let (conn, tx, slots, t) = (Arc::clone(conn), tx.clone(), Arc::clone(&self.inspect_slots), self.call_timeout);
+        tasks.spawn(async move {
+            let result = match slots.acquire_owned().await {
+                Err(_) => Ok(None),
+                Ok(_permit) => match timeout(t, conn.inspect(id.clone())).await {
+                    Ok(r) => r,
+                    Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("inspect {id}: no answer within {t:?}"))),
+                },
+            };
+            let _ = tx.send(Msg::Inspected { ticket, for_sync, result }).await;
+        });
+    }
+
+    fn publish(&mut self) {
+        self.generation += 1;
+        let snap = Snapshot::build(self.generation, self.tracker.containers(), Arc::clone(&self.info));
+        self.shared.publish(Arc::new((self.render)(&snap)));
+    }
+}
+
+async fn forward_events(
+    mut events: futures_util::stream::BoxStream<'static, Result<Event, EngineError>>,
+    tx: mpsc::Sender<Msg>,
+) {
+    while let Some(item) = events.next().await {
+        let msg = match item {
+            Ok(ev) => Msg::Event(ev),
+            Err(e) => Msg::StreamEnded(e.msg),
+        };
+        let end = matches!(msg, Msg::StreamEnded(_));
+        if tx.send(msg).await.is_err() || end {
+            return;
+        }
+    }
+    let _ = tx.send(Msg::StreamEnded("the engine closed the event stream".into())).await;
+}

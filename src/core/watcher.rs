@@ -1,0 +1,98 @@
+//! A watcher: one engine, one background thread with its own runtime, and
+//! the shared state callers read.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::docker::DockerEngine;
+use super::engine::Engine;
+use super::options::{EngineKind, Options};
+use super::retry::Retry;
+use super::shared::{Readiness, Shared};
+use super::snapshot::Snapshot;
+use super::watch::{Render, WatchLoop};
+
+/// How long closing waits for the runtime's blocking work (name lookups) to end.
+pub const CLOSE_BLOCKING_GRACE: Duration = Duration::from_secs(2);
+
+/// A running watcher. Dropping it stops the background work and returns
+/// once its thread has ended and its sockets are closed.
+pub struct Watcher<R: Send + Sync + 'static> {
+    shared: Arc<Shared<R>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<R: Send + Sync + 'static> Watcher<R> {
+    /// Starts watching the engine `opts` names, in the background.
+    pub fn start(opts: &Options, render: Render<R>) -> std::io::Result<Self> {
+        let engine: Arc<dyn Engine> = match opts.engine {
+            EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
+        };
+        Self::start_with(engine, opts, render)
+    }
+
+    /// Starts watching `engine` (any implementation, e.g. a test double).
+    pub fn start_with(engine: Arc<dyn Engine>, opts: &Options, render: Render<R>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::new(render(&Snapshot::empty(Arc::new(engine.describe())))));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
+        let (stop, stopped) = oneshot::channel();
+        let watch = WatchLoop::new(
+            engine,
+            Arc::clone(&shared),
+            render,
+            Retry::new(opts.backoff, opts.max_elapsed),
+            opts.call_timeout,
+        );
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name("ww-watcher".into()).spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(watch.run(stopped))));
+            if let Err(panic) = outcome {
+                let what = panic_message(&*panic);
+                thread_shared.fail(format!("internal error: the watcher's background work panicked: {what}"));
+            }
+            runtime.shutdown_timeout(CLOSE_BLOCKING_GRACE);
+        })?;
+        Ok(Watcher { shared, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// The current published snapshot; never waits for the background work.
+    pub fn snapshot(&self) -> Arc<R> {
+        self.shared.current()
+    }
+
+    /// Waits until the first synchronisation succeeded, at most `timeout`.
+    pub fn ready(&self, timeout: Option<Duration>) -> Readiness {
+        self.shared.ready(timeout)
+    }
+
+    /// The latest engine trouble, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.last_error()
+    }
+}
+
+impl<R: Send + Sync + 'static> Drop for Watcher<R> {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
