@@ -1,1 +1,18 @@
+//! The C ABI: the only place with raw pointers. Each function checks its
+//! arguments, calls into [`crate::core`], converts the result, and never lets
+//! a panic cross into C.
+#![allow(non_camel_case_types)]
 
+#[macro_use]
+mod macros;
+pub mod error;
+pub mod options;
+pub mod portfolio;
+pub mod version;
+pub mod watcher;
+
+pub use error::*;
+pub use options::*;
+pub use portfolio::*;
+pub use version::*;
+pub use watcher::*;

@@ -1,0 +1,191 @@
+//! `ww_options`: what `ww_new` is told, and its translation into core options.
+
+use std::ffi::{c_char, CStr};
+use std::mem::size_of;
+use std::time::Duration;
+
+use crate::core::options::{
+    docker_endpoint, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT,
+};
+use crate::core::{Backoff, EngineKind, Options};
+
+use super::error::{ww_status, WW_STATUS_ABI_MISMATCH, WW_STATUS_INVALID_ARG};
+
+/// Which container engine to watch.
+pub type ww_engine = u32;
+/// Docker (or another engine speaking the Docker API).
+pub const WW_ENGINE_DOCKER: ww_engine = 1;
+
+/// How the watcher retries after the engine went away or failed.
+pub type ww_backoff = u32;
+/// Never retry: the first failure ends the watch (`ww_ready` reports `WW_STATUS_ENGINE`).
+pub const WW_BACKOFF_NONE: ww_backoff = 0;
+/// Retry every `backoff_initial_ms`.
+pub const WW_BACKOFF_CONSTANT: ww_backoff = 1;
+/// Retry after `backoff_initial_ms`, growing by 1.5 (with 20 % jitter) up to `backoff_max_ms`.
+pub const WW_BACKOFF_EXPONENTIAL: ww_backoff = 2;
+
+/// Options for `ww_new`. Initialise with `ww_options_init`, then change
+/// what you need. The struct only ever grows at its end; `struct_size` tells
+/// the library which version the caller was compiled with.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ww_options {
+    /// `sizeof(ww_options)` as the caller compiled it.
+    pub struct_size: u32,
+    /// `WW_ENGINE_DOCKER` (the default).
+    pub engine: ww_engine,
+    /// NUL-terminated UTF-8 endpoint, or NULL for the default: for Docker
+    /// `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`. Docker takes
+    /// `unix:///PATH`, `tcp://HOST:PORT` and `http://HOST:PORT`. Only read
+    /// during `ww_new`.
+    pub endpoint: *const c_char,
+    /// `WW_BACKOFF_EXPONENTIAL` by default.
+    pub backoff: ww_backoff,
+    /// First retry delay in ms; 0 means the default, 500.
+    pub backoff_initial_ms: u32,
+    /// Cap of one retry delay in ms; 0 means the default, 30000.
+    pub backoff_max_ms: u32,
+    /// Give up after this many ms without a healthy synchronisation (counted
+    /// from `ww_new`, or from the first failure after a healthy sync);
+    /// 0 = never give up (the default).
+    pub backoff_max_elapsed_ms: u32,
+    /// Bound of every single engine call (connect, list, inspect) in ms;
+    /// 0 means the default, 10000. Not a bound of the event stream, which
+    /// may stay silent for as long as nothing happens. (Added after the
+    /// first version of this struct: callers compiled without it get the
+    /// default.)
+    pub call_timeout_ms: u32,
+}
+
+/// The first published layout of `ww_options`, without `call_timeout_ms`.
+#[repr(C)]
+struct OptionsV1 {
+    struct_size: u32,
+    engine: ww_engine,
+    endpoint: *const c_char,
+    backoff: ww_backoff,
+    backoff_initial_ms: u32,
+    backoff_max_ms: u32,
+    backoff_max_elapsed_ms: u32,
+}
+
+const SIZE_V1: usize = size_of::<OptionsV1>();
+const SIZE_V2: usize = size_of::<ww_options>();
+
+impl Default for ww_options {
+    fn default() -> Self {
+        ww_options {
+            struct_size: SIZE_V2 as u32,
+            engine: WW_ENGINE_DOCKER,
+            endpoint: std::ptr::null(),
+            backoff: WW_BACKOFF_EXPONENTIAL,
+            backoff_initial_ms: DEFAULT_BACKOFF_INITIAL.as_millis() as u32,
+            backoff_max_ms: DEFAULT_BACKOFF_MAX.as_millis() as u32,
+            backoff_max_elapsed_ms: 0,
+            call_timeout_ms: DEFAULT_CALL_TIMEOUT.as_millis() as u32,
+        }
+    }
+}
+
+/// Fills `*opts` with `struct_size = sizeof(ww_options)` and the defaults:
+/// Docker at its default endpoint, exponential backoff from 500 ms up to
+/// 30 s, never give up, 10 s per engine call. NULL: does nothing.
+/// Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn ww_options_init(opts: *mut ww_options) {
+    ffi_boundary!((), {
+        if !opts.is_null() {
+            // SAFETY: the caller passes a writable ww_options (documented contract).
+            unsafe { opts.write(ww_options::default()) };
+        }
+    })
+}
+
+/// Reads the caller's options, whatever their known version.
+///
+/// # Safety
+/// `opts` is NULL or points to at least `struct_size` readable bytes.
+pub(crate) unsafe fn read_options(opts: *const ww_options) -> Result<Options, (ww_status, String)> {
+    if opts.is_null() {
+        return to_core(&ww_options::default());
+    }
+    // SAFETY: every version starts with the u32 struct_size.
+    let size = unsafe { (opts as *const u32).read() } as usize;
+    let full = match size {
+        SIZE_V2 => {
+            // SAFETY: the caller's struct has the full current layout.
+            unsafe { *opts }
+        }
+        SIZE_V1 => {
+            // SAFETY: the caller's struct has the first layout.
+            let o = unsafe { &*(opts as *const OptionsV1) };
+            ww_options {
+                struct_size: o.struct_size,
+                engine: o.engine,
+                endpoint: o.endpoint,
+                backoff: o.backoff,
+                backoff_initial_ms: o.backoff_initial_ms,
+                backoff_max_ms: o.backoff_max_ms,
+                backoff_max_elapsed_ms: o.backoff_max_elapsed_ms,
+                call_timeout_ms: 0,
+            }
+        }
+        _ => {
+            return Err((
+                WW_STATUS_ABI_MISMATCH,
+                format!(
+                    "ww_new: ww_options.struct_size is {size}; this library knows {SIZE_V1} and {SIZE_V2} \
+                     (was the options struct initialised with ww_options_init?)"
+                ),
+            ))
+        }
+    };
+    to_core(&full)
+}
+
+
+fn ms(v: u32, default: Duration) -> Duration {
+    if v == 0 {
+        default
+    } else {
+        Duration::from_millis(u64::from(v))
+    }
+}
+
+fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
+    let invalid = |msg: String| (WW_STATUS_INVALID_ARG, format!("ww_new: {msg}"));
+    let engine = match o.engine {
+        WW_ENGINE_DOCKER => EngineKind::Docker,
+        e => return Err(invalid(format!("unknown engine {e} (known: WW_ENGINE_DOCKER = 1)"))),
+    };
+    let endpoint = if o.endpoint.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL endpoint is a NUL-terminated string (documented contract).
+        let raw = unsafe { CStr::from_ptr(o.endpoint) };
+        Some(raw.to_str().map_err(|_| invalid(format!("endpoint {:?} is not valid UTF-8", raw)))?)
+    };
+    let endpoint = match engine {
+        EngineKind::Docker => docker_endpoint(endpoint).map_err(|e| invalid(e.0))?,
+    };
+    let initial = ms(o.backoff_initial_ms, DEFAULT_BACKOFF_INITIAL);
+    let max = ms(o.backoff_max_ms, DEFAULT_BACKOFF_MAX);
+    let backoff = match o.backoff {
+        WW_BACKOFF_NONE => Backoff::None,
+        WW_BACKOFF_CONSTANT => Backoff::Constant { interval: initial },
+        WW_BACKOFF_EXPONENTIAL => {
+            if max < initial {
+                return Err(invalid(format!(
+                    "backoff_max_ms ({}) is less than backoff_initial_ms ({})",
+                    max.as_millis(),
+                    initial.as_millis()
+                )));
+            }
+            Backoff::Exponential { initial, max }
+        }
+        b => return Err(invalid(format!("unknown backoff {b} (known: NONE = 0, CONSTANT = 1, EXPONENTIAL = 2)"))),
+    };
+    let max_elapsed = (o.backoff_max_elapsed_ms != 0).then(|| Duration::from_millis(u64::from(o.backoff_max_elapsed_ms)));
+    Ok(Options { engine, endpoint, backoff, max_elapsed, call_timeout: ms(o.call_timeout_ms, DEFAULT_CALL_TIMEOUT) })
+}

@@ -1,0 +1,129 @@
+//! The watcher handle: `ww_new`, `ww_ready`, `ww_snapshot`, `ww_snapshot_free`, `ww_close`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::{Readiness, Watcher};
+
+use super::error::*;
+use super::options::{read_options, ww_options};
+use super::portfolio::{self, ww_portfolio, PortfolioOwner};
+
+/// A watcher of one container engine (opaque). Create with `ww_new`,
+/// destroy with `ww_close`. All functions but `ww_close` may be called on
+/// one watcher from any number of threads at the same time.
+pub struct ww_watcher {
+    inner: Watcher<PortfolioOwner>,
+}
+
+/// Creates a watcher and starts watching in the background at once; it does
+/// not wait for the engine (use `ww_ready` for that).
+///
+/// `opts`: NULL for the defaults, else options prepared by `ww_options_init`;
+/// read only during this call. `out`: receives the new watcher, which the
+/// caller owns and must release with `ww_close`; written only on success.
+///
+/// Returns `WW_STATUS_OK`; `WW_STATUS_NULL_ARG` when `out` is NULL;
+/// `WW_STATUS_ABI_MISMATCH` for an unknown `struct_size`;
+/// `WW_STATUS_INVALID_ARG` for an unknown engine or backoff, an endpoint that
+/// is not UTF-8 or has an unsupported scheme, or `backoff_max_ms` below
+/// `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
+/// cannot be started. Any thread.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watcher) -> ww_status {
+    ffi_boundary!(WW_STATUS_PANIC, {
+        non_null!(out, "out", "ww_new");
+        // SAFETY: opts is NULL or a ww_options of at least struct_size bytes (documented contract).
+        let opts = match unsafe { read_options(opts) } {
+            Ok(o) => o,
+            Err((status, msg)) => return fail(status, msg),
+        };
+        let render: crate::core::watch::Render<PortfolioOwner> = Arc::new(portfolio::render);
+        match Watcher::start(&opts, render) {
+            Ok(inner) => {
+                // SAFETY: out is non-NULL and writable (documented contract).
+                unsafe { out.write(Box::into_raw(Box::new(ww_watcher { inner }))) };
+                WW_STATUS_OK
+            }
+            Err(e) => fail(WW_STATUS_INTERNAL, format!("ww_new: cannot start the watcher thread: {e}")),
+        }
+    })
+}
+
+/// Waits until the watcher's first full synchronisation with the engine has
+/// succeeded, at most `timeout_ms` milliseconds (< 0: without limit, 0: just
+/// look).
+///
+/// Returns `WW_STATUS_OK` once synchronised (and from then on, also while a
+/// later resynchronisation runs); `WW_STATUS_TIMEOUT` when the time ran out
+/// (the last error names the latest engine trouble); `WW_STATUS_ENGINE` once
+/// the watcher has given up under its backoff policy (the last error says
+/// why: endpoint and OS error); `WW_STATUS_INTERNAL` if the background work
+/// failed; `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_status {
+    ffi_boundary!(WW_STATUS_PANIC, {
+        non_null!(w, "w", "ww_ready");
+        // SAFETY: w is a live watcher from ww_new (documented contract).
+        let w = unsafe { &*w };
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        match w.inner.ready(timeout) {
+            Readiness::Ready => WW_STATUS_OK,
+            Readiness::TimedOut(why) => fail(WW_STATUS_TIMEOUT, format!("ww_ready: timed out after {timeout_ms} ms: {why}")),
+            Readiness::GaveUp(why) => fail(WW_STATUS_ENGINE, format!("ww_ready: {why}")),
+            Readiness::Failed(why) => fail(WW_STATUS_INTERNAL, format!("ww_ready: {why}")),
+        }
+    })
+}
+
+/// Hands out the watcher's current snapshot of alive containers. Never talks
+/// to the engine and never waits for the background work: the snapshot was
+/// built when the state last changed, and this call only takes a reference.
+/// Before the first synchronisation it is empty, with generation 0.
+///
+/// `out`: receives the snapshot, written only on success; release it with
+/// `ww_snapshot_free` exactly once. It is immutable, readable from any
+/// thread, and stays valid until freed, also after `ww_close`.
+///
+/// Returns `WW_STATUS_OK`, or `WW_STATUS_NULL_ARG` when `w` or `out` is
+/// NULL. Any thread.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn ww_snapshot(w: *mut ww_watcher, out: *mut *const ww_portfolio) -> ww_status {
+    ffi_boundary!(WW_STATUS_PANIC, {
+        non_null!(w, "w", "ww_snapshot");
+        non_null!(out, "out", "ww_snapshot");
+        // SAFETY: w is a live watcher from ww_new; out is writable (documented contract).
+        unsafe { out.write(portfolio::into_raw((*w).inner.snapshot())) };
+        WW_STATUS_OK
+    })
+}
+
+/// Releases a snapshot from `ww_snapshot`. NULL: does nothing. Each snapshot
+/// must be freed exactly once; any thread, also after `ww_close`.
+#[no_mangle]
+pub unsafe extern "C" fn ww_snapshot_free(p: *const ww_portfolio) {
+    ffi_boundary!((), {
+        if !p.is_null() {
+            // SAFETY: p came from ww_snapshot and is freed once (documented contract).
+            drop(unsafe { portfolio::from_raw(p) });
+        }
+    })
+}
+
+/// Stops watching and destroys the watcher. Returns once the watcher's thread
+/// has ended and its engine connections are closed (promptly: pending engine
+/// calls are abandoned, not awaited). Snapshots taken before stay valid.
+/// NULL: does nothing. Call it once per watcher, and not while another
+/// thread still uses that watcher.
+#[no_mangle]
+pub unsafe extern "C" fn ww_close(w: *mut ww_watcher) {
+    ffi_boundary!((), {
+        if !w.is_null() {
+            // SAFETY: w came from ww_new and is closed once (documented contract).
+            drop(unsafe { Box::from_raw(w) });
+        }
+    })
+}
