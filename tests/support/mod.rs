@@ -1,0 +1,18 @@
+#![allow(dead_code)]
+pub mod scripted;
+
+use std::time::{Duration, Instant};
+
+/// Polls `f` until it returns true, for at most `within`.
+pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
