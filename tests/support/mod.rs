@@ -1,4 +1,6 @@
 #![allow(dead_code)]
+pub mod abi;
+pub mod docker;
 pub mod scripted;
 
 use std::time::{Duration, Instant};
@@ -15,4 +17,9 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A label value unique to this test run.
+pub fn run_id(test: &str) -> String {
+    format!("{test}-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() % 1000)
 }
