@@ -215,3 +215,112 @@ impl Tracker {
         self.outstanding.values().sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap as Map;
+
+    fn c(id: &str, pid: i32, paused: bool) -> Container {
+        Container::new(id.into(), id.into(), pid, paused, Map::new())
+    }
+
+    fn ev(id: &str, kind: EventKind) -> Event {
+        Event::new(id, kind)
+    }
+
+    fn state(t: &Tracker) -> Vec<(String, i32, bool, String)> {
+        let mut v: Vec<_> = t.containers().map(|c| (c.id.clone(), c.pid, c.paused, c.name.clone())).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn an_observation_older_than_a_death_is_dropped() {
+        let mut t = Tracker::new();
+        let list = t.ticket();
+        assert!(t.apply_event(&ev("a", EventKind::Died)).is_none());
+        t.observe(&list, c("a", 1, false));
+        t.observe(&list, c("b", 2, false));
+        t.done(list);
+        assert_eq!(state(&t), [("b".into(), 2, false, "b".into())]);
+        assert_eq!((t.remembered(), t.outstanding()), (0, 0), "nothing remembered without outstanding tickets");
+    }
+
+    #[test]
+    fn a_restart_brings_its_own_inspection() {
+        let mut t = Tracker::new();
+        let list = t.ticket();
+        t.apply_event(&ev("a", EventKind::Died));
+        let inspect = t.apply_event(&ev("a", EventKind::Started)).expect("start asks for an inspection");
+        // The inspection answers first, then the old list.
+        t.observe(&inspect, c("a", 2, false));
+        t.done(inspect);
+        t.observe(&list, c("a", 1, false));
+        t.done(list);
+        assert_eq!(state(&t), [("a".into(), 2, false, "a".into())]);
+    }
+
+    #[test]
+    fn later_pauses_and_renames_override_an_older_observation() {
+        let mut t = Tracker::new();
+        let list = t.ticket();
+        t.apply_event(&ev("a", EventKind::Paused));
+        t.apply_event(&ev("a", EventKind::Renamed("new".into())));
+        t.observe(&list, c("a", 1, false));
+        assert_eq!(state(&t), [("a".into(), 1, true, "new".into())]);
+        // Events after the observation patch the record directly.
+        t.apply_event(&ev("a", EventKind::Unpaused));
+        assert_eq!(state(&t), [("a".into(), 1, false, "new".into())]);
+        t.done(list);
+        assert_eq!(t.remembered(), 0);
+    }
+
+    #[test]
+    fn an_older_observation_never_replaces_a_newer_one() {
+        let mut t = Tracker::new();
+        let old = t.ticket();
+        t.apply_event(&ev("x", EventKind::Started)).map(|tk| t.done(tk));
+        let new = t.ticket();
+        t.observe(&new, c("a", 1, true));
+        t.observe(&old, c("a", 1, false));
+        assert_eq!(state(&t), [("a".into(), 1, true, "a".into())]);
+        t.done(old);
+        t.done(new);
+    }
+
+    #[test]
+    fn changes_are_reported_once_and_only_when_real() {
+        let mut t = Tracker::new();
+        assert!(!t.take_changed());
+        let tk = t.ticket();
+        t.observe(&tk, c("a", 1, false));
+        t.done(tk);
+        assert!(t.take_changed());
+        assert!(!t.take_changed());
+        t.apply_event(&ev("a", EventKind::Unpaused));
+        t.apply_event(&ev("ghost", EventKind::Died));
+        assert!(!t.take_changed(), "no-op events change nothing");
+        t.apply_event(&ev("a", EventKind::Paused));
+        assert!(t.take_changed());
+        t.reset();
+        assert!(t.is_empty() && t.take_changed());
+    }
+
+    #[test]
+    fn memory_stays_bounded_by_the_work_in_flight() {
+        let mut t = Tracker::new();
+        let long = t.ticket();
+        for i in 0..1000 {
+            let id = format!("c{i}");
+            if let Some(tk) = t.apply_event(&ev(&id, EventKind::Started)) {
+                t.observe(&tk, c(&id, i + 1, false));
+                t.done(tk);
+            }
+            t.apply_event(&ev(&id, EventKind::Died));
+        }
+        assert_eq!(t.remembered(), 1000, "deaths kept for the outstanding ticket");
+        t.done(long);
+        assert_eq!((t.remembered(), t.outstanding(), t.len()), (0, 0, 0));
+    }
+}
