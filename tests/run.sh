@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what a fresh Debian machine
+# lacks (Docker, containerd, protoc, valgrind, ...), builds, and runs every
+# test. The tests start their own private engines (tests/engines/) and stop
+# them again; the host's own engines are never touched.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "$(id -u)" = 0 ]; then
+  tests/engines/install-deps.sh
+fi
+cargo build --locked --all-targets
+cargo test --locked --no-fail-fast
