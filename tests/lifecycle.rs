@@ -1,0 +1,59 @@
+//! After `ww_close` the process has the threads and file descriptors it had
+//! before `ww_new`, also after many cycles and with snapshots outliving their
+//! watcher. (One test in this binary, so no other test's threads interfere.)
+
+mod support;
+
+use std::time::Duration;
+
+use support::abi::{copy, Handle};
+use support::docker::shared;
+use support::eventually;
+use whalewatcher::ffi::ww_snapshot_free;
+
+fn count(dir: &str) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn threads_and_fds() -> (usize, usize) {
+    (count("/proc/self/task"), count("/proc/self/fd"))
+}
+
+#[test]
+fn close_leaves_no_thread_and_no_file_descriptor_behind() {
+    let d = shared("lifecycle");
+    d.run(&format!("lifecycle-{}", std::process::id()), &[("whalewatcher.test", "lifecycle")]);
+    let baseline = threads_and_fds();
+    let mut kept = Vec::new();
+    for i in 0..20 {
+        let w = Handle::docker(&d.endpoint());
+        w.ready(Duration::from_secs(30)).expect("ready");
+        let (threads, _) = threads_and_fds();
+        assert_eq!(threads, baseline.0 + 1, "one thread per watcher");
+        if i % 5 == 0 {
+            kept.push(w.raw_snapshot());
+        }
+        drop(w);
+        if threads_and_fds() != baseline {
+            for e in std::fs::read_dir("/proc/self/fd").unwrap() {
+                let e = e.unwrap();
+                eprintln!("fd {:?} -> {:?}", e.file_name(), std::fs::read_link(e.path()));
+            }
+        }
+        assert_eq!(threads_and_fds(), baseline, "after close #{i}");
+    }
+    // Snapshots outlive their watchers.
+    for p in kept {
+        let snap = copy(unsafe { &*p });
+        assert!(snap.containers.iter().any(|c| c.labels.iter().any(|(k, v)| k == "whalewatcher.test" && v == "lifecycle")));
+        unsafe { ww_snapshot_free(p) };
+    }
+    // A watcher that never reaches its engine closes just as cleanly.
+    let mut o = support::abi::options();
+    o.backoff_initial_ms = 10;
+    let w = Handle::new(&o, Some("unix:///nonexistent/docker.sock")).expect("ww_new");
+    assert!(w.ready(Duration::from_millis(100)).is_err());
+    drop(w);
+    assert!(eventually(Duration::from_secs(1), || threads_and_fds() == baseline));
+    d.remove_labelled("whalewatcher.test", "lifecycle");
+}
