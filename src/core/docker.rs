@@ -191,7 +191,23 @@ fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError
         BollardError::RequestTimeoutError => ErrorKind::Timeout,
         _ => ErrorKind::Unreachable,
     };
-    EngineError::new(kind, format!("Docker at {endpoint}: {what}: {e}"))
+    EngineError::new(kind, format!("Docker at {endpoint}: {what}: {}", with_causes(&e)))
+}
+
+/// An error's message followed by those of its causes (e.g. the OS error
+/// under an HTTP client error), each once.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg
 }
 
 #[cfg(test)]

@@ -1,0 +1,1372 @@
+/*
+ * The C ABI of libwhalewatcher, exercised from C the way a C caller uses it
+ * (in the style of regex-capi's ctest).
+ *
+ * Usage: test_abi ENDPOINT EXPECT_ID EXPECT_NAME EXPECT_PID EXPECT_PROJECT
+ *
+ * ENDPOINT is a running Docker engine (e.g. a private dockerd started by
+ * tests/engines/dockerd.sh) with at least one alive container: full ID
+ * EXPECT_ID, name EXPECT_NAME (as `docker inspect` reports it; a leading '/'
+ * is dropped, as the library documents), initial process EXPECT_PID, label
+ * com.docker.compose.project=EXPECT_PROJECT. Nothing in the engine changes
+ * while this program runs.
+ *
+ * Prints "ok"/"FAILED" per test and finally "N passed, N failed"; exits 1 if
+ * any test failed, 2 on a bad command line.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "whalewatcher.h"
+
+/* ------------------------------------------------------------------ */
+/* Command line and scratch state                                      */
+/* ------------------------------------------------------------------ */
+
+static const char *g_endpoint;
+static const char *g_id;
+static const char *g_name;
+static int32_t g_pid;
+static const char *g_project;
+
+/* A scratch directory with a socket nobody listens on (bound, never
+ * listened, closed), a socket that listens but never answers, and a path
+ * that does not exist. */
+static char g_tmpdir[32];
+static char g_dead_sock[64], g_dead_endpoint[80];
+static char g_silent_sock[64], g_silent_endpoint[80];
+static char g_missing_sock[64], g_missing_endpoint[80];
+static int g_silent_fd = -1;
+
+#define COMPOSE_LABEL "com.docker.compose.project"
+
+/* The first published layout of ww_options: the first seven fields, without
+ * the trailing call_timeout_ms. */
+struct ww_options_v1 {
+    uint32_t struct_size;
+    ww_engine engine;
+    const char *endpoint;
+    ww_backoff backoff;
+    uint32_t backoff_initial_ms;
+    uint32_t backoff_max_ms;
+    uint32_t backoff_max_elapsed_ms;
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A failed check: report where and why, mark the test failed, clean up. */
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            note_start();                                                  \
+            fprintf(stderr, "    %s:%d: check failed: %s\n", __FILE__,     \
+                    __LINE__, #cond);                                      \
+            ok = false;                                                    \
+            goto out;                                                      \
+        }                                                                  \
+    } while (0)
+
+/* Like CHECK, with a printf-style explanation. */
+#define CHECKF(cond, ...)                                                  \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            note_start();                                                  \
+            fprintf(stderr, "    %s:%d: check failed: %s: ", __FILE__,     \
+                    __LINE__, #cond);                                      \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+            ok = false;                                                    \
+            goto out;                                                      \
+        }                                                                  \
+    } while (0)
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static bool streq(const char *a, const char *b) {
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static bool contains(const char *haystack, const char *needle) {
+    return haystack != NULL && needle != NULL && strstr(haystack, needle) != NULL;
+}
+
+static const char *last_error(void) {
+    return ww_last_error_message();
+}
+
+/* Diagnostics go to stderr; the first of a test starts on a fresh line. */
+static bool g_mid_line;
+
+static void note_start(void) {
+    if (g_mid_line) {
+        fflush(stdout);
+        fputc('\n', stderr);
+        g_mid_line = false;
+    }
+}
+
+/* True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static bool valid_utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, n, i;
+        unsigned long cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1, cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2, cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        for (i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        p += n + 1;
+    }
+    return true;
+}
+
+/* Options prepared by ww_options_init, for `endpoint`. */
+static ww_options options_for(const char *endpoint) {
+    ww_options o;
+    memset(&o, 0xA5, sizeof o); /* garbage that ww_options_init must overwrite */
+    ww_options_init(&o);
+    o.endpoint = endpoint;
+    return o;
+}
+
+/* Number of entries (without . and ..) of a /proc/self directory; -1 on error. */
+static int count_dir(const char *path) {
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int n = 0;
+    if (d == NULL) {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Lists the threads (with names) and file descriptors (with targets). */
+static void dump_threads_and_fds(const char *when) {
+    DIR *d;
+    struct dirent *e;
+    note_start();
+    fprintf(stderr, "    threads and fds %s:\n", when);
+    if ((d = opendir("/proc/self/task")) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            char path[300], comm[64] = "?";
+            FILE *f;
+            if (e->d_name[0] == '.') {
+                continue;
+            }
+            snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+            if ((f = fopen(path, "r")) != NULL) {
+                if (fgets(comm, sizeof comm, f) == NULL) {
+                    strcpy(comm, "?");
+                }
+                fclose(f);
+                comm[strcspn(comm, "\n")] = '\0';
+            }
+            note_start();
+            fprintf(stderr, "      task %s (%s)\n", e->d_name, comm);
+        }
+        closedir(d);
+    }
+    if ((d = opendir("/proc/self/fd")) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            char path[300], target[512];
+            ssize_t n;
+            if (e->d_name[0] == '.') {
+                continue;
+            }
+            snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+            n = readlink(path, target, sizeof target - 1);
+            target[n < 0 ? 0 : n] = '\0';
+            note_start();
+            fprintf(stderr, "      fd %s -> %s\n", e->d_name, target);
+        }
+        closedir(d);
+    }
+}
+
+/* Checks what every snapshot must satisfy. Prints the first violation. */
+static bool portfolio_invariants(const ww_portfolio *p, const char *endpoint) {
+    bool ok = true;
+    size_t i, j, at = 0;
+    CHECK(p != NULL);
+    CHECK(p->engine_type != NULL && p->engine_id != NULL);
+    CHECK(p->engine_version != NULL && p->engine_endpoint != NULL);
+    CHECKF(streq(p->engine_type, "docker.com"), "engine_type \"%s\"", p->engine_type);
+    CHECKF(endpoint == NULL || streq(p->engine_endpoint, endpoint),
+           "engine_endpoint \"%s\", expected \"%s\"", p->engine_endpoint, endpoint);
+    CHECK(p->engine_pid >= 0);
+    CHECK((p->containers == NULL) == (p->containers_len == 0));
+    CHECK(p->projects != NULL && p->projects_len >= 1);
+    CHECKF(streq(p->projects[0].name, ""), "projects[0].name \"%s\"", p->projects[0].name);
+    for (i = 0; i < p->containers_len; i++) {
+        const ww_container *c = &p->containers[i];
+        CHECK(c->id != NULL && c->name != NULL && c->project != NULL);
+        CHECKF(c->id[0] != '\0', "container %zu has an empty ID", i);
+        CHECKF(c->pid > 0, "container %s has PID %d", c->id, (int)c->pid);
+        CHECK((c->labels == NULL) == (c->labels_len == 0));
+        for (j = 0; j < c->labels_len; j++) {
+            CHECK(c->labels[j].key != NULL && c->labels[j].value != NULL);
+            if (j > 0) {
+                CHECKF(strcmp(c->labels[j - 1].key, c->labels[j].key) < 0,
+                       "labels of %s not sorted by key: \"%s\" before \"%s\"", c->name,
+                       c->labels[j - 1].key, c->labels[j].key);
+            }
+        }
+        if (i > 0) {
+            const ww_container *b = &p->containers[i - 1];
+            int cmp = strcmp(b->project, c->project);
+            if (cmp == 0) {
+                cmp = strcmp(b->name, c->name);
+            }
+            if (cmp == 0) {
+                cmp = strcmp(b->id, c->id);
+            }
+            CHECKF(cmp < 0, "containers not sorted by (project, name, id) at %zu: (%s, %s) before (%s, %s)",
+                   i, b->project, b->name, c->project, c->name);
+        }
+    }
+    /* Projects: "" first, then named ones sorted by name, each a contiguous
+     * slice of containers, together covering all containers in order. */
+    for (i = 0; i < p->projects_len; i++) {
+        const ww_project *pr = &p->projects[i];
+        CHECK(pr->name != NULL);
+        CHECK((pr->containers == NULL) == (pr->containers_len == 0));
+        if (i > 0) {
+            CHECKF(pr->name[0] != '\0', "projects[%zu] is unnamed", i);
+            CHECKF(pr->containers_len >= 1, "named project \"%s\" without containers", pr->name);
+            CHECKF(strcmp(p->projects[i - 1].name, pr->name) < 0, "projects not sorted: \"%s\" before \"%s\"",
+                   p->projects[i - 1].name, pr->name);
+        }
+        if (pr->containers_len > 0) {
+            CHECKF(pr->containers == p->containers + at,
+                   "project \"%s\" is not the slice at %zu of portfolio->containers", pr->name, at);
+        }
+        for (j = 0; j < pr->containers_len; j++) {
+            CHECKF(streq(pr->containers[j].project, pr->name), "container %s (project \"%s\") in project \"%s\"",
+                   pr->containers[j].name, pr->containers[j].project, pr->name);
+        }
+        at += pr->containers_len;
+    }
+    CHECKF(at == p->containers_len, "projects hold %zu of %zu containers", at, p->containers_len);
+out:
+    return ok;
+}
+
+/* Sums the lengths of every string of a snapshot, touching every byte (so
+ * ASan / valgrind see any read of freed memory). */
+static size_t touch_all_strings(const ww_portfolio *p) {
+    size_t n = strlen(p->engine_type) + strlen(p->engine_id) + strlen(p->engine_version) +
+               strlen(p->engine_endpoint);
+    size_t i, j;
+    for (i = 0; i < p->containers_len; i++) {
+        const ww_container *c = &p->containers[i];
+        n += strlen(c->id) + strlen(c->name) + strlen(c->project) + (size_t)c->pid + (c->paused ? 1 : 0);
+        for (j = 0; j < c->labels_len; j++) {
+            n += strlen(c->labels[j].key) + strlen(c->labels[j].value);
+        }
+    }
+    for (i = 0; i < p->projects_len; i++) {
+        n += strlen(p->projects[i].name) + p->projects[i].containers_len;
+    }
+    return n;
+}
+
+static const ww_container *find_container(const ww_portfolio *p, const char *id) {
+    size_t i;
+    for (i = 0; i < p->containers_len; i++) {
+        if (strcmp(p->containers[i].id, id) == 0) {
+            return &p->containers[i];
+        }
+    }
+    return NULL;
+}
+
+/* Checks that the snapshot holds the expected container, exactly. */
+static bool has_expected_container(const ww_portfolio *p) {
+    bool ok = true, found_label = false, found_project = false;
+    const ww_container *c = find_container(p, g_id);
+    size_t i, j;
+    CHECKF(c != NULL, "container %s not in the snapshot (%zu containers, generation %llu)", g_id,
+           p->containers_len, (unsigned long long)p->generation);
+    CHECKF(streq(c->id, g_id), "id \"%s\"", c->id);
+    CHECKF(streq(c->name, g_name), "name \"%s\", expected \"%s\"", c->name, g_name);
+    CHECKF(c->pid == g_pid, "pid %d, expected %d", (int)c->pid, (int)g_pid);
+    CHECKF(streq(c->project, g_project), "project \"%s\", expected \"%s\"", c->project, g_project);
+    CHECK(!c->paused);
+    CHECK(c->labels != NULL && c->labels_len >= 1);
+    for (j = 0; j < c->labels_len; j++) {
+        if (j > 0) {
+            CHECK(strcmp(c->labels[j - 1].key, c->labels[j].key) < 0);
+        }
+        if (streq(c->labels[j].key, COMPOSE_LABEL)) {
+            CHECKF(streq(c->labels[j].value, g_project), "label %s=\"%s\"", COMPOSE_LABEL, c->labels[j].value);
+            found_label = true;
+        }
+    }
+    CHECKF(found_label, "label %s missing", COMPOSE_LABEL);
+    for (i = 0; i < p->projects_len; i++) {
+        const ww_project *pr = &p->projects[i];
+        if (!streq(pr->name, g_project)) {
+            continue;
+        }
+        for (j = 0; j < pr->containers_len; j++) {
+            found_project = found_project || &pr->containers[j] == c;
+        }
+    }
+    CHECKF(found_project, "container not in the slice of project \"%s\"", g_project);
+out:
+    return ok;
+}
+
+/* A watcher at the real engine, ready. NULL (after printing why) on failure. */
+static ww_watcher *ready_watcher(void) {
+    ww_options o = options_for(g_endpoint);
+    ww_watcher *w = NULL;
+    ww_status s = ww_new(&o, &w);
+    if (s != WW_STATUS_OK) {
+        note_start();
+        fprintf(stderr, "    ww_new: %s: %s\n", ww_status_str(s), last_error());
+        return NULL;
+    }
+    s = ww_ready(w, 30000);
+    if (s != WW_STATUS_OK) {
+        note_start();
+        fprintf(stderr, "    ww_ready: %s: %s\n", ww_status_str(s), last_error());
+        ww_close(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Runs first: a watcher's whole life (create, sync, snapshot, close) leaves
+ * no thread and no file descriptor behind, not even the first watcher of
+ * the process. Then a few more lives, to catch per-watcher leaks. */
+static bool test_threads_and_fds_return_to_baseline(void) {
+    bool ok = true;
+    int round;
+    int base_tasks = count_dir("/proc/self/task"), base_fds = count_dir("/proc/self/fd");
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    CHECK(base_tasks >= 1 && base_fds >= 1);
+    for (round = 0; round < 3; round++) {
+        int tasks = -1, fds = -1, during_tasks, during_fds;
+        double until;
+        w = ready_watcher();
+        CHECK(w != NULL);
+        CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+        CHECK(p->generation >= 1);
+        during_tasks = count_dir("/proc/self/task");
+        during_fds = count_dir("/proc/self/fd");
+        CHECKF(during_tasks > base_tasks, "the watcher runs no thread of its own? %d tasks", during_tasks);
+        ww_close(w);
+        w = NULL;
+        ww_snapshot_free(p);
+        p = NULL;
+        until = now_ms() + 1000.0;
+        for (;;) {
+            tasks = count_dir("/proc/self/task");
+            fds = count_dir("/proc/self/fd");
+            if ((tasks == base_tasks && fds == base_fds) || now_ms() >= until) {
+                break;
+            }
+            sleep_ms(10);
+        }
+        note_start();
+        fprintf(stderr, "    round %d: %d tasks / %d fds before ww_new, %d / %d while watching, %d / %d after ww_close\n",
+                round, base_tasks, base_fds, during_tasks, during_fds, tasks, fds);
+        if (tasks != base_tasks || fds != base_fds) {
+            note_start();
+            fprintf(stderr, "    round %d: baseline %d tasks / %d fds, while watching %d / %d, after ww_close %d / %d\n",
+                    round, base_tasks, base_fds, during_tasks, during_fds, tasks, fds);
+            dump_threads_and_fds("after ww_close");
+        }
+        CHECK(tasks == base_tasks);
+        CHECK(fds == base_fds);
+    }
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+static bool test_version(void) {
+    bool ok = true;
+    CHECK(ww_version() != NULL);
+    CHECKF(streq(ww_version(), "0.1.0"), "\"%s\"", ww_version());
+    CHECK(ww_version() == ww_version());
+out:
+    return ok;
+}
+
+static bool test_status_str(void) {
+    bool ok = true;
+    ww_status a, b;
+    for (a = 0; a <= 7; a++) {
+        CHECKF(ww_status_str(a) != NULL, "status %u", (unsigned)a);
+        CHECKF(ww_status_str(a)[0] != '\0', "status %u", (unsigned)a);
+        CHECKF(!streq(ww_status_str(a), "unknown status"), "status %u", (unsigned)a);
+        for (b = 0; b < a; b++) {
+            CHECKF(strcmp(ww_status_str(a), ww_status_str(b)) != 0, "status %u and %u are both \"%s\"",
+                   (unsigned)a, (unsigned)b, ww_status_str(a));
+        }
+    }
+    CHECK(streq(ww_status_str(99), "unknown status"));
+    CHECK(streq(ww_status_str(8), "unknown status"));
+    CHECK(streq(ww_status_str(UINT32_MAX), "unknown status"));
+out:
+    return ok;
+}
+
+static bool test_last_error_never_null(void) {
+    bool ok = true;
+    ww_watcher *w = NULL;
+    CHECK(ww_last_error_message() != NULL);
+    CHECK(ww_new(NULL, NULL) == WW_STATUS_NULL_ARG);
+    CHECK(ww_last_error_message() != NULL);
+    CHECK(ww_last_error_message()[0] != '\0');
+    /* Successful calls leave it untouched. */
+    {
+        char before[512];
+        ww_options o = options_for(g_missing_endpoint);
+        snprintf(before, sizeof before, "%s", last_error());
+        CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+        ww_options_init(&o);
+        CHECK(ww_version() != NULL && ww_status_str(0) != NULL);
+        CHECKF(streq(last_error(), before), "\"%s\" became \"%s\"", before, last_error());
+    }
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_options_init_null_is_a_noop(void) {
+    bool ok = true;
+    ww_options_init(NULL);
+    CHECK(ww_last_error_message() != NULL);
+out:
+    return ok;
+}
+
+static bool test_options_init_defaults(void) {
+    bool ok = true;
+    ww_options o;
+    memset(&o, 0xA5, sizeof o);
+    ww_options_init(&o);
+    CHECKF(o.struct_size == sizeof(ww_options), "struct_size %u, sizeof %zu", (unsigned)o.struct_size,
+           sizeof(ww_options));
+    CHECK(o.engine == WW_ENGINE_DOCKER);
+    CHECK(o.endpoint == NULL);
+    CHECK(o.backoff == WW_BACKOFF_EXPONENTIAL);
+    CHECKF(o.backoff_initial_ms == 500, "%u", (unsigned)o.backoff_initial_ms);
+    CHECKF(o.backoff_max_ms == 30000, "%u", (unsigned)o.backoff_max_ms);
+    CHECKF(o.backoff_max_elapsed_ms == 0, "%u", (unsigned)o.backoff_max_elapsed_ms);
+    CHECKF(o.call_timeout_ms == 10000, "%u", (unsigned)o.call_timeout_ms);
+out:
+    return ok;
+}
+
+static bool test_new_null_out(void) {
+    bool ok = true;
+    ww_options o = options_for(g_endpoint);
+    CHECK(ww_new(&o, NULL) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "out"), "\"%s\"", last_error());
+    CHECK(ww_new(NULL, NULL) == WW_STATUS_NULL_ARG);
+out:
+    return ok;
+}
+
+static bool test_null_watcher_and_out_args(void) {
+    bool ok = true;
+    ww_watcher *w = NULL;
+    const ww_portfolio *sentinel = (const ww_portfolio *)(const void *)&ok;
+    const ww_portfolio *p = sentinel;
+    ww_options o = options_for(g_missing_endpoint);
+    CHECK(ww_ready(NULL, 0) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_ready"), "\"%s\"", last_error());
+    CHECK(ww_ready(NULL, -1) == WW_STATUS_NULL_ARG);
+    CHECK(ww_snapshot(NULL, &p) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_snapshot"), "\"%s\"", last_error());
+    CHECK(p == sentinel);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, NULL) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "out"), "\"%s\"", last_error());
+    ww_close(NULL);
+    ww_snapshot_free(NULL);
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_struct_size_mismatch(void) {
+    bool ok = true;
+    static const uint32_t sizes[] = {0, 1, 12345, 4, 31, 33, UINT32_MAX};
+    size_t i;
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ww_options o = options_for(g_endpoint);
+        ww_watcher *sentinel = (ww_watcher *)(void *)&o;
+        ww_watcher *w = sentinel;
+        if (sizes[i] == sizeof(ww_options) || sizes[i] == sizeof(struct ww_options_v1)) {
+            continue;
+        }
+        o.struct_size = sizes[i];
+        CHECKF(ww_new(&o, &w) == WW_STATUS_ABI_MISMATCH, "struct_size %u", (unsigned)sizes[i]);
+        CHECKF(w == sentinel, "struct_size %u: out was written", (unsigned)sizes[i]);
+        CHECKF(last_error()[0] != '\0', "struct_size %u: no message", (unsigned)sizes[i]);
+    }
+out:
+    return ok;
+}
+
+/* ww_new(&o) must fail with `want`, leave out untouched, and (when
+ * `needle` is not NULL) say `needle` in its message. */
+static bool refused(const ww_options *o, ww_status want, const char *needle) {
+    bool ok = true;
+    int here = 0;
+    ww_watcher *sentinel = (ww_watcher *)(void *)&here;
+    ww_watcher *w = sentinel;
+    ww_status s = ww_new(o, &w);
+    CHECKF(s == want, "status %u (%s), expected %u; message \"%s\"", (unsigned)s, ww_status_str(s),
+           (unsigned)want, last_error());
+    CHECK(w == sentinel);
+    CHECK(last_error()[0] != '\0');
+    CHECKF(valid_utf8(last_error()), "message is not UTF-8");
+    CHECKF(needle == NULL || contains(last_error(), needle), "message \"%s\" does not name \"%s\"",
+           last_error(), needle);
+out:
+    if (w != sentinel) {
+        ww_close(w);
+    }
+    return ok;
+}
+
+static bool test_invalid_engine(void) {
+    bool ok = true;
+    ww_options o = options_for(g_endpoint);
+    o.engine = 0;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "engine"));
+    o.engine = 99;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "99"));
+out:
+    return ok;
+}
+
+static bool test_invalid_backoff(void) {
+    bool ok = true;
+    ww_options o = options_for(g_endpoint);
+    o.backoff = 3;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff"));
+    o = options_for(g_endpoint);
+    o.backoff = WW_BACKOFF_EXPONENTIAL;
+    o.backoff_initial_ms = 1000;
+    o.backoff_max_ms = 999;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff_max_ms"));
+    /* 0 means the default (500 ms initial), so a 100 ms cap is below it. */
+    o.backoff_initial_ms = 0;
+    o.backoff_max_ms = 100;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff_max_ms"));
+out:
+    return ok;
+}
+
+static bool test_invalid_endpoints(void) {
+    bool ok = true;
+    static const char *const bad[] = {"ssh://host", "", "unix://", "/var/run/docker.sock",
+                                      "unix://relative/docker.sock", "tcp://", "npipe:////./pipe/docker"};
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ww_options o = options_for(bad[i]);
+        note_start();
+        fprintf(stderr, "    endpoint \"%s\"\n", bad[i]);
+        CHECK(refused(&o, WW_STATUS_INVALID_ARG, bad[i]));
+    }
+out:
+    return ok;
+}
+
+static bool test_invalid_utf8_endpoint(void) {
+    bool ok = true;
+    ww_options o = options_for("unix:///tmp/\xff\xfe.sock");
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "UTF-8"));
+out:
+    return ok;
+}
+
+/* The first published layout (32 bytes on LP64, without call_timeout_ms)
+ * is accepted and works. The struct is heap-allocated with exactly its size,
+ * so valgrind catches any read past it. */
+static bool test_previous_struct_version(void) {
+    bool ok = true;
+    struct ww_options_v1 *v1 = malloc(sizeof *v1);
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_status s;
+    double t0;
+    CHECK(v1 != NULL);
+    CHECKF(sizeof *v1 == offsetof(ww_options, call_timeout_ms), "sizeof v1 %zu, offsetof %zu", sizeof *v1,
+           offsetof(ww_options, call_timeout_ms));
+    if (sizeof(void *) == 8) {
+        CHECK(sizeof *v1 == 32);
+    }
+    /* The real engine. */
+    memset(v1, 0, sizeof *v1);
+    v1->struct_size = (uint32_t)sizeof *v1;
+    v1->engine = WW_ENGINE_DOCKER;
+    v1->endpoint = g_endpoint;
+    v1->backoff = WW_BACKOFF_EXPONENTIAL;
+    v1->backoff_initial_ms = 100;
+    v1->backoff_max_ms = 1000;
+    s = ww_new((const ww_options *)(const void *)v1, &w);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    s = ww_ready(w, 30000);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECK(portfolio_invariants(p, g_endpoint));
+    CHECK(p->generation >= 1);
+    CHECK(has_expected_container(p));
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    w = NULL;
+    /* Its backoff field is read at its own offset: NONE gives up at once. */
+    v1->endpoint = g_missing_endpoint;
+    v1->backoff = WW_BACKOFF_NONE;
+    CHECK(ww_new((const ww_options *)(const void *)v1, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 5000);
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(now_ms() - t0 < 2000.0, "%.0f ms", now_ms() - t0);
+    ww_close(w);
+    w = NULL;
+    /* Without call_timeout_ms the default (10 s) applies: an engine that
+     * never answers is still being waited for after 1 s. */
+    v1->endpoint = g_silent_endpoint;
+    CHECK(ww_new((const ww_options *)(const void *)v1, &w) == WW_STATUS_OK);
+    s = ww_ready(w, 1000);
+    CHECKF(s == WW_STATUS_TIMEOUT, "%s: %s", ww_status_str(s), last_error());
+    t0 = now_ms();
+    ww_close(w);
+    w = NULL;
+    CHECKF(now_ms() - t0 < 1500.0, "ww_close with an engine call pending took %.0f ms", now_ms() - t0);
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    free(v1);
+    return ok;
+}
+
+/* The snapshot of a watcher that never reached its engine. */
+static bool unsynced_snapshot_ok(ww_watcher *w, const char *endpoint) {
+    bool ok = true;
+    const ww_portfolio *p = NULL;
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECK(portfolio_invariants(p, endpoint));
+    CHECKF(p->generation == 0, "generation %llu", (unsigned long long)p->generation);
+    CHECK(p->containers_len == 0 && p->containers == NULL);
+    CHECK(p->projects_len == 1);
+    CHECK(streq(p->projects[0].name, ""));
+    CHECK(p->projects[0].containers_len == 0 && p->projects[0].containers == NULL);
+    CHECK(streq(p->engine_type, "docker.com"));
+    CHECKF(streq(p->engine_endpoint, endpoint), "\"%s\"", p->engine_endpoint);
+    CHECK(streq(p->engine_id, "") && streq(p->engine_version, ""));
+    CHECK(p->engine_pid == 0);
+out:
+    ww_snapshot_free(p);
+    return ok;
+}
+
+/* Backoff NONE at an unreachable socket: ENGINE at once, naming the path
+ * and the OS error (errno `err`). */
+static bool gives_up_at_once(const char *endpoint, const char *path, int err) {
+    bool ok = true;
+    ww_options o = options_for(endpoint);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    o.backoff = WW_BACKOFF_NONE;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 5000);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s: %s after %.0f ms: %s\n", endpoint, ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took < 2000.0, "ww_ready took %.0f ms", took);
+    CHECKF(contains(last_error(), path), "message \"%s\" does not name %s", last_error(), path);
+    CHECKF(contains(last_error(), strerror(err)), "message \"%s\" does not name the OS error \"%s\"",
+           last_error(), strerror(err));
+    /* Giving up is final; asking again answers at once. */
+    CHECK(ww_ready(w, 0) == WW_STATUS_ENGINE);
+    CHECK(ww_ready(w, -1) == WW_STATUS_ENGINE);
+    CHECK(unsynced_snapshot_ok(w, endpoint));
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_unreachable_backoff_none_refused(void) {
+    return gives_up_at_once(g_dead_endpoint, g_dead_sock, ECONNREFUSED);
+}
+
+static bool test_unreachable_backoff_none_missing(void) {
+    return gives_up_at_once(g_missing_endpoint, g_missing_sock, ENOENT);
+}
+
+static bool test_unreachable_exponential_max_elapsed(void) {
+    bool ok = true;
+    ww_options o = options_for(g_dead_endpoint);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    o.backoff = WW_BACKOFF_EXPONENTIAL;
+    o.backoff_max_elapsed_ms = 300;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 10000);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s after %.0f ms: %s\n", ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took < 2000.0, "ww_ready took %.0f ms", took);
+    CHECKF(contains(last_error(), g_dead_sock), "\"%s\"", last_error());
+    CHECK(unsynced_snapshot_ok(w, g_dead_endpoint));
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_unreachable_default_backoff_times_out(void) {
+    bool ok = true;
+    ww_options o = options_for(g_dead_endpoint);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(unsynced_snapshot_ok(w, g_dead_endpoint));
+    t0 = now_ms();
+    s = ww_ready(w, 200);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s after %.0f ms: %s\n", ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_TIMEOUT, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took >= 190.0 && took < 2000.0, "ww_ready(200) took %.0f ms", took);
+    /* The timeout's message names the latest engine trouble. */
+    CHECKF(contains(last_error(), g_dead_sock), "\"%s\"", last_error());
+    t0 = now_ms();
+    s = ww_ready(w, 0);
+    CHECK(s == WW_STATUS_TIMEOUT);
+    CHECKF(now_ms() - t0 < 250.0, "ww_ready(0) took %.0f ms", now_ms() - t0);
+    CHECK(unsynced_snapshot_ok(w, g_dead_endpoint));
+    /* Closing while the watcher sleeps before its next retry is prompt. */
+    t0 = now_ms();
+    ww_close(w);
+    w = NULL;
+    took = now_ms() - t0;
+    CHECKF(took < 1000.0, "ww_close took %.0f ms", took);
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* call_timeout_ms bounds each engine call: an engine that accepts the
+ * connection but never answers makes a NONE watcher give up quickly. */
+static bool test_call_timeout_bounds_engine_calls(void) {
+    bool ok = true;
+    ww_options o = options_for(g_silent_endpoint);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    o.backoff = WW_BACKOFF_NONE;
+    o.call_timeout_ms = 300;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 10000);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s after %.0f ms: %s\n", ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took >= 250.0 && took < 2000.0, "ww_ready took %.0f ms", took);
+    CHECKF(contains(last_error(), g_silent_sock), "\"%s\"", last_error());
+    CHECK(unsynced_snapshot_ok(w, g_silent_endpoint));
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* Constant backoff retries every backoff_initial_ms until max_elapsed. */
+static bool test_unreachable_constant_max_elapsed(void) {
+    bool ok = true;
+    ww_options o = options_for(g_dead_endpoint);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    o.backoff = WW_BACKOFF_CONSTANT;
+    o.backoff_initial_ms = 50;
+    o.backoff_max_elapsed_ms = 400;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    CHECK(ww_ready(w, 100) == WW_STATUS_TIMEOUT);
+    s = ww_ready(w, 10000);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s after %.0f ms: %s\n", ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took >= 300.0 && took < 2000.0, "gave up after %.0f ms", took);
+    CHECKF(contains(last_error(), g_dead_sock), "\"%s\"", last_error());
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* A TCP endpoint nobody listens on (port 1 of the loopback): given up at
+ * once, and its watcher (name resolution included) leaves no thread or file
+ * descriptor behind. */
+static bool test_unreachable_tcp(void) {
+    bool ok = true;
+    static const char *const endpoints[] = {"tcp://127.0.0.1:1", "http://127.0.0.1:1/", "tcp://localhost:1"};
+    size_t i;
+    int base_tasks = count_dir("/proc/self/task"), base_fds = count_dir("/proc/self/fd");
+    ww_watcher *w = NULL;
+    for (i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+        ww_options o = options_for(endpoints[i]);
+        ww_status s;
+        double t0, took, until;
+        int tasks, fds;
+        o.backoff = WW_BACKOFF_NONE;
+        CHECKF(ww_new(&o, &w) == WW_STATUS_OK, "%s: %s", endpoints[i], last_error());
+        t0 = now_ms();
+        s = ww_ready(w, 10000);
+        took = now_ms() - t0;
+        note_start();
+        fprintf(stderr, "    %s: %s after %.0f ms: %s\n", endpoints[i], ww_status_str(s), took, last_error());
+        CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+        CHECKF(took < 2000.0, "ww_ready took %.0f ms", took);
+        CHECKF(contains(last_error(), ":1"), "\"%s\"", last_error());
+        CHECK(valid_utf8(last_error()));
+        t0 = now_ms();
+        ww_close(w);
+        w = NULL;
+        CHECKF(now_ms() - t0 < 1000.0, "ww_close took %.0f ms", now_ms() - t0);
+        until = now_ms() + 1000.0;
+        for (;;) {
+            tasks = count_dir("/proc/self/task");
+            fds = count_dir("/proc/self/fd");
+            if ((tasks == base_tasks && fds == base_fds) || now_ms() >= until) {
+                break;
+            }
+            sleep_ms(10);
+        }
+        if (tasks != base_tasks || fds != base_fds) {
+            note_start();
+            fprintf(stderr, "    %s: baseline %d tasks / %d fds, after ww_close %d / %d\n", endpoints[i],
+                    base_tasks, base_fds, tasks, fds);
+            dump_threads_and_fds("after ww_close");
+        }
+        CHECK(tasks == base_tasks && fds == base_fds);
+    }
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* ww_ready's documented promise for WW_STATUS_ENGINE: "the last error says
+ * why: endpoint and OS error", also for a TCP endpoint. */
+static bool test_tcp_error_names_os_error(void) {
+    bool ok = true;
+    ww_options o = options_for("tcp://127.0.0.1:1");
+    ww_watcher *w = NULL;
+    ww_status s;
+    o.backoff = WW_BACKOFF_NONE;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    s = ww_ready(w, 10000);
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(contains(last_error(), "tcp://127.0.0.1:1"), "\"%s\"", last_error());
+    CHECKF(contains(last_error(), strerror(ECONNREFUSED)), "message \"%s\" does not name the OS error \"%s\"",
+           last_error(), strerror(ECONNREFUSED));
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_real_engine(void) {
+    bool ok = true;
+    ww_options o = options_for(NULL);
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_status s;
+    double t0;
+    size_t len = strlen(g_endpoint);
+    char *endpoint = malloc(len + 1);
+    CHECK(endpoint != NULL);
+    memcpy(endpoint, g_endpoint, len + 1);
+    o.endpoint = endpoint;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(w != NULL);
+    /* The endpoint string and the options are only read during ww_new. */
+    memset(endpoint, 'x', len);
+    free(endpoint);
+    endpoint = NULL;
+    memset(&o, 0xA5, sizeof o);
+    s = ww_ready(w, 30000);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    /* Ready stays ready; 0 just looks, < 0 waits without limit. */
+    CHECK(ww_ready(w, 0) == WW_STATUS_OK);
+    CHECK(ww_ready(w, -1) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECK(p != NULL);
+    CHECKF(p->generation >= 1, "generation %llu", (unsigned long long)p->generation);
+    CHECK(portfolio_invariants(p, g_endpoint));
+    CHECK(has_expected_container(p));
+    CHECK(p->containers_len >= 1 && p->projects_len >= 2);
+    CHECK(streq(p->projects[0].name, ""));
+    CHECK(streq(p->engine_type, "docker.com"));
+    CHECKF(p->engine_id[0] != '\0', "empty engine_id");
+    CHECKF(p->engine_version[0] != '\0', "empty engine_version");
+    CHECKF(streq(p->engine_endpoint, g_endpoint), "\"%s\"", p->engine_endpoint);
+    CHECKF(p->engine_pid > 0, "engine_pid %d", (int)p->engine_pid);
+    CHECKF(kill((pid_t)p->engine_pid, 0) == 0 || errno == EPERM, "engine_pid %d: no such process",
+           (int)p->engine_pid);
+    note_start();
+    fprintf(stderr, "    engine %s %s (ID %s) at %s, PID %d, generation %llu, %zu containers, %zu projects\n",
+            p->engine_type, p->engine_version, p->engine_id, p->engine_endpoint, (int)p->engine_pid,
+            (unsigned long long)p->generation, p->containers_len, p->projects_len);
+    ww_snapshot_free(p);
+    p = NULL;
+    /* Closing a synchronised watcher, whose event stream is open, is prompt. */
+    t0 = now_ms();
+    ww_close(w);
+    w = NULL;
+    CHECKF(now_ms() - t0 < 1000.0, "ww_close took %.0f ms", now_ms() - t0);
+out:
+    free(endpoint);
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+/* ww_new(NULL) and a NULL endpoint take DOCKER_HOST, else the default. */
+static bool test_default_endpoint_and_docker_host(void) {
+    bool ok = true;
+    char *saved = getenv("DOCKER_HOST") ? strdup(getenv("DOCKER_HOST")) : NULL;
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_options o;
+    ww_status s;
+    CHECK(unsetenv("DOCKER_HOST") == 0);
+    CHECK(ww_new(NULL, &w) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECKF(streq(p->engine_endpoint, "unix:///var/run/docker.sock"), "\"%s\"", p->engine_endpoint);
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    w = NULL;
+
+    CHECK(setenv("DOCKER_HOST", g_endpoint, 1) == 0);
+    CHECK(ww_new(NULL, &w) == WW_STATUS_OK);
+    s = ww_ready(w, 30000);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECKF(streq(p->engine_endpoint, g_endpoint), "\"%s\"", p->engine_endpoint);
+    CHECK(has_expected_container(p));
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    w = NULL;
+
+    o = options_for(NULL);
+    CHECK(setenv("DOCKER_HOST", "ssh://nowhere", 1) == 0);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "ssh://nowhere"));
+    CHECKF(contains(last_error(), "DOCKER_HOST"), "\"%s\"", last_error());
+    CHECK(refused(NULL, WW_STATUS_INVALID_ARG, "DOCKER_HOST"));
+    /* An explicit endpoint wins over DOCKER_HOST. */
+    o = options_for(g_missing_endpoint);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(unsynced_snapshot_ok(w, g_missing_endpoint));
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    if (saved != NULL) {
+        setenv("DOCKER_HOST", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("DOCKER_HOST");
+    }
+    return ok;
+}
+
+static bool test_snapshot_outlives_close(void) {
+    bool ok = true;
+    ww_watcher *w = ready_watcher();
+    const ww_portfolio *p = NULL, *unsynced = NULL;
+    size_t before, after;
+    ww_options o = options_for(g_dead_endpoint);
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    before = touch_all_strings(p);
+    ww_close(w);
+    w = NULL;
+    after = touch_all_strings(p);
+    CHECK(before == after);
+    CHECK(portfolio_invariants(p, g_endpoint));
+    CHECK(has_expected_container(p));
+    ww_snapshot_free(p);
+    p = NULL;
+    /* The same for the empty snapshot of a watcher that never synchronised. */
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &unsynced) == WW_STATUS_OK);
+    ww_close(w);
+    w = NULL;
+    CHECK(portfolio_invariants(unsynced, g_dead_endpoint));
+    CHECK(unsynced->generation == 0 && streq(unsynced->projects[0].name, ""));
+out:
+    ww_snapshot_free(unsynced);
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+static bool test_back_to_back_snapshots(void) {
+    bool ok = true;
+    ww_watcher *w = ready_watcher();
+    const ww_portfolio *a = NULL, *b = NULL;
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, &a) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &b) == WW_STATUS_OK);
+    CHECK(a != NULL && b != NULL);
+    CHECKF(a->generation == b->generation, "%llu then %llu", (unsigned long long)a->generation,
+           (unsigned long long)b->generation);
+    CHECK(a->containers_len == b->containers_len);
+    if (a == b) {
+        note_start();
+        fprintf(stderr, "    (both snapshots are the same object)\n");
+    }
+    /* Freed in the other order, one of them after ww_close. */
+    ww_snapshot_free(b);
+    b = NULL;
+    ww_close(w);
+    w = NULL;
+    CHECK(has_expected_container(a));
+out:
+    ww_snapshot_free(a);
+    ww_snapshot_free(b);
+    ww_close(w);
+    return ok;
+}
+
+#define SNAP_THREADS 8
+#define SNAP_ROUNDS 10000
+
+struct snap_job {
+    ww_watcher *w;
+    uint64_t generation; /* what the main thread saw */
+    long failures;
+    long rounds;
+    size_t bytes;
+};
+
+static void *snap_worker(void *arg) {
+    struct snap_job *job = arg;
+    int i;
+    for (i = 0; i < SNAP_ROUNDS; i++) {
+        const ww_portfolio *p = NULL;
+        if (ww_snapshot(job->w, &p) != WW_STATUS_OK || p == NULL) {
+            job->failures++;
+            continue;
+        }
+        if (p->generation != job->generation || p->engine_type[0] != 'd' || p->projects_len < 1) {
+            job->failures++;
+        }
+        job->bytes += p->containers_len + strlen(p->engine_endpoint);
+        ww_snapshot_free(p);
+        job->rounds++;
+    }
+    return NULL;
+}
+
+static bool test_concurrent_snapshots(void) {
+    bool ok = true;
+    ww_watcher *w = ready_watcher();
+    const ww_portfolio *p = NULL;
+    struct snap_job jobs[SNAP_THREADS];
+    pthread_t threads[SNAP_THREADS];
+    int i, started = 0;
+    long failures = 0, rounds = 0;
+    double t0;
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    t0 = now_ms();
+    for (i = 0; i < SNAP_THREADS; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].w = w;
+        jobs[i].generation = p->generation;
+        if (pthread_create(&threads[i], NULL, snap_worker, &jobs[i]) != 0) {
+            break;
+        }
+        started++;
+    }
+    for (i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        failures += jobs[i].failures;
+        rounds += jobs[i].rounds;
+    }
+    note_start();
+    fprintf(stderr, "    %d threads x %d snapshots in %.0f ms\n", started, SNAP_ROUNDS, now_ms() - t0);
+    CHECK(started == SNAP_THREADS);
+    CHECKF(failures == 0, "%ld failures", failures);
+    CHECK(rounds == (long)SNAP_THREADS * SNAP_ROUNDS);
+    /* The main thread's reference survived all that. */
+    CHECK(has_expected_container(p));
+    ww_close(w);
+    w = NULL;
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+struct error_probe {
+    char seen_first[512];
+    char seen_after[512];
+    bool null_seen;
+};
+
+static void *error_probe(void *arg) {
+    struct error_probe *probe = arg;
+    const char *m = ww_last_error_message();
+    probe->null_seen = (m == NULL);
+    snprintf(probe->seen_first, sizeof probe->seen_first, "%s", m ? m : "");
+    /* Fail differently on this thread. */
+    if (ww_snapshot(NULL, NULL) == WW_STATUS_NULL_ARG) {
+        m = ww_last_error_message();
+        snprintf(probe->seen_after, sizeof probe->seen_after, "%s", m ? m : "");
+    }
+    return NULL;
+}
+
+static bool test_last_error_is_thread_local(void) {
+    bool ok = true;
+    char mine[512];
+    struct error_probe probe;
+    pthread_t t;
+    const char *before;
+    memset(&probe, 0, sizeof probe);
+    CHECK(ww_ready(NULL, 123) == WW_STATUS_NULL_ARG);
+    before = ww_last_error_message();
+    snprintf(mine, sizeof mine, "%s", before);
+    CHECK(mine[0] != '\0');
+    CHECK(pthread_create(&t, NULL, error_probe, &probe) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(!probe.null_seen);
+    CHECKF(probe.seen_first[0] == '\0', "a new thread sees \"%s\"", probe.seen_first);
+    CHECKF(contains(probe.seen_after, "ww_snapshot"), "\"%s\"", probe.seen_after);
+    CHECKF(!streq(probe.seen_after, mine), "\"%s\"", probe.seen_after);
+    CHECKF(streq(ww_last_error_message(), mine), "main thread's message changed to \"%s\"",
+           ww_last_error_message());
+    CHECK(ww_last_error_message() == before);
+out:
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Runner                                                              */
+/* ------------------------------------------------------------------ */
+
+static void run_test(bool (*test)(void), const char *name, bool *passed) {
+    double t0 = now_ms();
+    bool ok;
+    fprintf(stdout, "test %s ... ", name);
+    fflush(stdout);
+    g_mid_line = true;
+    ok = test();
+    fflush(stderr);
+    if (!g_mid_line) {
+        fprintf(stdout, "test %s ... ", name); /* notes were printed in between */
+    }
+    g_mid_line = false;
+    fprintf(stdout, "%s (%.0f ms)\n", ok ? "ok" : "FAILED", now_ms() - t0);
+    if (!ok) {
+        *passed = false;
+    }
+    fflush(stdout);
+}
+
+static bool setup_sockets(void) {
+    struct sockaddr_un addr;
+    int fd;
+    snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/ww-abi-XXXXXX");
+    if (mkdtemp(g_tmpdir) == NULL) {
+        perror("mkdtemp");
+        return false;
+    }
+    snprintf(g_dead_sock, sizeof g_dead_sock, "%s/dead.sock", g_tmpdir);
+    snprintf(g_silent_sock, sizeof g_silent_sock, "%s/silent.sock", g_tmpdir);
+    snprintf(g_missing_sock, sizeof g_missing_sock, "%s/missing.sock", g_tmpdir);
+    snprintf(g_dead_endpoint, sizeof g_dead_endpoint, "unix://%s", g_dead_sock);
+    snprintf(g_silent_endpoint, sizeof g_silent_endpoint, "unix://%s", g_silent_sock);
+    snprintf(g_missing_endpoint, sizeof g_missing_endpoint, "unix://%s", g_missing_sock);
+
+    /* Bound but never listened, then closed: connecting is refused. */
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", g_dead_sock);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        perror("dead socket");
+        return false;
+    }
+    close(fd);
+
+    /* Listening, never accepting: connecting works, nothing ever answers. */
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", g_silent_sock);
+    g_silent_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (g_silent_fd < 0 || bind(g_silent_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        listen(g_silent_fd, 64) != 0) {
+        perror("silent socket");
+        return false;
+    }
+    return true;
+}
+
+static void teardown_sockets(void) {
+    if (g_silent_fd >= 0) {
+        close(g_silent_fd);
+    }
+    unlink(g_dead_sock);
+    unlink(g_silent_sock);
+    rmdir(g_tmpdir);
+}
+
+int main(int argc, char **argv) {
+    bool passed = true;
+    int npassed = 0, nfailed = 0;
+    char *end = NULL;
+    long pid;
+    size_t i;
+    struct {
+        bool (*fn)(void);
+        const char *name;
+    } tests[] = {
+        /* First, before any other watcher exists in this process. */
+        {test_threads_and_fds_return_to_baseline, "threads_and_fds_return_to_baseline"},
+        {test_version, "version"},
+        {test_status_str, "status_str"},
+        {test_last_error_never_null, "last_error_never_null"},
+        {test_options_init_null_is_a_noop, "options_init_null_is_a_noop"},
+        {test_options_init_defaults, "options_init_defaults"},
+        {test_new_null_out, "new_null_out"},
+        {test_null_watcher_and_out_args, "null_watcher_and_out_args"},
+        {test_struct_size_mismatch, "struct_size_mismatch"},
+        {test_invalid_engine, "invalid_engine"},
+        {test_invalid_backoff, "invalid_backoff"},
+        {test_invalid_endpoints, "invalid_endpoints"},
+        {test_invalid_utf8_endpoint, "invalid_utf8_endpoint"},
+        {test_previous_struct_version, "previous_struct_version"},
+        {test_unreachable_backoff_none_refused, "unreachable_backoff_none_refused"},
+        {test_unreachable_backoff_none_missing, "unreachable_backoff_none_missing"},
+        {test_unreachable_exponential_max_elapsed, "unreachable_exponential_max_elapsed"},
+        {test_unreachable_default_backoff_times_out, "unreachable_default_backoff_times_out"},
+        {test_call_timeout_bounds_engine_calls, "call_timeout_bounds_engine_calls"},
+        {test_unreachable_constant_max_elapsed, "unreachable_constant_max_elapsed"},
+        {test_unreachable_tcp, "unreachable_tcp"},
+        {test_tcp_error_names_os_error, "tcp_error_names_os_error"},
+        {test_real_engine, "real_engine"},
+        {test_default_endpoint_and_docker_host, "default_endpoint_and_docker_host"},
+        {test_snapshot_outlives_close, "snapshot_outlives_close"},
+        {test_back_to_back_snapshots, "back_to_back_snapshots"},
+        {test_concurrent_snapshots, "concurrent_snapshots"},
+        {test_last_error_is_thread_local, "last_error_is_thread_local"},
+    };
+
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s ENDPOINT EXPECT_ID EXPECT_NAME EXPECT_PID EXPECT_PROJECT\n", argv[0]);
+        return 2;
+    }
+    g_endpoint = argv[1];
+    g_id = argv[2];
+    g_name = argv[3][0] == '/' ? argv[3] + 1 : argv[3];
+    errno = 0;
+    pid = strtol(argv[4], &end, 10);
+    if (errno != 0 || end == argv[4] || *end != '\0' || pid <= 0 || pid > INT32_MAX) {
+        fprintf(stderr, "%s: bad EXPECT_PID \"%s\"\n", argv[0], argv[4]);
+        return 2;
+    }
+    g_pid = (int32_t)pid;
+    g_project = argv[5];
+    if (!setup_sockets()) {
+        return 2;
+    }
+
+    for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        bool ok = true;
+        run_test(tests[i].fn, tests[i].name, &ok);
+        if (ok) {
+            npassed++;
+        } else {
+            nfailed++;
+            passed = false;
+        }
+    }
+    teardown_sockets();
+    printf("%d passed, %d failed\n", npassed, nfailed);
+    return passed ? 0 : 1;
+}
