@@ -28,7 +28,7 @@ fn sorted_ids(ids: &[&String]) -> Vec<String> {
 
 #[test]
 fn dockerd_killed_and_restarted_with_live_restore() {
-    let own = Own(PrivateDocker::start("restart-live", "--live-restore"));
+    let own = Own(PrivateDocker::fresh("restart-live", "--live-restore"));
     let d = &own.0;
     let keep = d.run("keep", &[]);
     let sleepy = d.run("sleepy", &[]);
@@ -69,7 +69,7 @@ fn dockerd_killed_and_restarted_with_live_restore() {
 
 #[test]
 fn dockerd_stopped_and_restarted() {
-    let own = Own(PrivateDocker::start("restart-stop", ""));
+    let own = Own(PrivateDocker::fresh("restart-stop", ""));
     let d = &own.0;
     let first = d.run("first", &[]);
     let w = Handle::docker(&d.endpoint());

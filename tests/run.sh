@@ -10,4 +10,10 @@ if [ "$(id -u)" = 0 ]; then
   tests/engines/install-deps.sh
 fi
 cargo build --locked --all-targets
-cargo test --locked --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One closing line for the whole suite.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

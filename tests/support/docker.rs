@@ -39,6 +39,17 @@ impl PrivateDocker {
         PrivateDocker { dir, socket }
     }
 
+    /// Starts a private dockerd in an empty `/tmp/wwt-NAME` (whatever an
+    /// earlier run left there is stopped and removed first).
+    pub fn fresh(name: &str, extra_args: &str) -> PrivateDocker {
+        let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
+        if dir.exists() {
+            run_script("stop", &dir, "");
+            std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+        }
+        PrivateDocker::start(name, extra_args)
+    }
+
     pub fn endpoint(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
