@@ -75,14 +75,16 @@ typedef struct ww_options {
    */
   uint32_t struct_size;
   /**
-   * `WW_ENGINE_DOCKER` (the default).
+   * `WW_ENGINE_DOCKER` (the default) or `WW_ENGINE_CONTAINERD`.
    */
   ww_engine engine;
   /**
    * NUL-terminated UTF-8 endpoint, or NULL for the default: for Docker
-   * `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`. Docker takes
-   * `unix:///PATH`, `tcp://HOST:PORT` and `http://HOST:PORT`. Only read
-   * during `ww_new`.
+   * `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`; for
+   * containerd `CONTAINERD_ADDRESS` if set, else
+   * `/run/containerd/containerd.sock`. Docker takes `unix:///PATH`,
+   * `tcp://HOST:PORT` and `http://HOST:PORT`; containerd a socket path or
+   * `unix://PATH`. Only read during `ww_new`.
    */
   const char *endpoint;
   /**
@@ -111,6 +113,13 @@ typedef struct ww_options {
    * default.)
    */
   uint32_t call_timeout_ms;
+  /**
+   * containerd only: comma-separated namespaces not to watch, replacing
+   * the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
+   * "" watches all namespaces. NULL means the default. Only read during
+   * `ww_new`. (Added in the third version of this struct.)
+   */
+  const char *ignored_namespaces;
 } ww_options;
 
 /**
@@ -133,11 +142,13 @@ typedef struct ww_label {
  */
 typedef struct ww_container {
   /**
-   * The engine's full container ID. Never NULL.
+   * The engine's full container ID; for containerd `NAMESPACE/ID`, or just
+   * `ID` in the namespace "default". Never NULL.
    */
   const char *id;
   /**
-   * The name; for Docker without the leading '/'. Never NULL.
+   * The name; for Docker without the leading '/'; for containerd the label
+   * `nerdctl/name` if set, else the ID, namespaced like the ID. Never NULL.
    */
   const char *name;
   /**
@@ -199,7 +210,7 @@ typedef struct ww_portfolio {
   const struct ww_project *projects;
   size_t projects_len;
   /**
-   * "docker.com". Never NULL.
+   * "docker.com" or "containerd.io". Never NULL.
    */
   const char *engine_type;
   /**
@@ -266,6 +277,11 @@ typedef struct ww_portfolio {
 #define WW_ENGINE_DOCKER 1
 
 /**
+ * containerd, in all namespaces but the ignored ones.
+ */
+#define WW_ENGINE_CONTAINERD 2
+
+/**
  * Never retry: the first failure ends the watch (`ww_ready` reports `WW_STATUS_ENGINE`).
  */
 #define WW_BACKOFF_NONE 0
@@ -303,7 +319,8 @@ const char *ww_status_str(ww_status s);
 /**
  * Fills `*opts` with `struct_size = sizeof(ww_options)` and the defaults:
  * Docker at its default endpoint, exponential backoff from 500 ms up to
- * 30 s, never give up, 10 s per engine call. NULL: does nothing.
+ * 30 s, never give up, 10 s per engine call, containerd namespaces "moby"
+ * and "k8s.io" ignored. NULL: does nothing.
  * Callable from any thread.
  */
 void ww_options_init(struct ww_options *opts);
@@ -324,11 +341,13 @@ const char *ww_version(void);
  * Returns `WW_STATUS_OK`; `WW_STATUS_NULL_ARG` when `out` is NULL;
  * `WW_STATUS_ABI_MISMATCH` for an unknown `struct_size`;
  * `WW_STATUS_INVALID_ARG` for an unknown engine or backoff, an endpoint that
- * is not UTF-8 or has an unsupported scheme, or `backoff_max_ms` below
- * `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
+ * is not UTF-8 or has an unsupported scheme, an ignored namespace that is not
+ * a namespace name, or `backoff_max_ms` below `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
  * cannot be started. Any thread.
  */
-WW_MUST_USE ww_status ww_new(const struct ww_options *opts, struct ww_watcher **out);
+WW_MUST_USE
+ww_status ww_new(const struct ww_options *opts,
+                 struct ww_watcher **out);
 
 /**
  * Waits until the watcher's first full synchronisation with the engine has

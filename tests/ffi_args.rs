@@ -52,7 +52,7 @@ fn null_pointers_are_refused_or_ignored() {
 
 #[test]
 fn unknown_struct_sizes_are_an_abi_mismatch() {
-    for size in [0u32, 1, 31, 33, 39, 41, 12345] {
+    for size in [0u32, 1, 31, 33, 39, 41, 47, 49, 56, 12345] {
         let mut o = options();
         o.struct_size = size;
         let (st, _, msg) = new_with(&o);
@@ -62,13 +62,17 @@ fn unknown_struct_sizes_are_an_abi_mismatch() {
 }
 
 #[test]
-fn the_first_struct_version_is_still_accepted() {
-    let mut o = options();
-    o.struct_size = offset_of!(ww_options, call_timeout_ms) as u32;
-    assert_eq!(o.struct_size, 32);
-    o.endpoint = c"unix:///nonexistent.sock".as_ptr();
-    let (st, _, msg) = new_with(&o);
-    assert_eq!(st, WW_STATUS_OK, "{msg}");
+fn earlier_struct_versions_are_still_accepted() {
+    for (size, expected) in [(offset_of!(ww_options, call_timeout_ms), 32), (offset_of!(ww_options, ignored_namespaces), 40)] {
+        let mut o = options();
+        o.struct_size = size as u32;
+        assert_eq!(o.struct_size, expected);
+        o.endpoint = c"unix:///nonexistent.sock".as_ptr();
+        // Fields past the caller's size are never read: garbage there does no harm.
+        o.ignored_namespaces = c"not a namespace!".as_ptr();
+        let (st, _, msg) = new_with(&o);
+        assert_eq!(st, WW_STATUS_OK, "{msg}");
+    }
 }
 
 #[test]
@@ -91,6 +95,20 @@ fn bad_values_are_invalid_arguments_that_name_the_problem() {
     let (st, msg) = with_endpoint(b"unix:///tmp/\xff\xfe.sock");
     assert_eq!(st, WW_STATUS_INVALID_ARG);
     assert!(msg.contains("not valid UTF-8"), "{msg}");
+    let mut o = options();
+    o.engine = WW_ENGINE_CONTAINERD;
+    for (list, ok) in [("moby,,x", false), ("a/b", false), ("", true), ("moby, k8s.io", true)] {
+        let c = std::ffi::CString::new(list).unwrap();
+        o.ignored_namespaces = c.as_ptr();
+        let (st, _, msg) = new_with(&o);
+        assert_eq!(st == WW_STATUS_OK, ok, "{list:?}: {msg}");
+    }
+    for ep in ["tcp://127.0.0.1:1", "", "unix://"] {
+        let c = std::ffi::CString::new(ep).unwrap();
+        o.ignored_namespaces = ptr::null();
+        o.endpoint = c.as_ptr();
+        assert!(matches!(new_with(&o), (WW_STATUS_INVALID_ARG, _, m) if m.contains(&format!("{ep:?}"))), "{ep}");
+    }
     let long = format!("unix:///{}", "x".repeat(100_000));
     let (st, msg) = with_endpoint(long.as_bytes());
     assert_eq!(st, WW_STATUS_OK, "an over-long path is accepted and fails at connect: {msg}");
@@ -140,7 +158,8 @@ fn exhausted_max_elapsed_gives_up_and_a_short_wait_times_out() {
 
 #[test]
 fn abi_layout_is_pinned() {
-    assert_eq!(size_of::<ww_options>(), 40);
+    assert_eq!(size_of::<ww_options>(), 48);
+    assert_eq!(offset_of!(ww_options, ignored_namespaces), 40);
     assert_eq!(offset_of!(ww_options, endpoint), 8);
     assert_eq!(offset_of!(ww_options, call_timeout_ms), 32);
     assert_eq!(size_of::<ww_label>(), 16);

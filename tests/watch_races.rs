@@ -22,6 +22,7 @@ fn options(backoff: Backoff) -> Options {
         backoff,
         max_elapsed: None,
         call_timeout: Duration::from_secs(5),
+        ignored_namespaces: Vec::new(),
     }
 }
 

@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::clock::{docker_since, rfc3339_to_unix_nanos};
-use super::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
+use super::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
 use super::model::{Container, EngineInfo, Event, EventKind, PRIVILEGED_LABEL};
 use super::options::Endpoint;
 
@@ -194,21 +194,6 @@ fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError
     EngineError::new(kind, format!("Docker at {endpoint}: {what}: {}", with_causes(&e)))
 }
 
-/// An error's message followed by those of its causes (e.g. the OS error
-/// under an HTTP client error), each once.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cause = c.source();
-    }
-    msg
-}
 
 #[cfg(test)]
 mod tests {

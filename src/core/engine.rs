@@ -77,3 +77,19 @@ pub trait Connection: Send + Sync + 'static {
     /// One container: `Ok(None)` when it is gone or has no initial process.
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>>;
 }
+
+/// An error's message followed by those of its causes (e.g. the OS error
+/// under a transport error), each once.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg
+}

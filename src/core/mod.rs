@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod containerd;
 pub mod docker;
 pub mod engine;
 pub mod model;

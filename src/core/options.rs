@@ -6,6 +6,8 @@ use std::time::Duration;
 
 /// The default Docker endpoint when neither the caller nor `DOCKER_HOST` names one.
 pub const DEFAULT_DOCKER_ENDPOINT: &str = "unix:///var/run/docker.sock";
+/// The default containerd socket when neither the caller nor `CONTAINERD_ADDRESS` names one.
+pub const DEFAULT_CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
 /// Default first retry delay.
 pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(500);
 /// Default cap of one retry delay.
@@ -17,6 +19,7 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineKind {
     Docker,
+    Containerd,
 }
 
 /// How to retry after the engine was unreachable or the event stream broke.
@@ -58,6 +61,8 @@ pub struct Options {
     pub max_elapsed: Option<Duration>,
     /// Bound of every engine call except the long-lived event stream.
     pub call_timeout: Duration,
+    /// containerd namespaces not to watch.
+    pub ignored_namespaces: Vec<String>,
 }
 
 /// Why options were refused.
@@ -111,6 +116,52 @@ pub fn docker_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption
     }
 }
 
+/// Parses a containerd endpoint: a socket path, plain or as `unix://PATH`.
+pub fn parse_containerd_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
+    let path = s.strip_prefix("unix://").unwrap_or(s);
+    if path.is_empty() || path.contains("://") {
+        return Err(InvalidOption(format!(
+            "unsupported containerd endpoint {s:?}: expected a socket path or unix://PATH"
+        )));
+    }
+    Ok(Endpoint::Unix(PathBuf::from(path)))
+}
+
+/// Resolves the containerd endpoint: the explicit one, else
+/// `CONTAINERD_ADDRESS`, else the default socket.
+pub fn containerd_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption> {
+    match explicit {
+        Some(s) => parse_containerd_endpoint(s),
+        None => match std::env::var("CONTAINERD_ADDRESS") {
+            Ok(s) if !s.is_empty() => parse_containerd_endpoint(&s)
+                .map_err(|e| InvalidOption(format!("from CONTAINERD_ADDRESS: {e}"))),
+            _ => parse_containerd_endpoint(DEFAULT_CONTAINERD_SOCKET),
+        },
+    }
+}
+
+/// Parses a comma-separated list of containerd namespaces; `""` is the
+/// empty list. Names are containerd identifiers: letters and digits, with
+/// single `.`, `_` or `-` between them.
+pub fn parse_namespaces(s: &str) -> Result<Vec<String>, InvalidOption> {
+    if s.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|n| {
+            let n = n.trim();
+            let valid = !n.is_empty()
+                && n.len() <= 76
+                && n.split(['.', '_', '-']).all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+            if valid {
+                Ok(n.to_string())
+            } else {
+                Err(InvalidOption(format!("ignored namespace {n:?} in {s:?} is not a containerd namespace name")))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +177,24 @@ mod tests {
         for bad in ["", "ssh://x", "unix://", "unix://rel/path", "tcp://", "/var/run/docker.sock", "npipe:////./pipe/x", "tcp://a b:1", "tcp://h:1/x"] {
             let e = parse_docker_endpoint(bad).unwrap_err();
             assert!(e.0.contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn parses_containerd_endpoints() {
+        assert_eq!(parse_containerd_endpoint("/run/c.sock").unwrap(), Endpoint::Unix("/run/c.sock".into()));
+        assert_eq!(parse_containerd_endpoint("unix:///run/c.sock").unwrap(), Endpoint::Unix("/run/c.sock".into()));
+        for bad in ["", "unix://", "tcp://h:1", "http://h:1/x"] {
+            assert!(parse_containerd_endpoint(bad).unwrap_err().0.contains(&format!("{bad:?}")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_namespace_lists() {
+        assert_eq!(parse_namespaces("").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_namespaces("moby, k8s.io,a-b_c").unwrap(), ["moby", "k8s.io", "a-b_c"]);
+        for bad in ["a,,b", "a/b", "-a", "a..b", "ä"] {
+            assert!(parse_namespaces(bad).is_err(), "{bad}");
         }
     }
 

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::containerd::ContainerdEngine;
 use super::docker::DockerEngine;
 use super::engine::Engine;
-use super::options::{EngineKind, Options};
+use super::options::{Endpoint, EngineKind, Options};
 use super::retry::Retry;
 use super::shared::{Readiness, Shared};
 use super::snapshot::Snapshot;
@@ -31,6 +32,12 @@ impl<R: Send + Sync + 'static> Watcher<R> {
     pub fn start(opts: &Options, render: Render<R>) -> std::io::Result<Self> {
         let engine: Arc<dyn Engine> = match opts.engine {
             EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
+            EngineKind::Containerd => {
+                let Endpoint::Unix(socket) = &opts.endpoint else {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "containerd needs a unix socket"));
+                };
+                Arc::new(ContainerdEngine::new(socket.clone(), opts.ignored_namespaces.clone(), opts.call_timeout))
+            }
         };
         Self::start_with(engine, opts, render)
     }

@@ -1,11 +1,13 @@
 //! `ww_options`: what `ww_new` is told, and its translation into core options.
 
 use std::ffi::{c_char, CStr};
-use std::mem::size_of;
+use std::mem::{offset_of, size_of, MaybeUninit};
 use std::time::Duration;
 
+use crate::core::containerd::DEFAULT_IGNORED_NAMESPACES;
 use crate::core::options::{
-    docker_endpoint, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT,
+    containerd_endpoint, docker_endpoint, parse_namespaces, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
+    DEFAULT_CALL_TIMEOUT,
 };
 use crate::core::{Backoff, EngineKind, Options};
 
@@ -15,6 +17,8 @@ use super::error::{ww_status, WW_STATUS_ABI_MISMATCH, WW_STATUS_INVALID_ARG};
 pub type ww_engine = u32;
 /// Docker (or another engine speaking the Docker API).
 pub const WW_ENGINE_DOCKER: ww_engine = 1;
+/// containerd, in all namespaces but the ignored ones.
+pub const WW_ENGINE_CONTAINERD: ww_engine = 2;
 
 /// How the watcher retries after the engine went away or failed.
 pub type ww_backoff = u32;
@@ -33,12 +37,14 @@ pub const WW_BACKOFF_EXPONENTIAL: ww_backoff = 2;
 pub struct ww_options {
     /// `sizeof(ww_options)` as the caller compiled it.
     pub struct_size: u32,
-    /// `WW_ENGINE_DOCKER` (the default).
+    /// `WW_ENGINE_DOCKER` (the default) or `WW_ENGINE_CONTAINERD`.
     pub engine: ww_engine,
     /// NUL-terminated UTF-8 endpoint, or NULL for the default: for Docker
-    /// `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`. Docker takes
-    /// `unix:///PATH`, `tcp://HOST:PORT` and `http://HOST:PORT`. Only read
-    /// during `ww_new`.
+    /// `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`; for
+    /// containerd `CONTAINERD_ADDRESS` if set, else
+    /// `/run/containerd/containerd.sock`. Docker takes `unix:///PATH`,
+    /// `tcp://HOST:PORT` and `http://HOST:PORT`; containerd a socket path or
+    /// `unix://PATH`. Only read during `ww_new`.
     pub endpoint: *const c_char,
     /// `WW_BACKOFF_EXPONENTIAL` by default.
     pub backoff: ww_backoff,
@@ -56,27 +62,25 @@ pub struct ww_options {
     /// first version of this struct: callers compiled without it get the
     /// default.)
     pub call_timeout_ms: u32,
+    /// containerd only: comma-separated namespaces not to watch, replacing
+    /// the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
+    /// "" watches all namespaces. NULL means the default. Only read during
+    /// `ww_new`. (Added in the third version of this struct.)
+    pub ignored_namespaces: *const c_char,
 }
 
-/// The first published layout of `ww_options`, without `call_timeout_ms`.
-#[repr(C)]
-struct OptionsV1 {
-    struct_size: u32,
-    engine: ww_engine,
-    endpoint: *const c_char,
-    backoff: ww_backoff,
-    backoff_initial_ms: u32,
-    backoff_max_ms: u32,
-    backoff_max_elapsed_ms: u32,
-}
-
-const SIZE_V1: usize = size_of::<OptionsV1>();
-const SIZE_V2: usize = size_of::<ww_options>();
+/// The sizes of every published version of `ww_options`: each version is
+/// the previous one plus fields at the end, whose zero value means "default".
+const KNOWN_SIZES: [usize; 3] = [
+    offset_of!(ww_options, call_timeout_ms),
+    offset_of!(ww_options, ignored_namespaces),
+    size_of::<ww_options>(),
+];
 
 impl Default for ww_options {
     fn default() -> Self {
         ww_options {
-            struct_size: SIZE_V2 as u32,
+            struct_size: size_of::<ww_options>() as u32,
             engine: WW_ENGINE_DOCKER,
             endpoint: std::ptr::null(),
             backoff: WW_BACKOFF_EXPONENTIAL,
@@ -84,13 +88,15 @@ impl Default for ww_options {
             backoff_max_ms: DEFAULT_BACKOFF_MAX.as_millis() as u32,
             backoff_max_elapsed_ms: 0,
             call_timeout_ms: DEFAULT_CALL_TIMEOUT.as_millis() as u32,
+            ignored_namespaces: std::ptr::null(),
         }
     }
 }
 
 /// Fills `*opts` with `struct_size = sizeof(ww_options)` and the defaults:
 /// Docker at its default endpoint, exponential backoff from 500 ms up to
-/// 30 s, never give up, 10 s per engine call. NULL: does nothing.
+/// 30 s, never give up, 10 s per engine call, containerd namespaces "moby"
+/// and "k8s.io" ignored. NULL: does nothing.
 /// Callable from any thread.
 #[no_mangle]
 pub unsafe extern "C" fn ww_options_init(opts: *mut ww_options) {
@@ -112,34 +118,22 @@ pub(crate) unsafe fn read_options(opts: *const ww_options) -> Result<Options, (w
     }
     // SAFETY: every version starts with the u32 struct_size.
     let size = unsafe { (opts as *const u32).read() } as usize;
-    let full = match size {
-        SIZE_V2 => {
-            // SAFETY: the caller's struct has the full current layout.
-            unsafe { *opts }
-        }
-        SIZE_V1 => {
-            // SAFETY: the caller's struct has the first layout.
-            let o = unsafe { &*(opts as *const OptionsV1) };
-            ww_options {
-                struct_size: o.struct_size,
-                engine: o.engine,
-                endpoint: o.endpoint,
-                backoff: o.backoff,
-                backoff_initial_ms: o.backoff_initial_ms,
-                backoff_max_ms: o.backoff_max_ms,
-                backoff_max_elapsed_ms: o.backoff_max_elapsed_ms,
-                call_timeout_ms: 0,
-            }
-        }
-        _ => {
-            return Err((
-                WW_STATUS_ABI_MISMATCH,
-                format!(
-                    "ww_new: ww_options.struct_size is {size}; this library knows {SIZE_V1} and {SIZE_V2} \
-                     (was the options struct initialised with ww_options_init?)"
-                ),
-            ))
-        }
+    if !KNOWN_SIZES.contains(&size) {
+        return Err((
+            WW_STATUS_ABI_MISMATCH,
+            format!(
+                "ww_new: ww_options.struct_size is {size}; this library knows {KNOWN_SIZES:?} \
+                 (was the options struct initialised with ww_options_init?)"
+            ),
+        ));
+    }
+    // Fields the caller's version lacks stay zero, which means their default.
+    let mut full = MaybeUninit::<ww_options>::zeroed();
+    // SAFETY: the caller's struct has `size` readable bytes, `size` is at most
+    // the size of ours, and all-zero is a valid ww_options.
+    let full = unsafe {
+        std::ptr::copy_nonoverlapping(opts as *const u8, full.as_mut_ptr() as *mut u8, size);
+        full.assume_init()
     };
     to_core(&full)
 }
@@ -157,17 +151,20 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
     let invalid = |msg: String| (WW_STATUS_INVALID_ARG, format!("ww_new: {msg}"));
     let engine = match o.engine {
         WW_ENGINE_DOCKER => EngineKind::Docker,
-        e => return Err(invalid(format!("unknown engine {e} (known: WW_ENGINE_DOCKER = 1)"))),
+        WW_ENGINE_CONTAINERD => EngineKind::Containerd,
+        e => return Err(invalid(format!("unknown engine {e} (known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2)"))),
     };
-    let endpoint = if o.endpoint.is_null() {
-        None
-    } else {
-        // SAFETY: a non-NULL endpoint is a NUL-terminated string (documented contract).
-        let raw = unsafe { CStr::from_ptr(o.endpoint) };
-        Some(raw.to_str().map_err(|_| invalid(format!("endpoint {:?} is not valid UTF-8", raw)))?)
-    };
+    // SAFETY: both are NULL or NUL-terminated strings (documented contract).
+    let endpoint = unsafe { optional_str(o.endpoint, "endpoint") }.map_err(invalid)?;
+    let ignored = unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?;
     let endpoint = match engine {
-        EngineKind::Docker => docker_endpoint(endpoint).map_err(|e| invalid(e.0))?,
+        EngineKind::Docker => docker_endpoint(endpoint),
+        EngineKind::Containerd => containerd_endpoint(endpoint),
+    }
+    .map_err(|e| invalid(e.0))?;
+    let ignored_namespaces = match ignored {
+        None => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
+        Some(list) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
     };
     let initial = ms(o.backoff_initial_ms, DEFAULT_BACKOFF_INITIAL);
     let max = ms(o.backoff_max_ms, DEFAULT_BACKOFF_MAX);
@@ -187,5 +184,25 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         b => return Err(invalid(format!("unknown backoff {b} (known: NONE = 0, CONSTANT = 1, EXPONENTIAL = 2)"))),
     };
     let max_elapsed = (o.backoff_max_elapsed_ms != 0).then(|| Duration::from_millis(u64::from(o.backoff_max_elapsed_ms)));
-    Ok(Options { engine, endpoint, backoff, max_elapsed, call_timeout: ms(o.call_timeout_ms, DEFAULT_CALL_TIMEOUT) })
+    Ok(Options {
+        engine,
+        endpoint,
+        backoff,
+        max_elapsed,
+        call_timeout: ms(o.call_timeout_ms, DEFAULT_CALL_TIMEOUT),
+        ignored_namespaces,
+    })
+}
+
+/// A C string argument that may be NULL, as UTF-8.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that outlives the result.
+unsafe fn optional_str<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, String> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: see the function's contract.
+    let raw = unsafe { CStr::from_ptr(p) };
+    raw.to_str().map(Some).map_err(|_| format!("{what} {raw:?} is not valid UTF-8"))
 }

@@ -20,9 +20,11 @@ pub struct ww_label {
 /// NUL from the engine becomes U+FFFD), owned by the snapshot.
 #[repr(C)]
 pub struct ww_container {
-    /// The engine's full container ID. Never NULL.
+    /// The engine's full container ID; for containerd `NAMESPACE/ID`, or just
+    /// `ID` in the namespace "default". Never NULL.
     pub id: *const c_char,
-    /// The name; for Docker without the leading '/'. Never NULL.
+    /// The name; for Docker without the leading '/'; for containerd the label
+    /// `nerdctl/name` if set, else the ID, namespaced like the ID. Never NULL.
     pub name: *const c_char,
     /// The compose project (label `com.docker.compose.project`), "" if none. Never NULL.
     pub project: *const c_char,
@@ -62,7 +64,7 @@ pub struct ww_portfolio {
     /// `projects_len` >= 1.
     pub projects: *const ww_project,
     pub projects_len: usize,
-    /// "docker.com". Never NULL.
+    /// "docker.com" or "containerd.io". Never NULL.
     pub engine_type: *const c_char,
     /// The engine's ID, "" until first contact. Never NULL.
     pub engine_id: *const c_char,

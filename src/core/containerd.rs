@@ -1,0 +1,463 @@
+//! The containerd engine, over its gRPC API (containerd-client, tonic), in
+//! all namespaces but the ignored ones.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use containerd_client::events::{TaskExit, TaskPaused, TaskResumed, TaskStart};
+use containerd_client::services::v1::containers_client::ContainersClient;
+use containerd_client::services::v1::events_client::EventsClient;
+use containerd_client::services::v1::introspection_client::IntrospectionClient;
+use containerd_client::services::v1::namespaces_client::NamespacesClient;
+use containerd_client::services::v1::tasks_client::TasksClient;
+use containerd_client::services::v1::version_client::VersionClient;
+use containerd_client::services::v1::{
+    GetContainerRequest, GetRequest, ListContainersRequest, ListNamespacesRequest, ListTasksRequest,
+    PublishRequest, SubscribeRequest,
+};
+use containerd_client::types::v1::{Process, Status};
+use containerd_client::types::Envelope;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use prost::Message;
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::{Code, Request};
+
+use super::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
+use super::model::{Container, EngineInfo, Event, EventKind};
+
+/// `engine_type` of containerd watchers.
+pub const CONTAINERD_TYPE: &str = "containerd.io";
+/// The label nerdctl keeps a container's name in.
+pub const NERDCTL_NAME_LABEL: &str = "nerdctl/name";
+/// The namespace whose IDs and names go without a namespace prefix.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// The namespaces ignored unless the caller says otherwise: Docker's own
+/// containers (watch them through Docker) and Kubernetes' containers.
+pub const DEFAULT_IGNORED_NAMESPACES: [&str; 2] = ["moby", "k8s.io"];
+/// The namespace the subscription markers are published in.
+const MARKER_NAMESPACE: &str = "whalewatcher";
+const TOPICS: [&str; 4] = ["/tasks/start", "/tasks/exit", "/tasks/paused", "/tasks/resumed"];
+
+/// The ID (or name) a container is shown with: plain in `default`, else `ns/id`.
+pub fn display_id(ns: &str, id: &str) -> String {
+    if ns == DEFAULT_NAMESPACE {
+        id.to_string()
+    } else {
+        format!("{ns}/{id}")
+    }
+}
+
+/// Splits a display ID at its first `/` into namespace and ID.
+pub fn decode_display_id(display: &str) -> (&str, &str) {
+    display.split_once('/').unwrap_or((DEFAULT_NAMESPACE, display))
+}
+
+/// A containerd engine at one unix socket.
+pub struct ContainerdEngine {
+    socket: PathBuf,
+    ignored: Arc<Vec<String>>,
+    call_timeout: Duration,
+}
+
+impl ContainerdEngine {
+    pub fn new(socket: PathBuf, ignored: Vec<String>, call_timeout: Duration) -> Self {
+        ContainerdEngine { socket, ignored: Arc::new(ignored), call_timeout }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+impl Engine for ContainerdEngine {
+    fn describe(&self) -> EngineInfo {
+        EngineInfo { engine_type: CONTAINERD_TYPE.into(), endpoint: self.endpoint(), ..EngineInfo::default() }
+    }
+
+    fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
+        let socket = self.socket.clone();
+        let ignored = Arc::clone(&self.ignored);
+        let mut info = self.describe();
+        let marker_wait = self.call_timeout;
+        Box::pin(async move {
+            let endpoint = info.endpoint.clone();
+            let unreachable = |e: &dyn std::fmt::Display| {
+                EngineError::new(ErrorKind::Unreachable, format!("cannot connect to containerd at {endpoint}: {e}"))
+            };
+            let probe = tokio::net::UnixStream::connect(&socket).await.map_err(|e| unreachable(&e))?;
+            info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
+            drop(probe);
+            let path = socket.clone();
+            // The URI is not used: every connection goes to the unix socket.
+            let channel = TonicEndpoint::from_static("http://containerd.invalid")
+                .connect_with_connector(tower::service_fn(move |_| {
+                    let path = path.clone();
+                    async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+                }))
+                .await
+                .map_err(|e| unreachable(&with_causes(&e)))?;
+            let version = VersionClient::new(channel.clone())
+                .version(())
+                .await
+                .map_err(|s| status_error(&endpoint, "version", s))?
+                .into_inner();
+            info.version = format!("{} {}", version.version, version.revision).trim().to_string();
+            // containerd before 1.3 lacks the server UUID: then the ID stays "".
+            if let Ok(server) = IntrospectionClient::new(channel.clone()).server(()).await {
+                info.id = server.into_inner().uuid;
+            }
+            let events = subscribe(channel.clone(), &endpoint, marker_wait).await?;
+            Ok(Arc::new(ContainerdConnection {
+                channel,
+                endpoint,
+                info,
+                ignored,
+                events: std::sync::Mutex::new(Some(events)),
+            }) as Arc<dyn Connection>)
+        })
+    }
+}
+
+/// A marker topic unique to one subscription.
+fn marker_topic() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!(
+        "/whalewatcher/subscribed/p{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+type EventItems = mpsc::UnboundedReceiver<Result<Envelope, EngineError>>;
+
+/// Subscribes to task events and returns once the subscription is live.
+///
+/// containerd gives no sign that a subscription has reached it, so this
+/// publishes a marker event with a topic unique to this subscription, and
+/// waits until it comes back through the subscription: every event after
+/// that point is delivered. Events received before the marker are kept.
+async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result<EventItems, EngineError> {
+    let marker = marker_topic();
+    let mut filters: Vec<String> = TOPICS.iter().map(|t| format!("topic=={t:?}")).collect();
+    filters.push(format!("topic=={marker:?}"));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    let stream_endpoint = endpoint.to_string();
+    let stream_marker = marker.clone();
+    let mut sub_client = EventsClient::new(channel.clone());
+    tokio::spawn(async move {
+        let fail = |s| Err(status_error(&stream_endpoint, "event stream", s));
+        let mut stream = match sub_client.subscribe(SubscribeRequest { filters }).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                let _ = tx.send(fail(s));
+                return;
+            }
+        };
+        let mut ready_tx = Some(ready_tx);
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                item = stream.message() => match item {
+                    Ok(Some(env)) if env.topic == stream_marker => {
+                        if let Some(r) = ready_tx.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    Ok(Some(env)) => {
+                        if tx.send(Ok(env)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        let _ = tx.send(Err(EngineError::new(
+                            ErrorKind::Unreachable,
+                            format!("containerd at {stream_endpoint}: the engine closed the event stream"),
+                        )));
+                        return;
+                    }
+                    Err(s) => {
+                        let _ = tx.send(fail(s));
+                        return;
+                    }
+                },
+            }
+        }
+    });
+    let mut publisher = EventsClient::new(channel);
+    let publish_marker = async {
+        // Until the subscription has reached the engine, markers go unseen: repeat.
+        loop {
+            let mut req = Request::new(PublishRequest {
+                topic: marker.clone(),
+                event: Some(prost_types::Any { type_url: "whalewatcher.subscribed".into(), value: Vec::new() }),
+            });
+            req.metadata_mut().insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
+            publisher.publish(req).await.map_err(|s| status_error(endpoint, "publish subscription marker", s))?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        r = ready_rx => match r {
+            Ok(()) => Ok(rx),
+            // The stream task ended before the marker: it sent why.
+            Err(_) => Err(rx.recv().await.and_then(Result::err).unwrap_or_else(|| {
+                EngineError::new(ErrorKind::Unreachable, format!("containerd at {endpoint}: event stream ended"))
+            })),
+        },
+        r = publish_marker => r,
+        _ = tokio::time::sleep(within) => Err(EngineError::new(
+            ErrorKind::Timeout,
+            format!("containerd at {endpoint}: event subscription not live within {within:?}"),
+        )),
+    }
+}
+
+struct ContainerdConnection {
+    channel: Channel,
+    endpoint: String,
+    info: EngineInfo,
+    ignored: Arc<Vec<String>>,
+    events: std::sync::Mutex<Option<EventItems>>,
+}
+
+fn in_namespace<T>(msg: T, ns: &str) -> Result<Request<T>, EngineError> {
+    let mut req = Request::new(msg);
+    let value = ns
+        .parse()
+        .map_err(|_| EngineError::new(ErrorKind::Malformed, format!("namespace {ns:?} is not a valid header value")))?;
+    req.metadata_mut().insert("containerd-namespace", value);
+    Ok(req)
+}
+
+impl Connection for ContainerdConnection {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
+        let rx = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(rx) = rx else {
+            let e = EngineError::new(ErrorKind::Unreachable, "containerd: the event stream was already taken");
+            return futures_util::stream::once(async move { Err(e) }).boxed();
+        };
+        let ignored = Arc::clone(&self.ignored);
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+            .filter_map(move |item| {
+                let out = match item {
+                    Ok(env) if ignored.iter().any(|n| *n == env.namespace) => None,
+                    Ok(env) => to_event(&env).map(Ok),
+                    Err(e) => Some(Err(e)),
+                };
+                std::future::ready(out)
+            })
+            .boxed()
+    }
+
+    fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
+        let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
+        Box::pin(async move {
+            let namespaces = NamespacesClient::new(channel.clone())
+                .list(ListNamespacesRequest::default())
+                .await
+                .map_err(|s| status_error(&endpoint, "list namespaces", s))?
+                .into_inner()
+                .namespaces;
+            let mut alive = Vec::new();
+            for ns in namespaces.iter().map(|n| n.name.as_str()).filter(|n| !ignored.iter().any(|i| i == n)) {
+                alive.extend(list_namespace(&channel, &endpoint, ns).await?.into_iter().map(Listed::Alive));
+            }
+            Ok(alive)
+        })
+    }
+
+    fn inspect(&self, display: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
+        let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
+        Box::pin(async move {
+            let (ns, id) = decode_display_id(&display);
+            if ignored.iter().any(|i| i == ns) {
+                return Ok(None);
+            }
+            let what = format!("inspect {display}");
+            let labels = match ContainersClient::new(channel.clone())
+                .get(in_namespace(GetContainerRequest { id: id.to_string() }, ns)?)
+                .await
+            {
+                Ok(r) => r.into_inner().container.map(|c| c.labels).unwrap_or_default(),
+                Err(s) if s.code() == Code::NotFound => return Ok(None),
+                Err(s) => return Err(status_error(&endpoint, &what, s)),
+            };
+            let process = match TasksClient::new(channel)
+                .get(in_namespace(GetRequest { container_id: id.to_string(), exec_id: String::new() }, ns)?)
+                .await
+            {
+                Ok(r) => r.into_inner().process,
+                Err(s) if s.code() == Code::NotFound => return Ok(None),
+                Err(s) => return Err(status_error(&endpoint, &what, s)),
+            };
+            Ok(process.and_then(|p| to_container(ns, id, &p, labels)))
+        })
+    }
+}
+
+/// The alive containers of one namespace: two calls, whatever their number.
+async fn list_namespace(channel: &Channel, endpoint: &str, ns: &str) -> Result<Vec<Container>, EngineError> {
+    let what = format!("list namespace {ns:?}");
+    let records = match ContainersClient::new(channel.clone()).list(in_namespace(ListContainersRequest::default(), ns)?).await {
+        Ok(r) => r.into_inner().containers,
+        // Deleted since it was listed: nothing alive in it.
+        Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
+        Err(s) => return Err(status_error(endpoint, &what, s)),
+    };
+    let tasks = match TasksClient::new(channel.clone()).list(in_namespace(ListTasksRequest::default(), ns)?).await {
+        Ok(r) => r.into_inner().tasks,
+        Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
+        Err(s) => return Err(status_error(endpoint, &what, s)),
+    };
+    let mut labels: HashMap<String, HashMap<String, String>> = records.into_iter().map(|c| (c.id, c.labels)).collect();
+    Ok(tasks
+        .iter()
+        .filter_map(|p| {
+            // containerd 1.6 leaves container_id empty in listed tasks and puts it in id.
+            let id = if p.container_id.is_empty() { &p.id } else { &p.container_id };
+            to_container(ns, id, p, labels.remove(id.as_str()).unwrap_or_default())
+        })
+        .collect())
+}
+
+/// The container a task shows, if the task is alive (running, pausing or paused).
+fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>) -> Option<Container> {
+    let paused = match Status::try_from(p.status).ok()? {
+        Status::Running => false,
+        Status::Paused | Status::Pausing => true,
+        _ => return None,
+    };
+    let pid = i32::try_from(p.pid).ok().filter(|&pid| pid > 0)?;
+    if id.is_empty() {
+        return None;
+    }
+    let display = display_id(ns, id);
+    let name = match labels.get(NERDCTL_NAME_LABEL) {
+        Some(n) if !n.is_empty() => display_id(ns, n),
+        _ => display.clone(),
+    };
+    Some(Container::new(display, name, pid, paused, labels))
+}
+
+/// Maps a task event to a lifecycle event; `None` for anything else,
+/// including the exits of exec'd processes.
+fn to_event(env: &Envelope) -> Option<Event> {
+    let any = env.event.as_ref()?;
+    let bytes = any.value.as_slice();
+    let (container_id, kind) = match env.topic.as_str() {
+        "/tasks/start" => (TaskStart::decode(bytes).ok()?.container_id, EventKind::Started),
+        "/tasks/exit" => {
+            let exit = TaskExit::decode(bytes).ok()?;
+            // Only the init process's exit ends the container; an exec'd
+            // process has its own ID.
+            if exit.id != exit.container_id {
+                return None;
+            }
+            (exit.container_id, EventKind::Died)
+        }
+        "/tasks/paused" => (TaskPaused::decode(bytes).ok()?.container_id, EventKind::Paused),
+        "/tasks/resumed" => (TaskResumed::decode(bytes).ok()?.container_id, EventKind::Unpaused),
+        _ => return None,
+    };
+    if container_id.is_empty() || env.namespace.is_empty() {
+        return None;
+    }
+    Some(Event { id: display_id(&env.namespace, &container_id), kind })
+}
+
+fn status_error(endpoint: &str, what: &str, s: tonic::Status) -> EngineError {
+    let kind = match s.code() {
+        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::Aborted => ErrorKind::Unreachable,
+        Code::DeadlineExceeded => ErrorKind::Timeout,
+        Code::Internal | Code::DataLoss => ErrorKind::Malformed,
+        _ => ErrorKind::Refused,
+    };
+    EngineError::new(kind, format!("containerd at {endpoint}: {what}: {}", with_causes(&s)))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_ids_round_trip() {
+        assert_eq!(display_id("default", "foo"), "foo");
+        assert_eq!(display_id("rumpelpumpel", "foo"), "rumpelpumpel/foo");
+        assert_eq!(decode_display_id("foo"), ("default", "foo"));
+        assert_eq!(decode_display_id("rumpelpumpel/foo"), ("rumpelpumpel", "foo"));
+        assert_eq!(decode_display_id("a/b/c"), ("a", "b/c"));
+    }
+
+    fn task(status: Status, pid: u32) -> Process {
+        Process { id: "c1".into(), pid, status: status as i32, ..Default::default() }
+    }
+
+    #[test]
+    fn tasks_map_to_alive_containers() {
+        let labels = HashMap::from([
+            ("nerdctl/name".to_string(), "web".to_string()),
+            ("com.docker.compose.project".to_string(), "shop".to_string()),
+        ]);
+        let c = to_container("ns1", "c1", &task(Status::Running, 42), labels.clone()).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused), ("ns1/c1", "ns1/web", "shop", 42, false));
+        let c = to_container("default", "c1", &task(Status::Pausing, 42), labels).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str(), c.paused), ("c1", "web", true));
+        assert!(to_container("default", "c1", &task(Status::Paused, 42), HashMap::new()).unwrap().paused);
+        let plain = to_container("ns1", "c1", &task(Status::Running, 7), HashMap::new()).unwrap();
+        assert_eq!(plain.name, "ns1/c1");
+        for (status, pid) in [(Status::Created, 42), (Status::Stopped, 42), (Status::Unknown, 42), (Status::Running, 0)] {
+            assert_eq!(to_container("ns1", "c1", &task(status, pid), HashMap::new()), None, "{status:?}");
+        }
+        assert_eq!(to_container("ns1", "c1", &Process { status: 99, pid: 1, ..Default::default() }, HashMap::new()), None);
+    }
+
+    fn envelope(ns: &str, topic: &str, event: impl Message) -> Envelope {
+        Envelope {
+            timestamp: None,
+            namespace: ns.into(),
+            topic: topic.into(),
+            event: Some(prost_types::Any { type_url: "x".into(), value: event.encode_to_vec() }),
+        }
+    }
+
+    #[test]
+    fn only_init_exits_end_a_container() {
+        let start = envelope("ns1", "/tasks/start", TaskStart { container_id: "c1".into(), pid: 9 });
+        assert_eq!(to_event(&start), Some(Event::new("ns1/c1", EventKind::Started)));
+        let init_exit = envelope("default", "/tasks/exit", TaskExit { container_id: "c1".into(), id: "c1".into(), ..Default::default() });
+        assert_eq!(to_event(&init_exit), Some(Event::new("c1", EventKind::Died)));
+        let exec_exit = envelope("default", "/tasks/exit", TaskExit { container_id: "c1".into(), id: "ex1".into(), ..Default::default() });
+        assert_eq!(to_event(&exec_exit), None);
+        let paused = envelope("ns1", "/tasks/paused", TaskPaused { container_id: "c1".into() });
+        assert_eq!(to_event(&paused), Some(Event::new("ns1/c1", EventKind::Paused)));
+        let resumed = envelope("ns1", "/tasks/resumed", TaskResumed { container_id: "c1".into() });
+        assert_eq!(to_event(&resumed), Some(Event::new("ns1/c1", EventKind::Unpaused)));
+    }
+
+    #[test]
+    fn malformed_envelopes_are_skipped() {
+        let mut garbage = envelope("ns1", "/tasks/start", TaskStart::default());
+        garbage.event.as_mut().unwrap().value = vec![0xff, 0xff, 0xff];
+        assert_eq!(to_event(&garbage), None);
+        let mut empty = envelope("ns1", "/tasks/start", TaskStart::default());
+        assert_eq!(to_event(&empty), None, "no container ID");
+        empty.event = None;
+        assert_eq!(to_event(&empty), None);
+        assert_eq!(to_event(&envelope("", "/tasks/start", TaskStart { container_id: "c".into(), pid: 1 })), None);
+        assert_eq!(to_event(&envelope("ns1", "/containers/create", TaskStart::default())), None);
+    }
+}
