@@ -119,6 +119,17 @@ impl Handle {
         Handle::new(&o, Some(endpoint)).expect("ww_new")
     }
 
+    /// A containerd watcher; `ignored` replaces the ignored namespaces.
+    pub fn containerd(endpoint: &str, ignored: Option<&str>) -> Handle {
+        let mut o = options();
+        o.engine = WW_ENGINE_CONTAINERD;
+        o.backoff_initial_ms = 100;
+        o.backoff_max_ms = 500;
+        let ignored = ignored.map(|s| CString::new(s).unwrap());
+        o.ignored_namespaces = ignored.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+        Handle::new(&o, Some(endpoint)).expect("ww_new")
+    }
+
     pub fn ready(&self, timeout: Duration) -> Result<(), (ww_status, String)> {
         match unsafe { ww_ready(self.0, timeout.as_millis() as i32) } {
             WW_STATUS_OK => Ok(()),

@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 pub mod abi;
+pub mod containerd;
 pub mod docker;
 pub mod scripted;
 

@@ -1,0 +1,138 @@
+//! The library against a real, private containerd, through the C ABI, in
+//! several namespaces.
+
+mod support;
+
+use std::time::Duration;
+
+use support::abi::Handle;
+use support::containerd::{shared, PrivateContainerd};
+
+const SYNC: Duration = Duration::from_secs(30);
+const SEE: Duration = Duration::from_secs(10);
+
+fn engine() -> &'static PrivateContainerd {
+    shared("containerd-engine")
+}
+
+/// Removes this test's tasks and containers when the test ends.
+struct Cleanup(&'static PrivateContainerd, Vec<(String, String)>);
+
+impl Cleanup {
+    fn run(&mut self, ns: &str, id: &str, labels: &[(&str, &str)]) -> String {
+        self.0.run(ns, id, labels);
+        self.1.push((ns.to_string(), id.to_string()));
+        if ns == "default" { id.to_string() } else { format!("{ns}/{id}") }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for (ns, id) in &self.1 {
+            self.0.remove(ns, id);
+        }
+    }
+}
+
+fn setup() -> (&'static PrivateContainerd, Cleanup, String) {
+    let c = engine();
+    (c, Cleanup(c, Vec::new()), format!("t{}", std::process::id()))
+}
+
+#[test]
+fn containers_alive_before_ww_new_in_all_namespaces_but_the_ignored() {
+    let (c, mut clean, run) = setup();
+    let web = clean.run("default", &format!("{run}-web"), &[("nerdctl/name", "web"), ("com.docker.compose.project", &run)]);
+    let custom = clean.run("wwtest", &format!("{run}-custom"), &[("foo", "bar")]);
+    c.ctr("wwtest", &["tasks", "pause", &format!("{run}-custom")]);
+    let named = clean.run("wwtest", &format!("{run}-named"), &[("nerdctl/name", "db")]);
+    let moby = clean.run("moby", &format!("{run}-moby"), &[]);
+
+    let w = Handle::containerd(&c.endpoint(), None);
+    w.ready(SYNC).expect("ready");
+    let snap = w.snapshot();
+    assert!(snap.generation >= 1);
+
+    let cw = snap.get(&web).expect("default-namespace container");
+    assert_eq!(web, format!("{run}-web"), "no namespace prefix in default");
+    assert_eq!((cw.name.as_str(), cw.project.as_str(), cw.paused), ("web", run.as_str(), false));
+    assert_eq!(cw.pid, c.pid_of("default", &format!("{run}-web")));
+    assert!(cw.labels.iter().any(|(k, v)| k == "nerdctl/name" && v == "web"));
+
+    let cc = snap.get(&custom).expect("custom-namespace container");
+    assert_eq!(custom, format!("wwtest/{run}-custom"));
+    assert_eq!((cc.name.as_str(), cc.project.as_str(), cc.paused), (custom.as_str(), "", true));
+    assert_eq!(cc.pid, c.pid_of("wwtest", &format!("{run}-custom")));
+
+    assert_eq!(snap.get(&named).expect("named").name, "wwtest/db");
+    assert!(snap.get(&moby).is_none(), "namespace moby is ignored by default");
+    assert!(snap.containers.iter().all(|c| !c.id.starts_with("moby/")));
+
+    assert_eq!(snap.engine_type, "containerd.io");
+    assert!(!snap.engine_id.is_empty() && !snap.engine_version.is_empty());
+    assert_eq!(snap.engine_endpoint, c.endpoint());
+    assert_eq!(snap.engine_pid, c.pid());
+
+    // Replacing the ignored list: nothing ignored shows moby, ignoring wwtest hides it.
+    let all = Handle::containerd(&c.endpoint(), Some(""));
+    all.ready(SYNC).expect("ready");
+    assert!(all.snapshot().get(&moby).is_some());
+    let no_custom = Handle::containerd(&c.endpoint(), Some("wwtest,moby"));
+    no_custom.ready(SYNC).expect("ready");
+    let s = no_custom.snapshot();
+    assert!(s.get(&custom).is_none() && s.get(&named).is_none() && s.get(&web).is_some());
+}
+
+#[test]
+fn start_pause_resume_exec_and_kill() {
+    let (c, mut clean, run) = setup();
+    let w = Handle::containerd(&c.endpoint(), None);
+    w.ready(SYNC).expect("ready");
+    let id = format!("{run}-life");
+    let shown = clean.run("wwtest", &id, &[("com.docker.compose.project", "life")]);
+    let pid = c.pid_of("wwtest", &id);
+    w.wait(SEE, |s| s.get(&shown).is_some_and(|x| x.pid == pid && !x.paused && x.project == "life"));
+
+    c.ctr("wwtest", &["tasks", "pause", &id]);
+    w.wait(SEE, |s| s.get(&shown).is_some_and(|x| x.paused));
+    c.ctr("wwtest", &["tasks", "resume", &id]);
+    w.wait(SEE, |s| s.get(&shown).is_some_and(|x| !x.paused));
+
+    // An exec'd process exits while the container keeps running.
+    c.ctr("wwtest", &["tasks", "exec", "--exec-id", "probe", &id, "/bin/sh", "-c", "exit 0"]);
+    let marker = clean.run("wwtest", &format!("{run}-marker"), &[]);
+    let snap = w.wait(SEE, |s| s.get(&marker).is_some());
+    assert!(snap.get(&shown).is_some(), "an exec's exit does not remove its container");
+
+    // Killed while paused: gone without a resume first.
+    c.ctr("wwtest", &["tasks", "pause", &id]);
+    w.wait(SEE, |s| s.get(&shown).is_some_and(|x| x.paused));
+    c.kill_task("wwtest", &id);
+    w.wait(SEE, |s| s.get(&shown).is_none());
+    assert!(w.snapshot().project("life").is_none());
+}
+
+#[test]
+fn a_namespace_created_after_ww_new_is_watched() {
+    let (c, mut clean, run) = setup();
+    let w = Handle::containerd(&c.endpoint(), None);
+    w.ready(SYNC).expect("ready");
+    let ns = format!("late-{run}");
+    c.import_busybox(&ns);
+    let shown = clean.run(&ns, "late", &[("nerdctl/name", "newcomer")]);
+    let snap = w.wait(SEE, |s| s.get(&shown).is_some());
+    assert_eq!(shown, format!("{ns}/late"));
+    assert_eq!(snap.get(&shown).unwrap().name, format!("{ns}/newcomer"));
+    assert_eq!(snap.get(&shown).unwrap().pid, c.pid_of(&ns, "late"));
+}
+
+#[test]
+fn moby_tasks_never_show_up_live() {
+    let (c, mut clean, run) = setup();
+    let w = Handle::containerd(&c.endpoint(), None);
+    w.ready(SYNC).expect("ready");
+    let moby = clean.run("moby", &format!("{run}-m"), &[]);
+    let marker = clean.run("wwtest", &format!("{run}-mark"), &[]);
+    let snap = w.wait(SEE, |s| s.get(&marker).is_some());
+    assert!(snap.get(&moby).is_none());
+}

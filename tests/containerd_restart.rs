@@ -1,0 +1,51 @@
+//! The containerd watcher across containerd being killed and restarted:
+//! the old snapshot stays visible meanwhile, and the state is right after.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::abi::Handle;
+use support::containerd::PrivateContainerd;
+
+struct Own(PrivateContainerd);
+
+impl Drop for Own {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+#[test]
+fn containerd_killed_and_restarted() {
+    let own = Own(PrivateContainerd::fresh("ctrd-restart", &["default", "rs"]));
+    let c = &own.0;
+    c.run("default", "keep", &[]);
+    c.run("rs", "doomed", &[]);
+    let doomed_pid = c.pid_of("rs", "doomed");
+    let w = Handle::containerd(&c.endpoint(), None);
+    w.ready(Duration::from_secs(30)).expect("ready");
+    let before = w.snapshot();
+    assert_eq!(before.containers.len(), 2);
+
+    c.kill();
+    unsafe { libc::kill(doomed_pid, libc::SIGKILL) };
+    let end = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < end {
+        let now = w.snapshot();
+        assert_eq!((now.generation, now.containers.len()), (before.generation, 2), "old snapshot stays visible");
+        w.ready(Duration::ZERO).expect("still ready while reconnecting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    c.restart();
+    c.run("rs", "fresh", &[]);
+    let snap = w.wait(Duration::from_secs(20), |s| {
+        let mut ids: Vec<&str> = s.containers.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        ids == ["keep", "rs/fresh"]
+    });
+    assert_eq!(snap.get("keep").unwrap().pid, c.pid_of("default", "keep"));
+    assert_eq!(snap.get("rs/fresh").unwrap().pid, c.pid_of("rs", "fresh"));
+    assert_eq!(snap.engine_pid, c.pid());
+}

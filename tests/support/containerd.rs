@@ -1,0 +1,154 @@
+//! A private containerd for the tests, started through tests/engines/containerd.sh.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct PrivateContainerd {
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+fn run_script(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/containerd.sh");
+    let out = Command::new(script).args(args).output().expect("run tests/engines/containerd.sh");
+    assert!(
+        out.status.success(),
+        "containerd.sh {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap_or_default().to_string()
+}
+
+impl PrivateContainerd {
+    /// Starts (or reuses) the private containerd in `/tmp/wwt-NAME`, with
+    /// busybox imported into `namespaces`.
+    pub fn start(name: &str, namespaces: &[&str]) -> PrivateContainerd {
+        let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
+        let mut args = vec!["start", dir.to_str().expect("UTF-8 dir")];
+        args.extend_from_slice(namespaces);
+        let socket = PathBuf::from(run_script(&args));
+        PrivateContainerd { dir, socket }
+    }
+
+    /// Like [`PrivateContainerd::start`], in an empty directory.
+    pub fn fresh(name: &str, namespaces: &[&str]) -> PrivateContainerd {
+        let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
+        if dir.exists() {
+            run_script(&["stop", dir.to_str().unwrap()]);
+            std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+        }
+        PrivateContainerd::start(name, namespaces)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    pub fn stop(&self) {
+        run_script(&["stop", self.dir.to_str().unwrap()]);
+    }
+
+    /// SIGKILL for containerd; shims and containers live on.
+    pub fn kill(&self) {
+        run_script(&["kill", self.dir.to_str().unwrap()]);
+    }
+
+    pub fn restart(&self) {
+        run_script(&["start", self.dir.to_str().unwrap()]);
+    }
+
+    pub fn pid(&self) -> i32 {
+        std::fs::read_to_string(self.dir.join("containerd.pid")).expect("pidfile").trim().parse().expect("pid")
+    }
+
+    /// Runs ctr in namespace `ns`; panics on failure.
+    pub fn ctr(&self, ns: &str, args: &[&str]) -> String {
+        self.try_ctr(ns, args).unwrap_or_else(|e| panic!("ctr -n {ns} {args:?}: {e}"))
+    }
+
+    pub fn try_ctr(&self, ns: &str, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("ctr")
+            .arg("-a")
+            .arg(&self.socket)
+            .arg("-n")
+            .arg(ns)
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    /// Makes busybox available in namespace `ns` (creating the namespace).
+    pub fn import_busybox(&self, ns: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/busybox-image-containerd.sh");
+        let out = Command::new(script).arg(&self.socket).arg(ns).output().expect("import busybox");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Runs a sleeping busybox task `id` in `ns`.
+    pub fn run(&self, ns: &str, id: &str, labels: &[(&str, &str)]) {
+        let fifos = self.dir.join("fifo");
+        let fifos = fifos.to_str().unwrap();
+        let mut args = vec!["run", "-d", "--fifo-dir", fifos];
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for l in &labels {
+            args.extend(["--label", l.as_str()]);
+        }
+        args.extend(["docker.io/library/busybox:local", id, "/bin/sleep", "100000"]);
+        self.ctr(ns, &args);
+    }
+
+    /// The PID of task `id`'s init process.
+    pub fn pid_of(&self, ns: &str, id: &str) -> i32 {
+        let tasks = self.ctr(ns, &["tasks", "ls"]);
+        tasks
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&id)).then(|| f.get(1)?.parse().ok()).flatten()
+            })
+            .next()
+            .unwrap_or_else(|| panic!("no task {id} in {ns}: {tasks}"))
+    }
+
+    pub fn kill_task(&self, ns: &str, id: &str) {
+        self.ctr(ns, &["tasks", "kill", "-s", "SIGKILL", id]);
+    }
+
+    /// Removes task and container `id`, whatever state they are in.
+    pub fn remove(&self, ns: &str, id: &str) {
+        let _ = self.try_ctr(ns, &["tasks", "kill", "-s", "SIGKILL", id]);
+        for _ in 0..50 {
+            if self.try_ctr(ns, &["tasks", "delete", "-f", id]).is_ok() || self.try_ctr(ns, &["tasks", "ls", "-q"]).is_ok_and(|l| !l.lines().any(|t| t == id)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.try_ctr(ns, &["containers", "delete", id]);
+    }
+}
+
+static SHARED: OnceLock<PrivateContainerd> = OnceLock::new();
+
+extern "C" fn stop_shared() {
+    if let Some(c) = SHARED.get() {
+        c.stop();
+    }
+}
+
+/// One private containerd shared by all tests of a test binary (with busybox
+/// in `default`, `wwtest` and `moby`), stopped when the binary exits.
+pub fn shared(name: &str) -> &'static PrivateContainerd {
+    SHARED.get_or_init(|| {
+        let c = PrivateContainerd::start(name, &["default", "wwtest", "moby"]);
+        // SAFETY: registering a plain extern "C" fn without arguments.
+        unsafe { libc::atexit(stop_shared) };
+        c
+    })
+}
