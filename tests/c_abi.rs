@@ -1,6 +1,7 @@
 //! Runs the C test program (tests/c/test_abi.c) against a real private
-//! dockerd: plainly, under valgrind and with AddressSanitizer. The shared
-//! object must be built first (`cargo build`, as tests/run.sh does).
+//! dockerd and a real private containerd: plainly, under valgrind and with
+//! AddressSanitizer. The shared object must be built first (`cargo build`,
+//! as tests/run.sh does).
 
 mod support;
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
+use support::containerd::shared as shared_containerd;
 use support::docker::shared;
 
 const PROJECT: &str = "c-abi-project";
@@ -35,7 +37,16 @@ fn make(target: &str) {
     let name = format!("c-abi-{}-{target}", std::process::id());
     let id = d.run(&name, &[("whalewatcher.test", &name), ("com.docker.compose.project", PROJECT)]);
     let pid = d.pid_of(&id);
-    let args = format!("{} {id} {name} {pid} {PROJECT}", d.endpoint());
+    let c = shared_containerd("c-abi-ctrd");
+    let (cid, cname, cmoby) = (format!("{name}-c"), format!("{name}-n"), format!("{name}-m"));
+    c.run("wwtest", &cid, &[("nerdctl/name", &cname), ("com.docker.compose.project", PROJECT)]);
+    c.run("moby", &cmoby, &[]);
+    let cpid = c.pid_of("wwtest", &cid);
+    let args = format!(
+        "{} {id} {name} {pid} {PROJECT} {} wwtest/{cid} wwtest/{cname} {cpid} {PROJECT} moby/{cmoby}",
+        d.endpoint(),
+        c.socket.display()
+    );
     let out = Command::new("make")
         .arg("-s")
         .arg("-C")
@@ -46,6 +57,8 @@ fn make(target: &str) {
         .output()
         .expect("run make");
     d.remove_labelled("whalewatcher.test", &name);
+    c.remove("wwtest", &cid);
+    c.remove("moby", &cmoby);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "make {target} failed:\n{stdout}\n{stderr}");
