@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/** The library version as text, equal to what ww_version() returns. */
+#define WW_VERSION_STRING "0.1.0"
+
 #ifndef WW_MUST_USE
 #if defined(__GNUC__) || defined(__clang__)
 #define WW_MUST_USE __attribute__((warn_unused_result))
@@ -41,6 +44,27 @@
  * - The last error message is per thread.
  */
 
+
+/**
+ * Major version of the library.
+ */
+#define WW_VERSION_MAJOR 0
+
+/**
+ * Minor version of the library.
+ */
+#define WW_VERSION_MINOR 1
+
+/**
+ * Patch version of the library.
+ */
+#define WW_VERSION_PATCH 0
+
+/**
+ * The ABI version: the N of the shared object's SONAME `libwhalewatcher.so.N`.
+ * It changes whenever an existing function, type or field changes or goes.
+ */
+#define WW_ABI_VERSION 1
 
 /**
  * A watcher of one container engine (opaque). Create with `ww_new`,
@@ -329,6 +353,13 @@ void ww_options_init(struct ww_options *opts);
  * The library version, e.g. "0.1.0": static, never NULL, any thread.
  */
 const char *ww_version(void);
+
+/**
+ * The ABI version of the library actually loaded (`WW_ABI_VERSION` of the
+ * header it was built with); compare it with the header's `WW_ABI_VERSION`.
+ * Any thread.
+ */
+uint32_t ww_abi_version(void);
 
 /**
  * Creates a watcher and starts watching in the background at once; it does
