@@ -107,8 +107,8 @@ typedef struct ww_options {
    * `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`; for
    * containerd `CONTAINERD_ADDRESS` if set, else
    * `/run/containerd/containerd.sock`. Docker takes `unix:///PATH`,
-   * `tcp://HOST:PORT` and `http://HOST:PORT`; containerd a socket path or
-   * `unix://PATH`. Only read during `ww_new`.
+   * `tcp://HOST:PORT` and `http://HOST:PORT`; containerd an absolute socket path or
+   * `unix:///PATH`. Only read during `ww_new`.
    */
   const char *endpoint;
   /**

@@ -98,8 +98,11 @@ pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
         .or_else(|| s.strip_prefix("http://"))
         .ok_or_else(|| unsupported("unknown scheme"))?;
     let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
-    if hostport.is_empty() || hostport.contains('/') || hostport.chars().any(char::is_whitespace) {
-        return Err(unsupported("expected HOST:PORT after the scheme"));
+    let port_ok = hostport
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if !port_ok || hostport.contains('/') || hostport.chars().any(char::is_whitespace) {
+        return Err(unsupported("expected HOST:PORT after the scheme, with a port from 1 to 65535"));
     }
     Ok(Endpoint::Tcp(hostport.to_string()))
 }
@@ -119,9 +122,9 @@ pub fn docker_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption
 /// Parses a containerd endpoint: a socket path, plain or as `unix://PATH`.
 pub fn parse_containerd_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
     let path = s.strip_prefix("unix://").unwrap_or(s);
-    if path.is_empty() || path.contains("://") {
+    if !path.starts_with('/') || path.contains("://") {
         return Err(InvalidOption(format!(
-            "unsupported containerd endpoint {s:?}: expected a socket path or unix://PATH"
+            "unsupported containerd endpoint {s:?}: expected an absolute socket path or unix:///PATH"
         )));
     }
     Ok(Endpoint::Unix(PathBuf::from(path)))
@@ -173,8 +176,9 @@ mod tests {
             Endpoint::Unix("/run/d.sock".into())
         );
         assert_eq!(parse_docker_endpoint("tcp://127.0.0.1:2375").unwrap(), Endpoint::Tcp("127.0.0.1:2375".into()));
+        assert_eq!(parse_docker_endpoint("tcp://[::1]:2375").unwrap(), Endpoint::Tcp("[::1]:2375".into()));
         assert_eq!(parse_docker_endpoint("http://h:1/").unwrap(), Endpoint::Tcp("h:1".into()));
-        for bad in ["", "ssh://x", "unix://", "unix://rel/path", "tcp://", "/var/run/docker.sock", "npipe:////./pipe/x", "tcp://a b:1", "tcp://h:1/x"] {
+        for bad in ["", "ssh://x", "unix://", "unix://rel/path", "tcp://", "/var/run/docker.sock", "npipe:////./pipe/x", "tcp://a b:1", "tcp://h:1/x", "tcp://127.0.0.1", "tcp://h:0", "tcp://h:99999", "tcp://:2375", "http://h:x"] {
             let e = parse_docker_endpoint(bad).unwrap_err();
             assert!(e.0.contains(&format!("{bad:?}")), "{e}");
         }
@@ -184,7 +188,7 @@ mod tests {
     fn parses_containerd_endpoints() {
         assert_eq!(parse_containerd_endpoint("/run/c.sock").unwrap(), Endpoint::Unix("/run/c.sock".into()));
         assert_eq!(parse_containerd_endpoint("unix:///run/c.sock").unwrap(), Endpoint::Unix("/run/c.sock".into()));
-        for bad in ["", "unix://", "tcp://h:1", "http://h:1/x"] {
+        for bad in ["", "unix://", "tcp://h:1", "http://h:1/x", "relative.sock", "unix://relative.sock"] {
             assert!(parse_containerd_endpoint(bad).unwrap_err().0.contains(&format!("{bad:?}")), "{bad}");
         }
     }

@@ -10,7 +10,8 @@ set -euo pipefail
 
 PACKAGES=(
   docker.io containerd runc protobuf-compiler busybox-static valgrind
-  gcc make pkg-config libc6-dev ca-certificates iproute2 procps psmisc
+  gcc g++ make cmake pkg-config libc6-dev binutils golang-go
+  ca-certificates iproute2 procps psmisc
 )
 PACKAGES+=("$@")
 

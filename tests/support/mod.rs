@@ -3,6 +3,7 @@ pub mod abi;
 pub mod containerd;
 pub mod docker;
 pub mod scripted;
+pub mod stage;
 
 use std::time::{Duration, Instant};
 
