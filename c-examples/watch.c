@@ -1,12 +1,18 @@
 /*
- * watch: the alive containers of a Docker engine, grouped by compose
- * project, as libwhalewatcher sees them (the C twin of the Go original's
- * example).
+ * watch: the alive containers of a Docker or containerd engine, grouped by
+ * compose project, as libwhalewatcher sees them (the C twin of the Go
+ * original's example).
  *
- * Usage: watch [--watch N] [ENDPOINT]
+ * Usage: watch [--engine docker|containerd] [--watch N] [ENDPOINT]
  *
- * ENDPOINT is e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375;
- * without it, DOCKER_HOST if set, else unix:///var/run/docker.sock.
+ * --engine: which engine to watch; docker by default.
+ * ENDPOINT: for Docker e.g. unix:///var/run/docker.sock or
+ * tcp://127.0.0.1:2375; without it, DOCKER_HOST if set, else
+ * unix:///var/run/docker.sock. For containerd a socket path or unix://PATH,
+ * e.g. /run/containerd/containerd.sock; without it, CONTAINERD_ADDRESS if
+ * set, else /run/containerd/containerd.sock. containerd containers are
+ * watched in all namespaces but moby and k8s.io, and show as NAMESPACE/ID
+ * (just ID in namespace "default").
  * --watch N: afterwards, look again every second, N times, and print the
  * containers again whenever they changed (their generation grew).
  *
@@ -25,12 +31,13 @@
 
 #include "whalewatcher.h"
 
-static void usage(const char *prog) {
-    fprintf(stderr, "usage: %s [--watch N] [ENDPOINT]\n", prog);
+static void usage(FILE *to, const char *prog) {
+    fprintf(to, "usage: %s [--engine docker|containerd] [--watch N] [ENDPOINT]\n", prog);
 }
 
 static void print_portfolio(const ww_portfolio *p) {
     size_t i, j;
+    int abbreviate = strcmp(p->engine_type, "docker.com") == 0;
     printf("engine %s %s at %s (PID %d), generation %llu\n", p->engine_type, p->engine_version,
            p->engine_endpoint, (int)p->engine_pid, (unsigned long long)p->generation);
     if (p->containers_len == 0) {
@@ -48,8 +55,10 @@ static void print_portfolio(const ww_portfolio *p) {
         }
         for (j = 0; j < project->containers_len; j++) {
             const ww_container *c = &project->containers[j];
-            printf("  %scontainer '%s' (ID %.12s, PID %d)\n", c->paused ? "paused " : "", c->name, c->id,
-                   (int)c->pid);
+            /* Docker's IDs are 64 hex digits, shown abbreviated as docker
+             * does; containerd's are names, shown in full. */
+            printf("  %scontainer '%s' (ID %.*s, PID %d)\n", c->paused ? "paused " : "", c->name,
+                   abbreviate ? 12 : (int)strlen(c->id), c->id, (int)c->pid);
         }
     }
     fflush(stdout);
@@ -63,6 +72,7 @@ static void sleep_one_second(void) {
 
 int main(int argc, char **argv) {
     const char *endpoint = NULL;
+    ww_engine engine = WW_ENGINE_DOCKER;
     long rounds = 0;
     int i;
     ww_options opts;
@@ -77,11 +87,25 @@ int main(int argc, char **argv) {
             errno = 0;
             rounds = strtol(argv[++i], &end, 10);
             if (errno != 0 || end == argv[i] || *end != '\0' || rounds < 0) {
-                usage(argv[0]);
+                usage(stderr, argv[0]);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "docker") == 0) {
+                engine = WW_ENGINE_DOCKER;
+            } else if (strcmp(argv[i], "containerd") == 0) {
+                engine = WW_ENGINE_CONTAINERD;
+            } else {
+                fprintf(stderr, "%s: unknown engine '%s'\n", argv[0], argv[i]);
+                usage(stderr, argv[0]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout, argv[0]);
+            return 0;
         } else if (argv[i][0] == '-' || endpoint != NULL) {
-            usage(argv[0]);
+            usage(stderr, argv[0]);
             return 2;
         } else {
             endpoint = argv[i];
@@ -89,7 +113,8 @@ int main(int argc, char **argv) {
     }
 
     ww_options_init(&opts);
-    opts.endpoint = endpoint; /* NULL: the default */
+    opts.engine = engine;
+    opts.endpoint = endpoint; /* NULL: the engine's default */
     s = ww_new(&opts, &w);
     if (s != WW_STATUS_OK) {
         fprintf(stderr, "cannot watch: %s: %s\n", ww_status_str(s), ww_last_error_message());

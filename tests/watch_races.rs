@@ -32,7 +32,7 @@ fn constant() -> Backoff {
 
 fn watch(engine: &Scripted, backoff: Backoff) -> Watcher<Snapshot> {
     let render: Render<Snapshot> = Arc::new(|s: &Snapshot| s.clone());
-    Watcher::start_with(Arc::new(engine.clone()), &options(backoff), render).expect("watcher starts")
+    Watcher::start_with(Arc::new(engine.clone()), &options(backoff), render, || {}).expect("watcher starts")
 }
 
 /// (id, pid, paused) of every alive container, sorted by id.

@@ -29,7 +29,9 @@ pub struct Watcher<R: Send + Sync + 'static> {
 
 impl<R: Send + Sync + 'static> Watcher<R> {
     /// Starts watching the engine `opts` names, in the background.
-    pub fn start(opts: &Options, render: Render<R>) -> std::io::Result<Self> {
+    /// `thread_init` runs first thing on the watcher's thread (the C ABI uses
+    /// it to block SIGPIPE there).
+    pub fn start(opts: &Options, render: Render<R>, thread_init: fn()) -> std::io::Result<Self> {
         let engine: Arc<dyn Engine> = match opts.engine {
             EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
             EngineKind::Containerd => {
@@ -39,11 +41,16 @@ impl<R: Send + Sync + 'static> Watcher<R> {
                 Arc::new(ContainerdEngine::new(socket.clone(), opts.ignored_namespaces.clone(), opts.call_timeout))
             }
         };
-        Self::start_with(engine, opts, render)
+        Self::start_with(engine, opts, render, thread_init)
     }
 
     /// Starts watching `engine` (any implementation, e.g. a test double).
-    pub fn start_with(engine: Arc<dyn Engine>, opts: &Options, render: Render<R>) -> std::io::Result<Self> {
+    pub fn start_with(
+        engine: Arc<dyn Engine>,
+        opts: &Options,
+        render: Render<R>,
+        thread_init: fn(),
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::new(render(&Snapshot::empty(Arc::new(engine.describe())))));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
         let (stop, stopped) = oneshot::channel();
@@ -56,6 +63,7 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         );
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("ww-watcher".into()).spawn(move || {
+            thread_init();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(watch.run(stopped))));
             if let Err(panic) = outcome {
                 let what = panic_message(&*panic);

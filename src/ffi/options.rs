@@ -156,15 +156,20 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
     };
     // SAFETY: both are NULL or NUL-terminated strings (documented contract).
     let endpoint = unsafe { optional_str(o.endpoint, "endpoint") }.map_err(invalid)?;
-    let ignored = unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?;
+    let ignored = match engine {
+        EngineKind::Containerd => unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?,
+        EngineKind::Docker => None,
+    };
     let endpoint = match engine {
         EngineKind::Docker => docker_endpoint(endpoint),
         EngineKind::Containerd => containerd_endpoint(endpoint),
     }
     .map_err(|e| invalid(e.0))?;
-    let ignored_namespaces = match ignored {
-        None => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
-        Some(list) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
+    let ignored_namespaces = match (engine, ignored) {
+        // Only containerd has namespaces; other engines never read the field.
+        (EngineKind::Docker, _) => Vec::new(),
+        (EngineKind::Containerd, None) => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
+        (EngineKind::Containerd, Some(list)) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
     };
     let initial = ms(o.backoff_initial_ms, DEFAULT_BACKOFF_INITIAL);
     let max = ms(o.backoff_max_ms, DEFAULT_BACKOFF_MAX);

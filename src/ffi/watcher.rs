@@ -40,7 +40,7 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
             Err((status, msg)) => return fail(status, msg),
         };
         let render: crate::core::watch::Render<PortfolioOwner> = Arc::new(portfolio::render);
-        match Watcher::start(&opts, render) {
+        match Watcher::start(&opts, render, block_sigpipe) {
             Ok(inner) => {
                 // SAFETY: out is non-NULL and writable (documented contract).
                 unsafe { out.write(Box::into_raw(Box::new(ww_watcher { inner }))) };
@@ -126,4 +126,19 @@ pub unsafe extern "C" fn ww_close(w: *mut ww_watcher) {
             drop(unsafe { Box::from_raw(w) });
         }
     })
+}
+
+/// Blocks SIGPIPE on the calling (watcher) thread. A write to a socket whose
+/// peer hung up then fails with EPIPE instead of raising SIGPIPE, whose
+/// default action would kill the host program (which, unlike a Rust
+/// executable, does not ignore it). Threads the watcher thread spawns
+/// inherit the mask.
+fn block_sigpipe() {
+    // SAFETY: plain libc calls on a local, initialised signal set.
+    unsafe {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut());
+    }
 }

@@ -3,16 +3,33 @@
  * (in the style of regex-capi's ctest).
  *
  * Usage: test_abi ENDPOINT EXPECT_ID EXPECT_NAME EXPECT_PID EXPECT_PROJECT
+ *                 [CONTAINERD_ENDPOINT CTRD_EXPECT_ID CTRD_EXPECT_NAME
+ *                  CTRD_EXPECT_PID CTRD_EXPECT_PROJECT CTRD_IGNORED_ID]
  *
  * ENDPOINT is a running Docker engine (e.g. a private dockerd started by
  * tests/engines/dockerd.sh) with at least one alive container: full ID
  * EXPECT_ID, name EXPECT_NAME (as `docker inspect` reports it; a leading '/'
  * is dropped, as the library documents), initial process EXPECT_PID, label
- * com.docker.compose.project=EXPECT_PROJECT. Nothing in the engine changes
- * while this program runs.
+ * com.docker.compose.project=EXPECT_PROJECT.
  *
- * Prints "ok"/"FAILED" per test and finally "N passed, N failed"; exits 1 if
- * any test failed, 2 on a bad command line.
+ * The six optional arguments (all or none) add the containerd engine:
+ * CONTAINERD_ENDPOINT is a running containerd's socket, as a path or as
+ * unix://PATH (e.g. a private one from tests/engines/containerd.sh), with
+ * - one alive container outside the ignored namespaces, as the library names
+ *   it: CTRD_EXPECT_ID "NS/ID" (just "ID" in namespace "default"),
+ *   CTRD_EXPECT_NAME "NS/NAME" from its label nerdctl/name=NAME (which it
+ *   must have), initial process CTRD_EXPECT_PID, label
+ *   com.docker.compose.project=CTRD_EXPECT_PROJECT;
+ * - one alive container in namespace "moby" (ignored by default),
+ *   CTRD_IGNORED_ID "moby/ID".
+ * Without them, the tests that need a containerd are skipped; those that
+ * need none (argument checks, unreachable sockets) run anyway.
+ *
+ * Nothing in the engines changes while this program runs.
+ *
+ * Prints "ok"/"FAILED"/"skipped" per test and finally "N passed, N failed"
+ * (skipped tests count as neither); exits 1 if any test failed, 2 on a bad
+ * command line.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -22,6 +39,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -43,21 +61,40 @@
 /* ------------------------------------------------------------------ */
 
 static const char *g_endpoint;
-static const char *g_id;
-static const char *g_name;
-static int32_t g_pid;
-static const char *g_project;
+
+/* A container the snapshot must hold, exactly. */
+struct expect {
+    const char *id;
+    const char *name;
+    int32_t pid;
+    const char *project;
+    const char *name_label; /* containerd: the value of label nerdctl/name; NULL: not checked */
+};
+
+static struct expect g_docker;
+
+/* containerd (optional). */
+static bool g_have_ctrd;
+static const char *g_ctrd_endpoint;   /* as given */
+static char *g_ctrd_url;              /* as the library reports it: unix://PATH */
+static char *g_ctrd_other_form;       /* the same socket the other way: PATH or unix://PATH */
+static struct expect g_ctrd;
+static char *g_ctrd_ns;               /* namespace of g_ctrd ("default" when its ID has no '/') */
+static const char *g_ctrd_ignored_id; /* "moby/ID" */
 
 /* A scratch directory with a socket nobody listens on (bound, never
- * listened, closed), a socket that listens but never answers, and a path
- * that does not exist. */
+ * listened, closed), a socket that listens but never answers, a path
+ * that does not exist, and the path of a socket whose server hangs up
+ * (while a test runs). */
 static char g_tmpdir[32];
 static char g_dead_sock[64], g_dead_endpoint[80];
 static char g_silent_sock[64], g_silent_endpoint[80];
 static char g_missing_sock[64], g_missing_endpoint[80];
+static char g_hangup_sock[64], g_hangup_endpoint[80];
 static int g_silent_fd = -1;
 
 #define COMPOSE_LABEL "com.docker.compose.project"
+#define NERDCTL_NAME_LABEL "nerdctl/name"
 
 /* The first published layout of ww_options: the first seven fields, without
  * the trailing call_timeout_ms. */
@@ -69,6 +106,19 @@ struct ww_options_v1 {
     uint32_t backoff_initial_ms;
     uint32_t backoff_max_ms;
     uint32_t backoff_max_elapsed_ms;
+};
+
+/* The second published layout: the first plus call_timeout_ms, without the
+ * trailing ignored_namespaces (40 bytes on LP64, tail padding included). */
+struct ww_options_v2 {
+    uint32_t struct_size;
+    ww_engine engine;
+    const char *endpoint;
+    ww_backoff backoff;
+    uint32_t backoff_initial_ms;
+    uint32_t backoff_max_ms;
+    uint32_t backoff_max_elapsed_ms;
+    uint32_t call_timeout_ms;
 };
 
 /* ------------------------------------------------------------------ */
@@ -98,6 +148,18 @@ struct ww_options_v1 {
             fputc('\n', stderr);                                           \
             ok = false;                                                    \
             goto out;                                                      \
+        }                                                                  \
+    } while (0)
+
+/* Set by a test that cannot run (no containerd given): counted as neither
+ * passed nor failed. */
+static bool g_skipped;
+
+#define NEEDS_CONTAINERD()                                                 \
+    do {                                                                   \
+        if (!g_have_ctrd) {                                                \
+            g_skipped = true;                                              \
+            return true;                                                   \
         }                                                                  \
     } while (0)
 
@@ -240,14 +302,16 @@ static void dump_threads_and_fds(const char *when) {
     }
 }
 
-/* Checks what every snapshot must satisfy. Prints the first violation. */
-static bool portfolio_invariants(const ww_portfolio *p, const char *endpoint) {
+/* Checks what every snapshot of an engine of type `engine_type` must
+ * satisfy. Prints the first violation. */
+static bool engine_portfolio_invariants(const ww_portfolio *p, const char *engine_type, const char *endpoint) {
     bool ok = true;
     size_t i, j, at = 0;
     CHECK(p != NULL);
     CHECK(p->engine_type != NULL && p->engine_id != NULL);
     CHECK(p->engine_version != NULL && p->engine_endpoint != NULL);
-    CHECKF(streq(p->engine_type, "docker.com"), "engine_type \"%s\"", p->engine_type);
+    CHECKF(streq(p->engine_type, engine_type), "engine_type \"%s\", expected \"%s\"", p->engine_type,
+           engine_type);
     CHECKF(endpoint == NULL || streq(p->engine_endpoint, endpoint),
            "engine_endpoint \"%s\", expected \"%s\"", p->engine_endpoint, endpoint);
     CHECK(p->engine_pid >= 0);
@@ -308,6 +372,82 @@ out:
     return ok;
 }
 
+/* The same for a Docker engine. */
+static bool portfolio_invariants(const ww_portfolio *p, const char *endpoint) {
+    return engine_portfolio_invariants(p, "docker.com", endpoint);
+}
+
+static const char *label_value(const ww_container *c, const char *key) {
+    size_t j;
+    for (j = 0; j < c->labels_len; j++) {
+        if (streq(c->labels[j].key, key)) {
+            return c->labels[j].value;
+        }
+    }
+    return NULL;
+}
+
+/* The namespace of a containerd display ID ("NS/ID", or "ID" in "default"),
+ * written to `ns` (at most `size` bytes). */
+static void namespace_of(const char *id, char *ns, size_t size) {
+    const char *slash = strchr(id, '/');
+    if (slash == NULL) {
+        snprintf(ns, size, "default");
+    } else {
+        snprintf(ns, size, "%.*s", (int)(slash - id), id);
+    }
+}
+
+/* Checks how a containerd snapshot names its containers: IDs "NS/ID" (just
+ * "ID" in "default"), names from label nerdctl/name namespaced the same way,
+ * else the ID; project from the compose label; no container of a namespace
+ * in `ignored` (comma-separated, maybe ""). */
+static bool containerd_naming_ok(const ww_portfolio *p, const char *ignored) {
+    bool ok = true;
+    size_t i;
+    for (i = 0; i < p->containers_len; i++) {
+        const ww_container *c = &p->containers[i];
+        const char *slash = strchr(c->id, '/');
+        const char *label = label_value(c, NERDCTL_NAME_LABEL);
+        const char *project = label_value(c, COMPOSE_LABEL);
+        char ns[128], want_name[512];
+        namespace_of(c->id, ns, sizeof ns);
+        CHECKF(slash == NULL || (slash != c->id && slash[1] != '\0'), "id \"%s\"", c->id);
+        CHECKF(slash == NULL || !streq(ns, "default"), "id \"%s\": namespace \"default\" must not be spelled out", c->id);
+        if (label != NULL && label[0] != '\0') {
+            if (slash == NULL) {
+                snprintf(want_name, sizeof want_name, "%s", label);
+            } else {
+                snprintf(want_name, sizeof want_name, "%s/%s", ns, label);
+            }
+        } else {
+            snprintf(want_name, sizeof want_name, "%s", c->id);
+        }
+        CHECKF(streq(c->name, want_name), "container %s: name \"%s\", expected \"%s\"", c->id, c->name,
+               want_name);
+        CHECKF(streq(c->project, project != NULL ? project : ""), "container %s: project \"%s\", label \"%s\"",
+               c->id, c->project, project != NULL ? project : "(none)");
+        {
+            /* ns must not be one of `ignored`. */
+            const char *at = ignored;
+            size_t len = strlen(ns);
+            while (at != NULL && *at != '\0') {
+                const char *comma = strchr(at, ',');
+                size_t n = comma != NULL ? (size_t)(comma - at) : strlen(at);
+                CHECKF(!(n == len && strncmp(at, ns, n) == 0), "container %s of ignored namespace %s", c->id, ns);
+                at = comma != NULL ? comma + 1 : NULL;
+            }
+        }
+    }
+out:
+    return ok;
+}
+
+/* Everything a containerd snapshot at `endpoint` must satisfy. */
+static bool ctrd_portfolio_invariants(const ww_portfolio *p, const char *endpoint, const char *ignored) {
+    return engine_portfolio_invariants(p, "containerd.io", endpoint) && containerd_naming_ok(p, ignored);
+}
+
 /* Sums the lengths of every string of a snapshot, touching every byte (so
  * ASan / valgrind see any read of freed memory). */
 static size_t touch_all_strings(const ww_portfolio *p) {
@@ -337,17 +477,17 @@ static const ww_container *find_container(const ww_portfolio *p, const char *id)
     return NULL;
 }
 
-/* Checks that the snapshot holds the expected container, exactly. */
-static bool has_expected_container(const ww_portfolio *p) {
-    bool ok = true, found_label = false, found_project = false;
-    const ww_container *c = find_container(p, g_id);
+/* Checks that the snapshot holds the container `e`, exactly. */
+static bool has_container(const ww_portfolio *p, const struct expect *e) {
+    bool ok = true, found_label = false, found_name_label = false, found_project = false;
+    const ww_container *c = find_container(p, e->id);
     size_t i, j;
-    CHECKF(c != NULL, "container %s not in the snapshot (%zu containers, generation %llu)", g_id,
+    CHECKF(c != NULL, "container %s not in the snapshot (%zu containers, generation %llu)", e->id,
            p->containers_len, (unsigned long long)p->generation);
-    CHECKF(streq(c->id, g_id), "id \"%s\"", c->id);
-    CHECKF(streq(c->name, g_name), "name \"%s\", expected \"%s\"", c->name, g_name);
-    CHECKF(c->pid == g_pid, "pid %d, expected %d", (int)c->pid, (int)g_pid);
-    CHECKF(streq(c->project, g_project), "project \"%s\", expected \"%s\"", c->project, g_project);
+    CHECKF(streq(c->id, e->id), "id \"%s\"", c->id);
+    CHECKF(streq(c->name, e->name), "name \"%s\", expected \"%s\"", c->name, e->name);
+    CHECKF(c->pid == e->pid, "pid %d, expected %d", (int)c->pid, (int)e->pid);
+    CHECKF(streq(c->project, e->project), "project \"%s\", expected \"%s\"", c->project, e->project);
     CHECK(!c->paused);
     CHECK(c->labels != NULL && c->labels_len >= 1);
     for (j = 0; j < c->labels_len; j++) {
@@ -355,30 +495,58 @@ static bool has_expected_container(const ww_portfolio *p) {
             CHECK(strcmp(c->labels[j - 1].key, c->labels[j].key) < 0);
         }
         if (streq(c->labels[j].key, COMPOSE_LABEL)) {
-            CHECKF(streq(c->labels[j].value, g_project), "label %s=\"%s\"", COMPOSE_LABEL, c->labels[j].value);
+            CHECKF(streq(c->labels[j].value, e->project), "label %s=\"%s\"", COMPOSE_LABEL, c->labels[j].value);
             found_label = true;
+        }
+        if (e->name_label != NULL && streq(c->labels[j].key, NERDCTL_NAME_LABEL)) {
+            CHECKF(streq(c->labels[j].value, e->name_label), "label %s=\"%s\", expected \"%s\"", NERDCTL_NAME_LABEL,
+                   c->labels[j].value, e->name_label);
+            found_name_label = true;
         }
     }
     CHECKF(found_label, "label %s missing", COMPOSE_LABEL);
+    CHECKF(e->name_label == NULL || found_name_label, "label %s missing", NERDCTL_NAME_LABEL);
     for (i = 0; i < p->projects_len; i++) {
         const ww_project *pr = &p->projects[i];
-        if (!streq(pr->name, g_project)) {
+        if (!streq(pr->name, e->project)) {
             continue;
         }
         for (j = 0; j < pr->containers_len; j++) {
             found_project = found_project || &pr->containers[j] == c;
         }
     }
-    CHECKF(found_project, "container not in the slice of project \"%s\"", g_project);
+    CHECKF(found_project, "container not in the slice of project \"%s\"", e->project);
 out:
     return ok;
 }
 
-/* A watcher at the real engine, ready. NULL (after printing why) on failure. */
-static ww_watcher *ready_watcher(void) {
-    ww_options o = options_for(g_endpoint);
+/* Checks that the snapshot holds the expected Docker container, exactly. */
+static bool has_expected_container(const ww_portfolio *p) {
+    return has_container(p, &g_docker);
+}
+
+/* The same for the expected containerd container, and that the one in
+ * namespace moby is absent (`ignored_visible` false) or present and alive
+ * (true). */
+static bool has_ctrd_containers(const ww_portfolio *p, bool ignored_visible) {
+    bool ok = true;
+    const ww_container *m = find_container(p, g_ctrd_ignored_id);
+    CHECK(has_container(p, &g_ctrd));
+    if (!ignored_visible) {
+        CHECKF(m == NULL, "container %s of an ignored namespace in the snapshot", g_ctrd_ignored_id);
+    } else {
+        CHECKF(m != NULL, "container %s not in the snapshot (%zu containers, generation %llu)", g_ctrd_ignored_id,
+               p->containers_len, (unsigned long long)p->generation);
+        CHECKF(m->pid > 0 && !m->paused, "container %s: pid %d, paused %d", m->id, (int)m->pid, (int)m->paused);
+    }
+out:
+    return ok;
+}
+
+/* A watcher with options `o`, ready. NULL (after printing why) on failure. */
+static ww_watcher *ready_watcher_with(const ww_options *o) {
     ww_watcher *w = NULL;
-    ww_status s = ww_new(&o, &w);
+    ww_status s = ww_new(o, &w);
     if (s != WW_STATUS_OK) {
         note_start();
         fprintf(stderr, "    ww_new: %s: %s\n", ww_status_str(s), last_error());
@@ -394,6 +562,27 @@ static ww_watcher *ready_watcher(void) {
     return w;
 }
 
+/* A watcher at the real Docker engine, ready. */
+static ww_watcher *ready_watcher(void) {
+    ww_options o = options_for(g_endpoint);
+    return ready_watcher_with(&o);
+}
+
+/* Options for a containerd watcher at `endpoint`, ignoring `ignored`
+ * (NULL: the default). */
+static ww_options ctrd_options(const char *endpoint, const char *ignored) {
+    ww_options o = options_for(endpoint);
+    o.engine = WW_ENGINE_CONTAINERD;
+    o.ignored_namespaces = ignored;
+    return o;
+}
+
+/* A watcher at the real containerd, ready. */
+static ww_watcher *ctrd_ready_watcher(const char *ignored) {
+    ww_options o = ctrd_options(g_ctrd_endpoint, ignored);
+    return ready_watcher_with(&o);
+}
+
 /* ------------------------------------------------------------------ */
 /* Tests                                                               */
 /* ------------------------------------------------------------------ */
@@ -401,7 +590,7 @@ static ww_watcher *ready_watcher(void) {
 /* Runs first: a watcher's whole life (create, sync, snapshot, close) leaves
  * no thread and no file descriptor behind, not even the first watcher of
  * the process. Then a few more lives, to catch per-watcher leaks. */
-static bool test_threads_and_fds_return_to_baseline(void) {
+static bool threads_and_fds_return_to_baseline(ww_watcher *(*make_ready_watcher)(void)) {
     bool ok = true;
     int round;
     int base_tasks = count_dir("/proc/self/task"), base_fds = count_dir("/proc/self/fd");
@@ -411,7 +600,7 @@ static bool test_threads_and_fds_return_to_baseline(void) {
     for (round = 0; round < 3; round++) {
         int tasks = -1, fds = -1, during_tasks, during_fds;
         double until;
-        w = ready_watcher();
+        w = make_ready_watcher();
         CHECK(w != NULL);
         CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
         CHECK(p->generation >= 1);
@@ -449,11 +638,26 @@ out:
     return ok;
 }
 
+static bool test_threads_and_fds_return_to_baseline(void) {
+    return threads_and_fds_return_to_baseline(ready_watcher);
+}
+
 static bool test_version(void) {
     bool ok = true;
     CHECK(ww_version() != NULL);
     CHECKF(streq(ww_version(), "0.1.0"), "\"%s\"", ww_version());
     CHECK(ww_version() == ww_version());
+#if defined(WW_VERSION_MAJOR) && defined(WW_VERSION_MINOR) && defined(WW_VERSION_PATCH)
+    {
+        char want[64];
+        snprintf(want, sizeof want, "%d.%d.%d", WW_VERSION_MAJOR, WW_VERSION_MINOR, WW_VERSION_PATCH);
+        CHECKF(streq(ww_version(), want), "\"%s\", the header says %s", ww_version(), want);
+    }
+#endif
+#ifdef WW_ABI_VERSION
+    CHECKF(ww_abi_version() == WW_ABI_VERSION, "ww_abi_version() %u, the header says %u", (unsigned)ww_abi_version(),
+           (unsigned)WW_ABI_VERSION);
+#endif
 out:
     return ok;
 }
@@ -521,6 +725,15 @@ static bool test_options_init_defaults(void) {
     CHECKF(o.backoff_max_ms == 30000, "%u", (unsigned)o.backoff_max_ms);
     CHECKF(o.backoff_max_elapsed_ms == 0, "%u", (unsigned)o.backoff_max_elapsed_ms);
     CHECKF(o.call_timeout_ms == 10000, "%u", (unsigned)o.call_timeout_ms);
+    CHECK(o.ignored_namespaces == NULL);
+    /* The three published layouts: 32, 40 and 48 bytes on LP64. */
+    CHECKF(offsetof(ww_options, ignored_namespaces) == sizeof(struct ww_options_v2), "offsetof %zu, sizeof v2 %zu",
+           offsetof(ww_options, ignored_namespaces), sizeof(struct ww_options_v2));
+    CHECKF(offsetof(ww_options, call_timeout_ms) == sizeof(struct ww_options_v1), "offsetof %zu, sizeof v1 %zu",
+           offsetof(ww_options, call_timeout_ms), sizeof(struct ww_options_v1));
+    if (sizeof(void *) == 8) {
+        CHECKF(sizeof(ww_options) == 48, "sizeof %zu", sizeof(ww_options));
+    }
 out:
     return ok;
 }
@@ -560,13 +773,14 @@ out:
 
 static bool test_struct_size_mismatch(void) {
     bool ok = true;
-    static const uint32_t sizes[] = {0, 1, 12345, 4, 31, 33, UINT32_MAX};
+    static const uint32_t sizes[] = {0, 1, 12345, 4, 31, 33, 36, 39, 41, 44, 47, 49, 56, 64, UINT32_MAX};
     size_t i;
     for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         ww_options o = options_for(g_endpoint);
         ww_watcher *sentinel = (ww_watcher *)(void *)&o;
         ww_watcher *w = sentinel;
-        if (sizes[i] == sizeof(ww_options) || sizes[i] == sizeof(struct ww_options_v1)) {
+        if (sizes[i] == sizeof(ww_options) || sizes[i] == sizeof(struct ww_options_v1) ||
+            sizes[i] == sizeof(struct ww_options_v2)) {
             continue;
         }
         o.struct_size = sizes[i];
@@ -607,6 +821,8 @@ static bool test_invalid_engine(void) {
     CHECK(refused(&o, WW_STATUS_INVALID_ARG, "engine"));
     o.engine = 99;
     CHECK(refused(&o, WW_STATUS_INVALID_ARG, "99"));
+    o.engine = 3;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "engine"));
 out:
     return ok;
 }
@@ -715,18 +931,19 @@ out:
     return ok;
 }
 
-/* The snapshot of a watcher that never reached its engine. */
-static bool unsynced_snapshot_ok(ww_watcher *w, const char *endpoint) {
+/* The snapshot of a watcher that never reached its engine (of type
+ * `engine_type`). */
+static bool unsynced_engine_snapshot_ok(ww_watcher *w, const char *engine_type, const char *endpoint) {
     bool ok = true;
     const ww_portfolio *p = NULL;
     CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
-    CHECK(portfolio_invariants(p, endpoint));
+    CHECK(engine_portfolio_invariants(p, engine_type, endpoint));
     CHECKF(p->generation == 0, "generation %llu", (unsigned long long)p->generation);
     CHECK(p->containers_len == 0 && p->containers == NULL);
     CHECK(p->projects_len == 1);
     CHECK(streq(p->projects[0].name, ""));
     CHECK(p->projects[0].containers_len == 0 && p->projects[0].containers == NULL);
-    CHECK(streq(p->engine_type, "docker.com"));
+    CHECK(streq(p->engine_type, engine_type));
     CHECKF(streq(p->engine_endpoint, endpoint), "\"%s\"", p->engine_endpoint);
     CHECK(streq(p->engine_id, "") && streq(p->engine_version, ""));
     CHECK(p->engine_pid == 0);
@@ -735,14 +952,23 @@ out:
     return ok;
 }
 
+static bool unsynced_snapshot_ok(ww_watcher *w, const char *endpoint) {
+    return unsynced_engine_snapshot_ok(w, "docker.com", endpoint);
+}
+
 /* Backoff NONE at an unreachable socket: ENGINE at once, naming the path
  * and the OS error (errno `err`). */
-static bool gives_up_at_once(const char *endpoint, const char *path, int err) {
+static bool gives_up_at_once(const char *endpoint, const char *path, int err);
+
+/* The same for any engine: `reported` is the endpoint its snapshots name. */
+static bool engine_gives_up_at_once(ww_engine engine, const char *endpoint, const char *reported, const char *path,
+                                    int err) {
     bool ok = true;
     ww_options o = options_for(endpoint);
     ww_watcher *w = NULL;
     ww_status s;
     double t0, took;
+    o.engine = engine;
     o.backoff = WW_BACKOFF_NONE;
     CHECK(ww_new(&o, &w) == WW_STATUS_OK);
     t0 = now_ms();
@@ -758,10 +984,14 @@ static bool gives_up_at_once(const char *endpoint, const char *path, int err) {
     /* Giving up is final; asking again answers at once. */
     CHECK(ww_ready(w, 0) == WW_STATUS_ENGINE);
     CHECK(ww_ready(w, -1) == WW_STATUS_ENGINE);
-    CHECK(unsynced_snapshot_ok(w, endpoint));
+    CHECK(unsynced_engine_snapshot_ok(w, engine == WW_ENGINE_CONTAINERD ? "containerd.io" : "docker.com", reported));
 out:
     ww_close(w);
     return ok;
+}
+
+static bool gives_up_at_once(const char *endpoint, const char *path, int err) {
+    return engine_gives_up_at_once(WW_ENGINE_DOCKER, endpoint, endpoint, path, err);
 }
 
 static bool test_unreachable_backoff_none_refused(void) {
@@ -1118,6 +1348,7 @@ out:
 
 struct snap_job {
     ww_watcher *w;
+    const char *engine_type; /* what every snapshot must say */
     uint64_t generation; /* what the main thread saw */
     long failures;
     long rounds;
@@ -1133,7 +1364,7 @@ static void *snap_worker(void *arg) {
             job->failures++;
             continue;
         }
-        if (p->generation != job->generation || p->engine_type[0] != 'd' || p->projects_len < 1) {
+        if (p->generation != job->generation || !streq(p->engine_type, job->engine_type) || p->projects_len < 1) {
             job->failures++;
         }
         job->bytes += p->containers_len + strlen(p->engine_endpoint);
@@ -1143,9 +1374,11 @@ static void *snap_worker(void *arg) {
     return NULL;
 }
 
-static bool test_concurrent_snapshots(void) {
+/* SNAP_THREADS threads take and free snapshots of a ready watcher `w` (of
+ * type `engine_type`) while the main thread holds one; `expected` must
+ * still be in it afterwards. Closes `w`. */
+static bool concurrent_snapshots(ww_watcher *w, const char *engine_type, const struct expect *expected) {
     bool ok = true;
-    ww_watcher *w = ready_watcher();
     const ww_portfolio *p = NULL;
     struct snap_job jobs[SNAP_THREADS];
     pthread_t threads[SNAP_THREADS];
@@ -1158,6 +1391,7 @@ static bool test_concurrent_snapshots(void) {
     for (i = 0; i < SNAP_THREADS; i++) {
         memset(&jobs[i], 0, sizeof jobs[i]);
         jobs[i].w = w;
+        jobs[i].engine_type = engine_type;
         jobs[i].generation = p->generation;
         if (pthread_create(&threads[i], NULL, snap_worker, &jobs[i]) != 0) {
             break;
@@ -1175,13 +1409,17 @@ static bool test_concurrent_snapshots(void) {
     CHECKF(failures == 0, "%ld failures", failures);
     CHECK(rounds == (long)SNAP_THREADS * SNAP_ROUNDS);
     /* The main thread's reference survived all that. */
-    CHECK(has_expected_container(p));
+    CHECK(has_container(p, expected));
     ww_close(w);
     w = NULL;
 out:
     ww_snapshot_free(p);
     ww_close(w);
     return ok;
+}
+
+static bool test_concurrent_snapshots(void) {
+    return concurrent_snapshots(ready_watcher(), "docker.com", &g_docker);
 }
 
 struct error_probe {
@@ -1228,26 +1466,693 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* The second published layout of ww_options                           */
+/* ------------------------------------------------------------------ */
+
+/* The second published layout (40 bytes on LP64: with call_timeout_ms,
+ * without ignored_namespaces) is accepted and works, and its
+ * call_timeout_ms is read at its own offset. Heap-allocated with exactly its
+ * size, so valgrind and ASan catch any read past it. */
+static bool test_second_struct_version(void) {
+    bool ok = true;
+    struct ww_options_v2 *v2 = malloc(sizeof *v2);
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_status s;
+    double t0, took;
+    CHECK(v2 != NULL);
+    CHECKF(sizeof *v2 == offsetof(ww_options, ignored_namespaces), "sizeof v2 %zu, offsetof %zu", sizeof *v2,
+           offsetof(ww_options, ignored_namespaces));
+    if (sizeof(void *) == 8) {
+        CHECK(sizeof *v2 == 40);
+    }
+    /* The real engine. */
+    memset(v2, 0, sizeof *v2);
+    v2->struct_size = (uint32_t)sizeof *v2;
+    v2->engine = WW_ENGINE_DOCKER;
+    v2->endpoint = g_endpoint;
+    v2->backoff = WW_BACKOFF_EXPONENTIAL;
+    v2->backoff_initial_ms = 100;
+    v2->backoff_max_ms = 1000;
+    v2->call_timeout_ms = 5000;
+    s = ww_new((const ww_options *)(const void *)v2, &w);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    s = ww_ready(w, 30000);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECK(portfolio_invariants(p, g_endpoint));
+    CHECK(p->generation >= 1);
+    CHECK(has_expected_container(p));
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    w = NULL;
+    /* Its call_timeout_ms is read: an engine that never answers makes a
+     * NONE watcher give up after 300 ms, not after the default 10 s. */
+    v2->endpoint = g_silent_endpoint;
+    v2->backoff = WW_BACKOFF_NONE;
+    v2->call_timeout_ms = 300;
+    CHECK(ww_new((const ww_options *)(const void *)v2, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 10000);
+    took = now_ms() - t0;
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took >= 250.0 && took < 2000.0, "ww_ready took %.0f ms", took);
+    CHECK(unsynced_snapshot_ok(w, g_silent_endpoint));
+    ww_close(w);
+    w = NULL;
+    /* A containerd watcher without ignored_namespaces is accepted (the
+     * default list applies; see containerd_previous_struct_versions). */
+    v2->engine = WW_ENGINE_CONTAINERD;
+    v2->endpoint = g_missing_sock;
+    CHECK(ww_new((const ww_options *)(const void *)v2, &w) == WW_STATUS_OK);
+    CHECK(unsynced_engine_snapshot_ok(w, "containerd.io", g_missing_endpoint));
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    free(v2);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* containerd: without an engine                                       */
+/* ------------------------------------------------------------------ */
+
+static bool test_containerd_invalid_ignored_namespaces(void) {
+    bool ok = true;
+    static const char *const bad[] = {"a,,b", "x/y", "moby,", "-a", "a..b", "a b", "moby,k8s.io/x"};
+    static const char *const good[] = {"", "moby", "moby,k8s.io", "a-b_c.d", "default", "x1,y2,z3"};
+    ww_watcher *w = NULL;
+    ww_options o;
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = ctrd_options(g_missing_sock, bad[i]);
+        note_start();
+        fprintf(stderr, "    ignored_namespaces \"%s\"\n", bad[i]);
+        CHECK(refused(&o, WW_STATUS_INVALID_ARG, bad[i]));
+    }
+    o = ctrd_options(g_missing_sock, "moby,\xff\xfe");
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "UTF-8"));
+    for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+        ww_status s;
+        o = ctrd_options(g_missing_sock, good[i]);
+        s = ww_new(&o, &w);
+        CHECKF(s == WW_STATUS_OK, "ignored_namespaces \"%s\": %s: %s", good[i], ww_status_str(s), last_error());
+        ww_close(w);
+        w = NULL;
+    }
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_containerd_invalid_endpoints(void) {
+    bool ok = true;
+    static const char *const bad[] = {"tcp://127.0.0.1:1", "http://127.0.0.1:1/", "", "unix://", "ssh://host",
+                                      "npipe:////./pipe/containerd"};
+    ww_watcher *w = NULL;
+    ww_options o;
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = ctrd_options(bad[i], NULL);
+        note_start();
+        fprintf(stderr, "    endpoint \"%s\"\n", bad[i]);
+        CHECK(refused(&o, WW_STATUS_INVALID_ARG, bad[i]));
+    }
+    o = ctrd_options("/tmp/\xff\xfe.sock", NULL);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "UTF-8"));
+    /* A path and unix://PATH are the same endpoint, reported as unix://PATH. */
+    o = ctrd_options(g_missing_sock, NULL);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(unsynced_engine_snapshot_ok(w, "containerd.io", g_missing_endpoint));
+    ww_close(w);
+    w = NULL;
+    o = ctrd_options(g_missing_endpoint, NULL);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(unsynced_engine_snapshot_ok(w, "containerd.io", g_missing_endpoint));
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_containerd_unreachable_backoff_none_missing(void) {
+    return engine_gives_up_at_once(WW_ENGINE_CONTAINERD, g_missing_sock, g_missing_endpoint, g_missing_sock, ENOENT);
+}
+
+static bool test_containerd_unreachable_backoff_none_refused(void) {
+    return engine_gives_up_at_once(WW_ENGINE_CONTAINERD, g_dead_endpoint, g_dead_endpoint, g_dead_sock,
+                                   ECONNREFUSED);
+}
+
+/* call_timeout_ms bounds the containerd calls too; closing while one is
+ * pending is prompt. */
+static bool test_containerd_call_timeout_bounds_engine_calls(void) {
+    bool ok = true;
+    ww_options o = ctrd_options(g_silent_sock, NULL);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    o.backoff = WW_BACKOFF_NONE;
+    o.call_timeout_ms = 300;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 10000);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s after %.0f ms: %s\n", ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took >= 250.0 && took < 2000.0, "ww_ready took %.0f ms", took);
+    CHECKF(contains(last_error(), g_silent_sock), "\"%s\"", last_error());
+    CHECK(unsynced_engine_snapshot_ok(w, "containerd.io", g_silent_endpoint));
+    ww_close(w);
+    w = NULL;
+    /* The default backoff and call timeout: still waiting after 200 ms. */
+    o = ctrd_options(g_silent_sock, NULL);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    s = ww_ready(w, 200);
+    CHECKF(s == WW_STATUS_TIMEOUT, "%s: %s", ww_status_str(s), last_error());
+    t0 = now_ms();
+    ww_close(w);
+    w = NULL;
+    took = now_ms() - t0;
+    CHECKF(took < 1500.0, "ww_close with a containerd call pending took %.0f ms", took);
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* containerd: the real engine                                         */
+/* ------------------------------------------------------------------ */
+
+static ww_watcher *ctrd_default_ready_watcher(void) {
+    return ctrd_ready_watcher(NULL);
+}
+
+static bool test_containerd_threads_and_fds_return_to_baseline(void) {
+    NEEDS_CONTAINERD();
+    return threads_and_fds_return_to_baseline(ctrd_default_ready_watcher);
+}
+
+/* A process's command name, "?" if unknown. */
+static void comm_of(int32_t pid, char *comm, size_t size) {
+    char path[64];
+    FILE *f;
+    snprintf(comm, size, "?");
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fgets(comm, (int)size, f) == NULL) {
+            snprintf(comm, size, "?");
+        }
+        fclose(f);
+        comm[strcspn(comm, "\n")] = '\0';
+    }
+}
+
+static bool test_containerd_real_engine(void) {
+    bool ok = true;
+    ww_options o = ctrd_options(NULL, NULL);
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_status s;
+    double t0, took;
+    char comm[64];
+    size_t len;
+    char *endpoint = NULL, *ignored = NULL;
+    NEEDS_CONTAINERD();
+    len = strlen(g_ctrd_endpoint);
+    endpoint = malloc(len + 1);
+    ignored = strdup("moby,k8s.io");
+    CHECK(endpoint != NULL && ignored != NULL);
+    memcpy(endpoint, g_ctrd_endpoint, len + 1);
+    o.endpoint = endpoint;
+    o.ignored_namespaces = ignored;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(w != NULL);
+    /* The strings and the options are only read during ww_new. */
+    memset(endpoint, 'x', len);
+    free(endpoint);
+    endpoint = NULL;
+    memset(ignored, 'x', strlen(ignored));
+    free(ignored);
+    ignored = NULL;
+    memset(&o, 0xA5, sizeof o);
+    t0 = now_ms();
+    s = ww_ready(w, 30000);
+    took = now_ms() - t0;
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    CHECK(ww_ready(w, 0) == WW_STATUS_OK);
+    CHECK(ww_ready(w, -1) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECK(p != NULL);
+    CHECKF(p->generation >= 1, "generation %llu", (unsigned long long)p->generation);
+    CHECK(ctrd_portfolio_invariants(p, g_ctrd_url, "moby,k8s.io"));
+    CHECK(has_ctrd_containers(p, false));
+    CHECK(p->containers_len >= 1 && p->projects_len >= 2);
+    CHECK(streq(p->engine_type, "containerd.io"));
+    CHECKF(p->engine_id[0] != '\0', "empty engine_id");
+    CHECKF(p->engine_version[0] != '\0', "empty engine_version");
+    CHECKF(streq(p->engine_endpoint, g_ctrd_url), "\"%s\", expected \"%s\"", p->engine_endpoint, g_ctrd_url);
+    CHECKF(p->engine_pid > 0, "engine_pid %d", (int)p->engine_pid);
+    CHECKF(kill((pid_t)p->engine_pid, 0) == 0 || errno == EPERM, "engine_pid %d: no such process",
+           (int)p->engine_pid);
+    comm_of(p->engine_pid, comm, sizeof comm);
+    note_start();
+    fprintf(stderr,
+            "    engine %s %s (ID %s) at %s, PID %d (%s), ready after %.0f ms, generation %llu, %zu containers, "
+            "%zu projects\n",
+            p->engine_type, p->engine_version, p->engine_id, p->engine_endpoint, (int)p->engine_pid, comm, took,
+            (unsigned long long)p->generation, p->containers_len, p->projects_len);
+    ww_snapshot_free(p);
+    p = NULL;
+    /* Closing a synchronised watcher, whose event stream is open, is prompt. */
+    t0 = now_ms();
+    ww_close(w);
+    w = NULL;
+    CHECKF(now_ms() - t0 < 1000.0, "ww_close took %.0f ms", now_ms() - t0);
+out:
+    free(endpoint);
+    free(ignored);
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+/* The socket given the other way (PATH or unix://PATH) is the same engine. */
+static bool test_containerd_endpoint_forms(void) {
+    bool ok = true;
+    ww_options o = ctrd_options(NULL, NULL);
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    NEEDS_CONTAINERD();
+    o.endpoint = g_ctrd_other_form;
+    w = ready_watcher_with(&o);
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECKF(streq(p->engine_endpoint, g_ctrd_url), "endpoint \"%s\" reported as \"%s\"", g_ctrd_other_form,
+           p->engine_endpoint);
+    CHECK(ctrd_portfolio_invariants(p, g_ctrd_url, "moby,k8s.io"));
+    CHECK(has_ctrd_containers(p, false));
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+/* A ready containerd watcher ignoring `ignored`; its snapshot satisfies the
+ * invariants and holds the expected container (or not: `expected_visible`)
+ * and the one of namespace moby (or not: `moby_visible`). */
+static bool ctrd_sees(const char *ignored, bool expected_visible, bool moby_visible) {
+    bool ok = true;
+    ww_watcher *w = ctrd_ready_watcher(ignored);
+    const ww_portfolio *p = NULL;
+    const ww_container *m;
+    note_start();
+    fprintf(stderr, "    ignored_namespaces \"%s\"\n", ignored);
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECK(ctrd_portfolio_invariants(p, g_ctrd_url, ignored));
+    if (expected_visible) {
+        CHECK(has_container(p, &g_ctrd));
+    } else {
+        CHECKF(find_container(p, g_ctrd.id) == NULL, "container %s of ignored namespace %s in the snapshot",
+               g_ctrd.id, g_ctrd_ns);
+    }
+    m = find_container(p, g_ctrd_ignored_id);
+    CHECKF((m != NULL) == moby_visible, "container %s %s the snapshot (%zu containers)", g_ctrd_ignored_id,
+           m != NULL ? "in" : "not in", p->containers_len);
+    if (m != NULL) {
+        CHECKF(m->pid > 0 && !m->paused, "container %s: pid %d, paused %d", m->id, (int)m->pid, (int)m->paused);
+    }
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+/* ignored_namespaces replaces the default list: "" watches every namespace. */
+static bool test_containerd_ignored_namespaces(void) {
+    bool ok = true;
+    char ignored_ns[128], list[300];
+    NEEDS_CONTAINERD();
+    namespace_of(g_ctrd_ignored_id, ignored_ns, sizeof ignored_ns);
+    CHECK(ctrd_sees("", true, true));
+    CHECK(ctrd_sees("moby,k8s.io", true, false));
+    CHECK(ctrd_sees(g_ctrd_ns, false, true));
+    snprintf(list, sizeof list, "%s,%s", ignored_ns, g_ctrd_ns);
+    CHECK(ctrd_sees(list, false, false));
+    CHECK(ctrd_sees("no-such-namespace", true, true));
+out:
+    return ok;
+}
+
+/* A NULL endpoint takes CONTAINERD_ADDRESS, else the default socket. */
+static bool test_containerd_default_endpoint_and_containerd_address(void) {
+    bool ok = true;
+    char *saved = NULL, *saved_docker = NULL;
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_options o;
+    ww_status s;
+    NEEDS_CONTAINERD();
+    saved = getenv("CONTAINERD_ADDRESS") ? strdup(getenv("CONTAINERD_ADDRESS")) : NULL;
+    saved_docker = getenv("DOCKER_HOST") ? strdup(getenv("DOCKER_HOST")) : NULL;
+    CHECK(unsetenv("CONTAINERD_ADDRESS") == 0);
+    o = ctrd_options(NULL, NULL);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECKF(streq(p->engine_endpoint, "unix:///run/containerd/containerd.sock"), "\"%s\"", p->engine_endpoint);
+    CHECK(streq(p->engine_type, "containerd.io"));
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    w = NULL;
+
+    /* DOCKER_HOST is no business of a containerd watcher. */
+    CHECK(setenv("DOCKER_HOST", "ssh://nowhere", 1) == 0);
+    CHECK(setenv("CONTAINERD_ADDRESS", g_ctrd_endpoint, 1) == 0);
+    o = ctrd_options(NULL, NULL);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    s = ww_ready(w, 30000);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECKF(streq(p->engine_endpoint, g_ctrd_url), "\"%s\"", p->engine_endpoint);
+    CHECK(has_ctrd_containers(p, false));
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    w = NULL;
+
+    CHECK(setenv("CONTAINERD_ADDRESS", "tcp://127.0.0.1:1", 1) == 0);
+    o = ctrd_options(NULL, NULL);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "tcp://127.0.0.1:1"));
+    CHECKF(contains(last_error(), "CONTAINERD_ADDRESS"), "\"%s\"", last_error());
+    /* An explicit endpoint wins over CONTAINERD_ADDRESS. */
+    o = ctrd_options(g_missing_sock, NULL);
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(unsynced_engine_snapshot_ok(w, "containerd.io", g_missing_endpoint));
+    ww_close(w);
+    w = NULL;
+    /* ... and CONTAINERD_ADDRESS is no business of a Docker watcher. */
+    CHECK(setenv("DOCKER_HOST", g_endpoint, 1) == 0);
+    CHECK(ww_new(NULL, &w) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    CHECKF(streq(p->engine_endpoint, g_endpoint), "\"%s\"", p->engine_endpoint);
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    if (saved != NULL) {
+        setenv("CONTAINERD_ADDRESS", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("CONTAINERD_ADDRESS");
+    }
+    if (saved_docker != NULL) {
+        setenv("DOCKER_HOST", saved_docker, 1);
+        free(saved_docker);
+    } else {
+        unsetenv("DOCKER_HOST");
+    }
+    return ok;
+}
+
+static bool test_containerd_snapshot_outlives_close(void) {
+    bool ok = true;
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    size_t before, after;
+    NEEDS_CONTAINERD();
+    w = ctrd_ready_watcher(NULL);
+    CHECK(w != NULL);
+    CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+    before = touch_all_strings(p);
+    ww_close(w);
+    w = NULL;
+    after = touch_all_strings(p);
+    CHECK(before == after);
+    CHECK(ctrd_portfolio_invariants(p, g_ctrd_url, "moby,k8s.io"));
+    CHECK(has_ctrd_containers(p, false));
+    CHECK(streq(p->engine_type, "containerd.io") && p->engine_pid > 0);
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    return ok;
+}
+
+static bool test_containerd_concurrent_snapshots(void) {
+    NEEDS_CONTAINERD();
+    return concurrent_snapshots(ctrd_ready_watcher(NULL), "containerd.io", &g_ctrd);
+}
+
+/* The first two layouts of ww_options (32 and 40 bytes on LP64, exactly
+ * allocated) watch containerd too, with the default ignored namespaces. */
+static bool test_containerd_previous_struct_versions(void) {
+    bool ok = true;
+    struct ww_options_v1 *v1 = NULL;
+    struct ww_options_v2 *v2 = NULL;
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_status s;
+    int version;
+    NEEDS_CONTAINERD();
+    v1 = malloc(sizeof *v1);
+    v2 = malloc(sizeof *v2);
+    CHECK(v1 != NULL && v2 != NULL);
+    memset(v1, 0, sizeof *v1);
+    v1->struct_size = (uint32_t)sizeof *v1;
+    v1->engine = WW_ENGINE_CONTAINERD;
+    v1->endpoint = g_ctrd_endpoint;
+    v1->backoff = WW_BACKOFF_EXPONENTIAL;
+    v1->backoff_initial_ms = 100;
+    v1->backoff_max_ms = 1000;
+    memset(v2, 0, sizeof *v2);
+    v2->struct_size = (uint32_t)sizeof *v2;
+    v2->engine = WW_ENGINE_CONTAINERD;
+    v2->endpoint = g_ctrd_endpoint;
+    v2->backoff = WW_BACKOFF_EXPONENTIAL;
+    v2->backoff_initial_ms = 100;
+    v2->backoff_max_ms = 1000;
+    v2->call_timeout_ms = 5000;
+    for (version = 1; version <= 2; version++) {
+        const ww_options *o = version == 1 ? (const ww_options *)(const void *)v1
+                                           : (const ww_options *)(const void *)v2;
+        s = ww_new(o, &w);
+        CHECKF(s == WW_STATUS_OK, "version %d: %s: %s", version, ww_status_str(s), last_error());
+        s = ww_ready(w, 30000);
+        CHECKF(s == WW_STATUS_OK, "version %d: %s: %s", version, ww_status_str(s), last_error());
+        CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+        CHECK(p->generation >= 1);
+        CHECK(ctrd_portfolio_invariants(p, g_ctrd_url, "moby,k8s.io"));
+        CHECKF(has_ctrd_containers(p, false), "version %d", version);
+        ww_snapshot_free(p);
+        p = NULL;
+        ww_close(w);
+        w = NULL;
+    }
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    free(v1);
+    free(v2);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* A peer that hangs up: no SIGPIPE                                    */
+/* ------------------------------------------------------------------ */
+
+/* A server that accepts every connection, reads the first bytes a client
+ * sends (an HTTP/2 preface is 24) and hangs up: the client's next write
+ * fails with EPIPE. A library must get that as an error, never as a SIGPIPE,
+ * whose default action kills a C program (Rust programs ignore SIGPIPE, C
+ * programs do not). */
+struct hangup_server {
+    int listen_fd;
+    int stop[2]; /* a pipe: written to stop the thread */
+    pthread_t thread;
+    bool running;
+    long served;
+};
+
+static volatile sig_atomic_t g_sigpipes;
+
+static void count_sigpipe(int sig) {
+    (void)sig;
+    g_sigpipes++;
+}
+
+static void *hangup_server_run(void *arg) {
+    struct hangup_server *h = arg;
+    for (;;) {
+        struct pollfd fds[2];
+        char buf[24];
+        size_t got = 0;
+        int c;
+        fds[0].fd = h->listen_fd;
+        fds[0].events = POLLIN;
+        fds[1].fd = h->stop[0];
+        fds[1].events = POLLIN;
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return NULL;
+        }
+        if (fds[1].revents != 0) {
+            return NULL;
+        }
+        c = accept(h->listen_fd, NULL, NULL);
+        if (c < 0) {
+            continue;
+        }
+        while (got < sizeof buf) {
+            ssize_t n = read(c, buf + got, sizeof buf - got);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;
+            }
+            got += (size_t)n;
+        }
+        close(c);
+        h->served++;
+    }
+}
+
+static bool hangup_server_start(struct hangup_server *h, const char *path) {
+    struct sockaddr_un addr;
+    memset(h, 0, sizeof *h);
+    h->stop[0] = h->stop[1] = -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    unlink(path);
+    h->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (h->listen_fd < 0 || bind(h->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        listen(h->listen_fd, 64) != 0 || pipe(h->stop) != 0) {
+        perror("hang-up socket");
+        return false;
+    }
+    if (pthread_create(&h->thread, NULL, hangup_server_run, h) != 0) {
+        return false;
+    }
+    h->running = true;
+    return true;
+}
+
+static void hangup_server_stop(struct hangup_server *h, const char *path) {
+    if (h->running) {
+        ssize_t n;
+        do {
+            n = write(h->stop[1], "x", 1);
+        } while (n < 0 && errno == EINTR);
+        pthread_join(h->thread, NULL);
+        h->running = false;
+    }
+    if (h->listen_fd >= 0) {
+        close(h->listen_fd);
+    }
+    if (h->stop[0] >= 0) {
+        close(h->stop[0]);
+        close(h->stop[1]);
+    }
+    unlink(path);
+}
+
+#define HANGUP_ROUNDS 10
+
+/* HANGUP_ROUNDS watchers of `engine` at a server that hangs up: each gives
+ * up (backoff NONE) with an error naming the socket, and SIGPIPE is never
+ * raised (counted by a handler, so the test survives to tell). */
+static bool no_sigpipe_when_peer_hangs_up(ww_engine engine, const char *endpoint) {
+    bool ok = true;
+    struct hangup_server h;
+    struct sigaction sa, old;
+    bool handler_set = false;
+    ww_watcher *w = NULL;
+    int round;
+    CHECK(hangup_server_start(&h, g_hangup_sock));
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_sigpipe;
+    sigemptyset(&sa.sa_mask);
+    g_sigpipes = 0;
+    CHECK(sigaction(SIGPIPE, &sa, &old) == 0);
+    handler_set = true;
+    for (round = 0; round < HANGUP_ROUNDS; round++) {
+        ww_options o = options_for(endpoint);
+        ww_status s;
+        double t0, took;
+        o.engine = engine;
+        o.backoff = WW_BACKOFF_NONE;
+        CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+        t0 = now_ms();
+        s = ww_ready(w, 10000);
+        took = now_ms() - t0;
+        if (round == 0) {
+            note_start();
+            fprintf(stderr, "    %s after %.0f ms: %s\n", ww_status_str(s), took, last_error());
+        }
+        CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
+        /* Generous: under valgrind, the first gRPC connection of the
+         * process alone takes over a second. */
+        CHECKF(took < 5000.0, "ww_ready took %.0f ms", took);
+        CHECKF(contains(last_error(), g_hangup_sock), "\"%s\"", last_error());
+        ww_close(w);
+        w = NULL;
+    }
+    note_start();
+    fprintf(stderr, "    %d watchers, %ld connections hung up on, %d SIGPIPE\n", HANGUP_ROUNDS, h.served,
+            (int)g_sigpipes);
+    CHECKF(g_sigpipes == 0,
+           "the library raised SIGPIPE %d times in %d watchers (without a handler, the default action kills "
+           "the process)",
+           (int)g_sigpipes, HANGUP_ROUNDS);
+out:
+    ww_close(w);
+    if (handler_set) {
+        sigaction(SIGPIPE, &old, NULL);
+    }
+    hangup_server_stop(&h, g_hangup_sock);
+    return ok;
+}
+
+static bool test_no_sigpipe_when_peer_hangs_up(void) {
+    return no_sigpipe_when_peer_hangs_up(WW_ENGINE_DOCKER, g_hangup_endpoint);
+}
+
+static bool test_containerd_no_sigpipe_when_peer_hangs_up(void) {
+    return no_sigpipe_when_peer_hangs_up(WW_ENGINE_CONTAINERD, g_hangup_sock);
+}
+
+/* ------------------------------------------------------------------ */
 /* Runner                                                              */
 /* ------------------------------------------------------------------ */
 
-static void run_test(bool (*test)(void), const char *name, bool *passed) {
+enum outcome { PASSED, FAILED, SKIPPED };
+
+static enum outcome run_test(bool (*test)(void), const char *name) {
     double t0 = now_ms();
     bool ok;
+    enum outcome result;
     fprintf(stdout, "test %s ... ", name);
     fflush(stdout);
     g_mid_line = true;
+    g_skipped = false;
     ok = test();
     fflush(stderr);
     if (!g_mid_line) {
         fprintf(stdout, "test %s ... ", name); /* notes were printed in between */
     }
     g_mid_line = false;
-    fprintf(stdout, "%s (%.0f ms)\n", ok ? "ok" : "FAILED", now_ms() - t0);
-    if (!ok) {
-        *passed = false;
+    result = !ok ? FAILED : g_skipped ? SKIPPED : PASSED;
+    if (result == SKIPPED) {
+        fprintf(stdout, "skipped (no containerd given)\n");
+    } else {
+        fprintf(stdout, "%s (%.0f ms)\n", ok ? "ok" : "FAILED", now_ms() - t0);
     }
     fflush(stdout);
+    return result;
 }
 
 static bool setup_sockets(void) {
@@ -1264,6 +2169,8 @@ static bool setup_sockets(void) {
     snprintf(g_dead_endpoint, sizeof g_dead_endpoint, "unix://%s", g_dead_sock);
     snprintf(g_silent_endpoint, sizeof g_silent_endpoint, "unix://%s", g_silent_sock);
     snprintf(g_missing_endpoint, sizeof g_missing_endpoint, "unix://%s", g_missing_sock);
+    snprintf(g_hangup_sock, sizeof g_hangup_sock, "%s/hangup.sock", g_tmpdir);
+    snprintf(g_hangup_endpoint, sizeof g_hangup_endpoint, "unix://%s", g_hangup_sock);
 
     /* Bound but never listened, then closed: connecting is refused. */
     memset(&addr, 0, sizeof addr);
@@ -1296,11 +2203,77 @@ static void teardown_sockets(void) {
     rmdir(g_tmpdir);
 }
 
-int main(int argc, char **argv) {
-    bool passed = true;
-    int npassed = 0, nfailed = 0;
+/* Parses a PID argument; 0 if it is not one. */
+static int32_t parse_pid(const char *arg) {
     char *end = NULL;
     long pid;
+    errno = 0;
+    pid = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || pid <= 0 || pid > INT32_MAX) {
+        return 0;
+    }
+    return (int32_t)pid;
+}
+
+/* Takes the six containerd arguments; false (after saying why) if bad. */
+static bool parse_containerd_args(const char *prog, char **argv) {
+    static char name_label[256], ignored_ns[128];
+    size_t ns_len;
+    g_ctrd_endpoint = argv[0];
+    if (strncmp(g_ctrd_endpoint, "unix://", 7) == 0) {
+        g_ctrd_url = strdup(g_ctrd_endpoint);
+        g_ctrd_other_form = strdup(g_ctrd_endpoint + 7);
+    } else {
+        g_ctrd_url = malloc(strlen(g_ctrd_endpoint) + 8);
+        if (g_ctrd_url != NULL) {
+            sprintf(g_ctrd_url, "unix://%s", g_ctrd_endpoint);
+        }
+        g_ctrd_other_form = g_ctrd_url != NULL ? strdup(g_ctrd_url) : NULL;
+    }
+    g_ctrd_ns = malloc(strlen(argv[1]) + 8);
+    if (g_ctrd_url == NULL || g_ctrd_other_form == NULL || g_ctrd_ns == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return false;
+    }
+    g_ctrd.id = argv[1];
+    g_ctrd.name = argv[2];
+    g_ctrd.pid = parse_pid(argv[3]);
+    g_ctrd.project = argv[4];
+    g_ctrd_ignored_id = argv[5];
+    if (g_ctrd.pid == 0) {
+        fprintf(stderr, "%s: bad CTRD_EXPECT_PID \"%s\"\n", prog, argv[3]);
+        return false;
+    }
+    namespace_of(g_ctrd.id, g_ctrd_ns, strlen(argv[1]) + 8);
+    ns_len = strlen(g_ctrd_ns);
+    /* The name is "NS/NAME" from label nerdctl/name=NAME ("NAME" in default). */
+    if (strchr(g_ctrd.id, '/') == NULL) {
+        snprintf(name_label, sizeof name_label, "%s", g_ctrd.name);
+    } else if (strncmp(g_ctrd.name, g_ctrd_ns, ns_len) == 0 && g_ctrd.name[ns_len] == '/') {
+        snprintf(name_label, sizeof name_label, "%s", g_ctrd.name + ns_len + 1);
+    } else {
+        fprintf(stderr, "%s: CTRD_EXPECT_NAME \"%s\" is not in the namespace of CTRD_EXPECT_ID \"%s\"\n", prog,
+                g_ctrd.name, g_ctrd.id);
+        return false;
+    }
+    g_ctrd.name_label = name_label;
+    if (streq(g_ctrd_ns, "moby") || streq(g_ctrd_ns, "k8s.io")) {
+        fprintf(stderr, "%s: CTRD_EXPECT_ID \"%s\" is in a namespace ignored by default\n", prog, g_ctrd.id);
+        return false;
+    }
+    namespace_of(g_ctrd_ignored_id, ignored_ns, sizeof ignored_ns);
+    if (!streq(ignored_ns, "moby") && !streq(ignored_ns, "k8s.io")) {
+        fprintf(stderr, "%s: CTRD_IGNORED_ID \"%s\" is not in a namespace ignored by default (moby, k8s.io)\n",
+                prog, g_ctrd_ignored_id);
+        return false;
+    }
+    g_have_ctrd = true;
+    return true;
+}
+
+int main(int argc, char **argv) {
+    bool passed = true;
+    int npassed = 0, nfailed = 0, nskipped = 0;
     size_t i;
     struct {
         bool (*fn)(void);
@@ -1321,6 +2294,7 @@ int main(int argc, char **argv) {
         {test_invalid_endpoints, "invalid_endpoints"},
         {test_invalid_utf8_endpoint, "invalid_utf8_endpoint"},
         {test_previous_struct_version, "previous_struct_version"},
+        {test_second_struct_version, "second_struct_version"},
         {test_unreachable_backoff_none_refused, "unreachable_backoff_none_refused"},
         {test_unreachable_backoff_none_missing, "unreachable_backoff_none_missing"},
         {test_unreachable_exponential_max_elapsed, "unreachable_exponential_max_elapsed"},
@@ -1335,38 +2309,72 @@ int main(int argc, char **argv) {
         {test_back_to_back_snapshots, "back_to_back_snapshots"},
         {test_concurrent_snapshots, "concurrent_snapshots"},
         {test_last_error_is_thread_local, "last_error_is_thread_local"},
+        {test_no_sigpipe_when_peer_hangs_up, "no_sigpipe_when_peer_hangs_up"},
+        /* containerd: these need no engine. */
+        {test_containerd_invalid_ignored_namespaces, "containerd_invalid_ignored_namespaces"},
+        {test_containerd_invalid_endpoints, "containerd_invalid_endpoints"},
+        {test_containerd_unreachable_backoff_none_missing, "containerd_unreachable_backoff_none_missing"},
+        {test_containerd_unreachable_backoff_none_refused, "containerd_unreachable_backoff_none_refused"},
+        {test_containerd_no_sigpipe_when_peer_hangs_up, "containerd_no_sigpipe_when_peer_hangs_up"},
+        {test_containerd_call_timeout_bounds_engine_calls, "containerd_call_timeout_bounds_engine_calls"},
+        /* containerd: skipped without one. */
+        {test_containerd_threads_and_fds_return_to_baseline, "containerd_threads_and_fds_return_to_baseline"},
+        {test_containerd_real_engine, "containerd_real_engine"},
+        {test_containerd_endpoint_forms, "containerd_endpoint_forms"},
+        {test_containerd_ignored_namespaces, "containerd_ignored_namespaces"},
+        {test_containerd_default_endpoint_and_containerd_address,
+         "containerd_default_endpoint_and_containerd_address"},
+        {test_containerd_snapshot_outlives_close, "containerd_snapshot_outlives_close"},
+        {test_containerd_concurrent_snapshots, "containerd_concurrent_snapshots"},
+        {test_containerd_previous_struct_versions, "containerd_previous_struct_versions"},
     };
 
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s ENDPOINT EXPECT_ID EXPECT_NAME EXPECT_PID EXPECT_PROJECT\n", argv[0]);
+    if (argc != 6 && argc != 12) {
+        fprintf(stderr,
+                "usage: %s ENDPOINT EXPECT_ID EXPECT_NAME EXPECT_PID EXPECT_PROJECT\n"
+                "       [CONTAINERD_ENDPOINT CTRD_EXPECT_ID CTRD_EXPECT_NAME CTRD_EXPECT_PID CTRD_EXPECT_PROJECT "
+                "CTRD_IGNORED_ID]\n",
+                argv[0]);
         return 2;
     }
     g_endpoint = argv[1];
-    g_id = argv[2];
-    g_name = argv[3][0] == '/' ? argv[3] + 1 : argv[3];
-    errno = 0;
-    pid = strtol(argv[4], &end, 10);
-    if (errno != 0 || end == argv[4] || *end != '\0' || pid <= 0 || pid > INT32_MAX) {
+    g_docker.id = argv[2];
+    g_docker.name = argv[3][0] == '/' ? argv[3] + 1 : argv[3];
+    g_docker.pid = parse_pid(argv[4]);
+    if (g_docker.pid == 0) {
         fprintf(stderr, "%s: bad EXPECT_PID \"%s\"\n", argv[0], argv[4]);
         return 2;
     }
-    g_pid = (int32_t)pid;
-    g_project = argv[5];
+    g_docker.project = argv[5];
+    g_docker.name_label = NULL;
+    if (argc == 12 && !parse_containerd_args(argv[0], argv + 6)) {
+        return 2;
+    }
     if (!setup_sockets()) {
         return 2;
     }
 
     for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        bool ok = true;
-        run_test(tests[i].fn, tests[i].name, &ok);
-        if (ok) {
+        switch (run_test(tests[i].fn, tests[i].name)) {
+        case PASSED:
             npassed++;
-        } else {
+            break;
+        case FAILED:
             nfailed++;
             passed = false;
+            break;
+        case SKIPPED:
+            nskipped++;
+            break;
         }
     }
     teardown_sockets();
+    free(g_ctrd_url);
+    free(g_ctrd_other_form);
+    free(g_ctrd_ns);
+    if (nskipped > 0) {
+        printf("%d skipped: no containerd given (see the usage at the top of test_abi.c)\n", nskipped);
+    }
     printf("%d passed, %d failed\n", npassed, nfailed);
     return passed ? 0 : 1;
 }
