@@ -82,7 +82,7 @@ if(NOT TARGET whalewatcher::whalewatcher_static)
   set_target_properties(whalewatcher::whalewatcher_static PROPERTIES
     IMPORTED_LOCATION "$${_ww_prefix}/lib/libwhalewatcher.a"
     INTERFACE_INCLUDE_DIRECTORIES "$${_ww_prefix}/include"
-    INTERFACE_LINK_LIBRARIES "$(patsubst -l%,%,$(STATIC_LIBS))")
+    INTERFACE_LINK_LIBRARIES "$(subst $(subst ,, ),;,$(filter-out -lc,$(STATIC_LIBS)))")
 endif()
 set(whalewatcher_ABI_VERSION $(ABI))
 unset(_ww_prefix)

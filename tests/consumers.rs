@@ -1,0 +1,194 @@
+//! The library used the way its users use it: from a fresh `make install`
+//! into a temporary prefix, the C example built with a plain Makefile and
+//! pkg-config, with CMake's find_package (shared and static) and with CMake
+//! and pkg-config (each run by ctest against a real engine), the C++
+//! wrapper's example and tests (plain and ASan), and the Go package (vet,
+//! race-detector tests, example).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use support::containerd::{shared as shared_containerd, PrivateContainerd};
+use support::docker::{shared as shared_docker, PrivateDocker};
+use support::stage::{installed, repo};
+
+const PROJECT: &str = "consumer-project";
+
+/// Runs `cmd` without cargo's LD_LIBRARY_PATH (which points into target/),
+/// so programs load the installed library through their rpath.
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.env_remove("LD_LIBRARY_PATH").output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn stage() -> &'static Path {
+    installed("consumers")
+}
+
+fn build_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wwt-consumer-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A Docker container and a containerd container the programs must find.
+struct Fixture {
+    docker: &'static PrivateDocker,
+    containerd: &'static PrivateContainerd,
+    docker_id: String,
+    docker_name: String,
+    docker_pid: i32,
+    ctrd_id: String,
+    ctrd_name: String,
+    ctrd_pid: i32,
+    moby_id: String,
+}
+
+static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+/// Programs built into the source tree (make-based examples) one at a time.
+static IN_TREE: Mutex<()> = Mutex::new(());
+
+fn fixture() -> &'static Fixture {
+    FIXTURE.get_or_init(|| {
+        let docker = shared_docker("consumers");
+        let containerd = shared_containerd("consumers-ctrd");
+        let tag = format!("consumer-{}", std::process::id());
+        docker.remove_labelled("whalewatcher.test", "consumers");
+        let docker_id =
+            docker.run(&tag, &[("whalewatcher.test", "consumers"), ("com.docker.compose.project", PROJECT)]);
+        containerd.run("wwtest", &tag, &[("nerdctl/name", "consumer"), ("com.docker.compose.project", PROJECT)]);
+        containerd.run("moby", &tag, &[]);
+        Fixture {
+            docker_pid: docker.pid_of(&docker_id),
+            docker_id,
+            docker_name: tag.clone(),
+            ctrd_pid: containerd.pid_of("wwtest", &tag),
+            ctrd_id: format!("wwtest/{tag}"),
+            ctrd_name: "wwtest/consumer".into(),
+            moby_id: format!("moby/{tag}"),
+            docker,
+            containerd,
+        }
+    })
+}
+
+impl Fixture {
+    /// The command line the C and C++ test programs take.
+    fn args(&self) -> String {
+        format!(
+            "{} {} {} {} {PROJECT} {} {} {} {} {PROJECT} {}",
+            self.docker.endpoint(),
+            self.docker_id,
+            self.docker_name,
+            self.docker_pid,
+            self.containerd.socket.display(),
+            self.ctrd_id,
+            self.ctrd_name,
+            self.ctrd_pid,
+            self.moby_id
+        )
+    }
+}
+
+/// What the example prints must show the fixture's container with its PID.
+fn assert_shows(output: &str, name: &str, pid: i32) {
+    assert!(
+        output.lines().any(|l| l.contains(&format!("'{name}'")) && l.contains(&format!("PID {pid})"))),
+        "{name} with PID {pid} not in:\n{output}"
+    );
+}
+
+#[test]
+fn c_example_with_make_and_pkg_config() {
+    let f = fixture();
+    let _one = IN_TREE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo().join("c-examples");
+    run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
+    run(Command::new("make").arg("-C").arg(&dir).arg(format!("PREFIX={}", stage().display())));
+    let ldd = run(Command::new("ldd").arg(dir.join("watch")));
+    assert!(ldd.contains(&format!("{}/lib/libwhalewatcher.so.1", stage().display())), "{ldd}");
+    let out = run(Command::new(dir.join("watch")).arg(f.docker.endpoint()));
+    assert_shows(&out, &f.docker_name, f.docker_pid);
+    let out = run(Command::new(dir.join("watch")).args(["--engine", "containerd"]).arg(&f.containerd.socket));
+    assert_shows(&out, &f.ctrd_name, f.ctrd_pid);
+    run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
+}
+
+fn cmake(name: &str, extra: &[&str], engine: &str, endpoint: &str) -> (PathBuf, String) {
+    let build = build_dir(name);
+    let mut configure = Command::new("cmake");
+    configure
+        .arg("-S")
+        .arg(repo().join("c-examples/cmake"))
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DCMAKE_PREFIX_PATH={}", stage().display()))
+        .arg(format!("-DWW_TEST_ENGINE={engine}"))
+        .arg(format!("-DWW_TEST_ENDPOINT={endpoint}"))
+        .args(extra);
+    run(&mut configure);
+    run(Command::new("cmake").arg("--build").arg(&build));
+    let ctest = run(Command::new("ctest").arg("--test-dir").arg(&build).arg("--output-on-failure").arg("-V"));
+    assert!(ctest.contains("100% tests passed"), "{ctest}");
+    (build, ctest)
+}
+
+#[test]
+fn cmake_find_package_shared_library() {
+    let f = fixture();
+    let (build, ctest) = cmake("cmake-shared", &[], "docker", &f.docker.endpoint());
+    assert_shows(&ctest, &f.docker_name, f.docker_pid);
+    let ldd = run(Command::new("ldd").arg(build.join("watch")));
+    assert!(ldd.contains(&format!("{}/lib/libwhalewatcher.so.1", stage().display())), "{ldd}");
+    std::fs::remove_dir_all(build).unwrap();
+}
+
+#[test]
+fn cmake_find_package_static_library() {
+    let f = fixture();
+    let endpoint = f.containerd.endpoint();
+    let (build, ctest) = cmake("cmake-static", &["-DWW_STATIC=ON"], "containerd", &endpoint);
+    assert_shows(&ctest, &f.ctrd_name, f.ctrd_pid);
+    let ldd = run(Command::new("ldd").arg(build.join("watch")));
+    assert!(!ldd.contains("libwhalewatcher"), "linked statically: {ldd}");
+    std::fs::remove_dir_all(build).unwrap();
+}
+
+#[test]
+fn cmake_with_pkg_config() {
+    let f = fixture();
+    let (build, ctest) = cmake("cmake-pc", &["-DWW_USE_PKGCONFIG=ON"], "docker", &f.docker.endpoint());
+    assert_shows(&ctest, &f.docker_name, f.docker_pid);
+    std::fs::remove_dir_all(build).unwrap();
+}
+
+fn make_cpp(target: &str) -> String {
+    let f = fixture();
+    let _one = IN_TREE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo().join("c-examples/cpp");
+    let prefix = format!("PREFIX={}", stage().display());
+    run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
+    let out = run(Command::new("make").arg("-s").arg("-C").arg(&dir).arg("all").arg(target).arg(&prefix).arg(format!("ARGS={}", f.args())));
+    assert!(out.lines().any(|l| l.ends_with(" passed, 0 failed")), "{out}");
+    assert!(!out.contains("skipped"), "every test ran: {out}");
+    let watch = run(Command::new(dir.join("watch")).arg(f.docker.endpoint()));
+    assert_shows(&watch, &f.docker_name, f.docker_pid);
+    run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
+    out
+}
+
+#[test]
+fn cpp_wrapper_tests_and_example() {
+    make_cpp("test");
+}
+
+#[test]
+fn cpp_wrapper_tests_under_address_sanitizer() {
+    make_cpp("asan");
+}
