@@ -1,0 +1,3 @@
+module whalewatcher.local/go
+
+go 1.19

@@ -1,0 +1,290 @@
+package whalewatcher
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Engines for the tests come from the environment; tests needing one skip
+// without it:
+//
+//	WW_TEST_DOCKER_ENDPOINT      e.g. unix:///tmp/wwgo-d/docker.sock (with busybox:local)
+//	WW_TEST_CONTAINERD_ENDPOINT  e.g. /tmp/wwgo-c/containerd.sock (busybox:local imported
+//	                             into "default" and WW_TEST_CONTAINERD_NAMESPACE)
+//	WW_TEST_CONTAINERD_NAMESPACE default "wwtest"
+//	WW_TEST_CTR_FIFO_DIR         ctr --fifo-dir, default a temporary directory
+//
+// The docker and ctr CLIs must be on PATH.
+
+const waitFor = 20 * time.Second // for a change to show in the portfolio
+
+func randomSuffix(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func run(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Env = childEnv()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", &cmdError{cmd: name + " " + strings.Join(args, " "), err: err, stderr: strings.TrimSpace(stderr.String())}
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// childEnv is the environment without GODEBUG: the tests may run with
+// GODEBUG=cgocheck=2, which the docker and ctr CLIs (Go programs built with
+// a newer Go) refuse to start with.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GODEBUG=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+type cmdError struct {
+	cmd, stderr string
+	err         error
+}
+
+func (e *cmdError) Error() string { return e.cmd + ": " + e.err.Error() + ": " + e.stderr }
+
+// --- Docker ------------------------------------------------------------------
+
+type dockerEngine struct {
+	t        *testing.T
+	endpoint string
+}
+
+func needDocker(t *testing.T) *dockerEngine {
+	t.Helper()
+	ep := os.Getenv("WW_TEST_DOCKER_ENDPOINT")
+	if ep == "" {
+		t.Skip("WW_TEST_DOCKER_ENDPOINT not set")
+	}
+	return &dockerEngine{t: t, endpoint: ep}
+}
+
+func (d *dockerEngine) try(args ...string) (string, error) {
+	d.t.Helper()
+	return run(d.t, "docker", append([]string{"-H", d.endpoint}, args...)...)
+}
+
+func (d *dockerEngine) docker(args ...string) string {
+	d.t.Helper()
+	out, err := d.try(args...)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return out
+}
+
+// run starts a sleeping busybox container, removed at the end of the test,
+// and returns its full ID.
+func (d *dockerEngine) run(name string, labels map[string]string) string {
+	d.t.Helper()
+	args := []string{"run", "-d", "--network", "none", "--name", name}
+	for k, v := range labels {
+		args = append(args, "--label", k+"="+v)
+	}
+	args = append(args, "busybox:local", "/bin/sleep", "100000")
+	d.t.Cleanup(func() { _, _ = d.try("rm", "-f", name) })
+	return d.docker(args...)
+}
+
+func (d *dockerEngine) pid(nameorid string) int {
+	d.t.Helper()
+	pid, err := strconv.Atoi(d.docker("inspect", "-f", "{{.State.Pid}}", nameorid))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return pid
+}
+
+func (d *dockerEngine) watcher(opts Options) *Watcher {
+	d.t.Helper()
+	opts.Engine = Docker
+	opts.Endpoint = d.endpoint
+	return readyWatcher(d.t, opts)
+}
+
+// --- containerd --------------------------------------------------------------
+
+type containerdEngine struct {
+	t         *testing.T
+	socket    string
+	namespace string
+	fifos     string
+}
+
+func needContainerd(t *testing.T) *containerdEngine {
+	t.Helper()
+	sock := os.Getenv("WW_TEST_CONTAINERD_ENDPOINT")
+	if sock == "" {
+		t.Skip("WW_TEST_CONTAINERD_ENDPOINT not set")
+	}
+	sock = strings.TrimPrefix(sock, "unix://")
+	ns := os.Getenv("WW_TEST_CONTAINERD_NAMESPACE")
+	if ns == "" {
+		ns = "wwtest"
+	}
+	fifos := os.Getenv("WW_TEST_CTR_FIFO_DIR")
+	if fifos == "" {
+		fifos = filepath.Join(t.TempDir(), "fifo")
+	}
+	return &containerdEngine{t: t, socket: sock, namespace: ns, fifos: fifos}
+}
+
+func (c *containerdEngine) try(ns string, args ...string) (string, error) {
+	c.t.Helper()
+	return run(c.t, "ctr", append([]string{"-a", c.socket, "-n", ns}, args...)...)
+}
+
+func (c *containerdEngine) ctr(ns string, args ...string) string {
+	c.t.Helper()
+	out, err := c.try(ns, args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// run starts a sleeping busybox task id in ns, removed at the end of the test.
+func (c *containerdEngine) run(ns, id string, labels map[string]string) {
+	c.t.Helper()
+	args := []string{"run", "-d", "--fifo-dir", c.fifos}
+	for k, v := range labels {
+		args = append(args, "--label", k+"="+v)
+	}
+	args = append(args, "docker.io/library/busybox:local", id, "/bin/sleep", "100000")
+	c.t.Cleanup(func() { c.remove(ns, id) })
+	c.ctr(ns, args...)
+}
+
+// remove kills and deletes task and container id, whatever their state.
+func (c *containerdEngine) remove(ns, id string) {
+	_, _ = c.try(ns, "tasks", "resume", id)
+	_, _ = c.try(ns, "tasks", "kill", "-s", "SIGKILL", id)
+	for i := 0; i < 100; i++ {
+		if _, err := c.try(ns, "tasks", "delete", "-f", id); err == nil {
+			break
+		}
+		if out, err := c.try(ns, "tasks", "ls", "-q"); err == nil && !containsLine(out, id) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, _ = c.try(ns, "containers", "delete", id)
+}
+
+// pid is the PID ctr reports for task id's init process.
+func (c *containerdEngine) pid(ns, id string) int {
+	c.t.Helper()
+	out := c.ctr(ns, "tasks", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == id {
+			pid, err := strconv.Atoi(f[1])
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			return pid
+		}
+	}
+	c.t.Fatalf("no task %s in %s: %s", id, ns, out)
+	return 0
+}
+
+// labels are container id's labels as ctr reports them.
+func (c *containerdEngine) labels(ns, id string) map[string]string {
+	c.t.Helper()
+	var info struct{ Labels map[string]string }
+	if err := json.Unmarshal([]byte(c.ctr(ns, "containers", "info", id)), &info); err != nil {
+		c.t.Fatal(err)
+	}
+	if info.Labels == nil {
+		info.Labels = map[string]string{}
+	}
+	return info.Labels
+}
+
+func (c *containerdEngine) watcher(opts Options) *Watcher {
+	c.t.Helper()
+	opts.Engine = Containerd
+	opts.Endpoint = c.socket
+	return readyWatcher(c.t, opts)
+}
+
+func containsLine(out, want string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// --- watching ----------------------------------------------------------------
+
+// readyWatcher creates a watcher, closed at the end of the test, and waits
+// until it is ready.
+func readyWatcher(t *testing.T, opts Options) *Watcher {
+	t.Helper()
+	w, err := New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", opts, err)
+	}
+	t.Cleanup(w.Close)
+	if err := w.ReadyWithin(30 * time.Second); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	return w
+}
+
+// eventually polls the watcher's portfolio until cond holds (it returns ""),
+// and returns that portfolio; it fails the test with cond's last complaint
+// after waitFor.
+func eventually(t *testing.T, w *Watcher, cond func(p *Portfolio) string) *Portfolio {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		p := w.Portfolio()
+		why := cond(p)
+		if why == "" {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s (generation %d, containers %v)", waitFor, why, p.Generation, p.AllContainers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stays checks that cond holds on every portfolio for d.
+func stays(t *testing.T, w *Watcher, d time.Duration, cond func(p *Portfolio) string) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if why := cond(w.Portfolio()); why != "" {
+			t.Fatal(why)
+		}
+	}
+}
