@@ -192,3 +192,48 @@ fn cpp_wrapper_tests_and_example() {
 fn cpp_wrapper_tests_under_address_sanitizer() {
     make_cpp("asan");
 }
+
+/// `go` with the installed library found by pkg-config and as rpath, and
+/// the fixture's engines for the package's tests.
+fn go(args: &[&str], godebug: Option<&str>) -> String {
+    let f = fixture();
+    let lib = stage().join("lib");
+    let mut cmd = Command::new("go");
+    cmd.current_dir(repo().join("c-examples/go"))
+        .args(args)
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .env("CGO_LDFLAGS", format!("-Wl,-rpath,{}", lib.display()))
+        .env("CGO_ENABLED", "1")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-count=1")
+        .env("WW_TEST_DOCKER_ENDPOINT", f.docker.endpoint())
+        .env("WW_TEST_CONTAINERD_ENDPOINT", &f.containerd.socket)
+        .env("WW_TEST_CTR_FIFO_DIR", f.containerd.dir.join("fifo"));
+    if let Some(g) = godebug {
+        cmd.env("GODEBUG", g);
+    }
+    run(&mut cmd)
+}
+
+/// The Go package and example are built and tested one at a time (they
+/// share the engines' containers and Go's build cache).
+static GO: Mutex<()> = Mutex::new(());
+
+#[test]
+fn go_package_vet_race_tests_and_example() {
+    let _one = GO.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixture();
+    go(&["vet", "./..."], None);
+    let out = go(&["test", "-race", "-v", "./..."], None);
+    assert!(!out.contains("--- SKIP"), "every Go test ran:\n{out}");
+    assert!(out.contains("--- PASS") && !out.contains("--- FAIL"), "{out}");
+    let out = go(&["run", "./cmd/watch", &f.docker.endpoint()], None);
+    assert_shows(&out, &f.docker_name, f.docker_pid);
+}
+
+#[test]
+fn go_package_tests_with_strict_cgo_pointer_checks() {
+    let _one = GO.lock().unwrap_or_else(|e| e.into_inner());
+    let out = go(&["test", "-v", "./whalewatcher/"], Some("cgocheck=2"));
+    assert!(out.contains("--- PASS") && !out.contains("--- FAIL") && !out.contains("--- SKIP"), "{out}");
+}
