@@ -73,7 +73,13 @@ impl Engine for DockerEngine {
             // Events from this instant on are replayed by the daemon even if
             // the subscription reaches it later: no gap between subscribing
             // and listing.
-            let since = sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos).map(docker_since);
+            // Without a usable engine clock, fall back to this host's clock,
+            // 10 s early (replayed events that happened before are harmless).
+            let since = match sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos) {
+                Some(engine_now) => Some(engine_now),
+                None => local_clock_nanos().map(|n| n - 10_000_000_000),
+            }
+            .map(docker_since);
             Ok(Arc::new(DockerConnection { docker, endpoint, info, since }) as Arc<dyn Connection>)
         })
     }
@@ -106,6 +112,12 @@ impl Connection for DockerConnection {
             .filter_map(move |r| {
                 let out = match r {
                     Ok(msg) => to_event(msg).map(Ok),
+                    // Not even JSON: the stream itself is corrupt.
+                    Err(e @ BollardError::JsonSerdeError { .. }) => {
+                        let mut err = engine_error(&endpoint, "event stream", e);
+                        err.kind = ErrorKind::Unreachable;
+                        Some(Err(err))
+                    }
                     Err(e) => Some(Err(engine_error(&endpoint, "event stream", e))),
                 };
                 std::future::ready(out)
@@ -123,7 +135,7 @@ impl Connection for DockerConnection {
             )]);
             let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
             let summaries = docker.list_containers(Some(opts)).await.map_err(|e| engine_error(&endpoint, "list", e))?;
-            Ok(summaries.into_iter().filter_map(|s| s.id).map(Listed::Inspect).collect())
+            Ok(summaries.into_iter().filter_map(|s| s.id).filter(|id| valid_id(id)).map(Listed::Inspect).collect())
         })
     }
 
@@ -132,6 +144,10 @@ impl Connection for DockerConnection {
         let endpoint = self.endpoint.clone();
         Box::pin(async move {
             match docker.inspect_container(&id, None).await {
+                Ok(details) if details.id.as_deref().is_some_and(|got| got != id) => Err(EngineError::new(
+                    ErrorKind::Malformed,
+                    format!("Docker at {endpoint}: inspect {id}: the engine answered for another container"),
+                )),
                 Ok(details) => Ok(to_container(&id, details)),
                 Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
                 Err(e) => Err(engine_error(&endpoint, &format!("inspect {id}"), e)),
@@ -146,7 +162,7 @@ fn to_event(msg: EventMessage) -> Option<Event> {
         return None;
     }
     let actor = msg.actor?;
-    let id = actor.id.filter(|id| !id.is_empty())?;
+    let id = actor.id.filter(|id| valid_id(id))?;
     let kind = match msg.action.as_deref()? {
         "start" => EventKind::Started,
         "die" => EventKind::Died,
@@ -159,6 +175,18 @@ fn to_event(msg: EventMessage) -> Option<Event> {
         _ => return None,
     };
     Some(Event { id, kind })
+}
+
+/// True for what can be a Docker container ID: letters, digits, `_`, `.`
+/// and `-`, never empty (so it is safe in a request path).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Nanoseconds since the epoch by this host's clock.
+fn local_clock_nanos() -> Option<i128> {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(i128::try_from(d.as_nanos()).ok()?)
 }
 
 /// The alive container an inspection shows, or `None` if it has no initial process.
@@ -270,5 +298,10 @@ mod tests {
         let mut anonymous = message("start", &[]);
         anonymous.actor = None;
         assert_eq!(to_event(anonymous), None);
+        for bad in ["", "../../etc/passwd", "a b", "x?y=1"] {
+            let mut m = message("start", &[]);
+            m.actor.as_mut().unwrap().id = Some(bad.into());
+            assert_eq!(to_event(m), None, "{bad:?}");
+        }
     }
 }

@@ -26,9 +26,36 @@ const MAX_BATCH: usize = 1024;
 
 enum Msg {
     Event(Event),
+    /// An event the engine sent but nobody could understand: skipped.
+    Skipped(String),
     StreamEnded(String),
     Listed(Ticket, Result<Vec<Listed>, EngineError>),
-    Inspected { ticket: Ticket, for_sync: bool, result: Result<Option<Container>, EngineError> },
+    Inspected { ticket: Ticket, id: String, attempt: u32, for_sync: bool, result: Result<Option<Container>, EngineError> },
+    /// Time to try a failed inspection again.
+    Retry { id: String, attempt: u32 },
+}
+
+/// How often a failed inspection is tried in all, before the container is
+/// left out until the next resynchronisation.
+pub const INSPECT_ATTEMPTS: u32 = 8;
+/// The delay before the first retry of an inspection; it doubles up to 30 s.
+const INSPECT_RETRY_FIRST: Duration = Duration::from_millis(250);
+
+fn retry_delay(attempt: u32) -> Duration {
+    INSPECT_RETRY_FIRST.saturating_mul(1 << attempt.min(7)).min(Duration::from_secs(30))
+}
+
+/// What lives exactly as long as one connection attempt.
+struct Attempt {
+    conn: Arc<dyn Connection>,
+    tx: mpsc::Sender<Msg>,
+    /// Aborted when dropped: nothing of the attempt outlives it.
+    tasks: JoinSet<()>,
+    /// The list and the inspections the first synchronisation waits for.
+    pending_sync: usize,
+    /// Containers whose inspection failed and is to be tried again, with
+    /// the attempt number of the retry that is due.
+    retrying: std::collections::HashMap<String, u32>,
 }
 
 /// The background state of one watcher.
@@ -111,24 +138,28 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         // new synchronisation is complete.
         self.tracker.reset();
         let (tx, mut rx) = mpsc::channel::<Msg>(MAX_BATCH);
-        // Aborted when dropped: nothing of this attempt outlives it.
-        let mut tasks = JoinSet::new();
-        tasks.spawn(forward_events(conn.events(), tx.clone()));
+        let mut at = Attempt {
+            conn: Arc::clone(&conn),
+            tx: tx.clone(),
+            tasks: JoinSet::new(),
+            pending_sync: 1,
+            retrying: Default::default(),
+        };
+        at.tasks.spawn(forward_events(conn.events(), tx.clone()));
         let list_ticket = self.tracker.ticket();
         let (list_conn, list_tx, t) = (Arc::clone(&conn), tx.clone(), self.call_timeout);
-        tasks.spawn(async move {
+        at.tasks.spawn(async move {
             let result = match timeout(t, list_conn.list()).await {
                 Ok(r) => r,
                 Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("list: no answer within {t:?}"))),
             };
             let _ = list_tx.send(Msg::Listed(list_ticket, result)).await;
         });
-        let mut pending_sync = 1usize;
         let mut synced = false;
         loop {
             let first = tokio::select! {
                 msg = rx.recv() => msg,
-                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                Some(joined) = at.tasks.join_next(), if !at.tasks.is_empty() => {
                     match joined {
                         Err(e) if e.is_panic() => {
                             return Ended { msg: "internal error: an engine request panicked".into(), was_synced: synced };
@@ -140,13 +171,13 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             let mut next = first;
             let mut applied = 0;
             while let Some(msg) = next {
-                if let Err(msg) = self.handle(msg, &conn, &tx, &mut tasks, &mut pending_sync) {
+                if let Err(msg) = self.handle(msg, &mut at) {
                     return Ended { msg, was_synced: synced };
                 }
                 applied += 1;
                 next = if applied < MAX_BATCH { rx.try_recv().ok() } else { None };
             }
-            if !synced && pending_sync == 0 {
+            if !synced && at.pending_sync == 0 {
                 synced = true;
                 self.tracker.take_changed();
                 self.publish();
@@ -157,20 +188,19 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         }
     }
 
-    fn handle(
-        &mut self,
-        msg: Msg,
-        conn: &Arc<dyn Connection>,
-        tx: &mpsc::Sender<Msg>,
-        tasks: &mut JoinSet<()>,
-        pending_sync: &mut usize,
-    ) -> Result<(), String> {
+    fn handle(&mut self, msg: Msg, at: &mut Attempt) -> Result<(), String> {
         match msg {
             Msg::Event(ev) => {
+                if ev.kind == crate::core::model::EventKind::Died {
+                    // Dead: no point in trying to inspect it again.
+                    at.retrying.remove(&ev.id);
+                }
                 if let Some(ticket) = self.tracker.apply_event(&ev) {
-                    self.spawn_inspect(ticket, ev.id, false, conn, tx, tasks);
+                    at.retrying.remove(&ev.id);
+                    self.spawn_inspect(ticket, ev.id, 0, false, at);
                 }
             }
+            Msg::Skipped(msg) => self.shared.note_error(&msg),
             Msg::StreamEnded(msg) => return Err(msg),
             Msg::Listed(_, Err(e)) => return Err(e.msg),
             Msg::Listed(ticket, Ok(items)) => {
@@ -178,43 +208,55 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     match item {
                         Listed::Alive(c) => self.tracker.observe(&ticket, c),
                         Listed::Inspect(id) => {
-                            *pending_sync += 1;
+                            at.pending_sync += 1;
                             let t = self.tracker.ticket();
-                            self.spawn_inspect(t, id, true, conn, tx, tasks);
+                            self.spawn_inspect(t, id, 0, true, at);
                         }
                     }
                 }
                 self.tracker.done(ticket);
-                *pending_sync -= 1;
+                at.pending_sync -= 1;
             }
-            Msg::Inspected { ticket, for_sync, result } => {
+            Msg::Inspected { ticket, id, attempt, for_sync, result } => {
                 if for_sync {
-                    *pending_sync -= 1;
+                    at.pending_sync -= 1;
                 }
                 match result {
                     Ok(Some(c)) => self.tracker.observe(&ticket, c),
                     Ok(None) => {}
-                    Err(e) if e.breaks_connection() => return Err(e.msg),
-                    // One container the engine cannot describe is skipped, not fatal.
-                    Err(e) => self.shared.note_error(&e.msg),
+                    // One container the engine cannot describe now is tried
+                    // again later; it never stops the watch, nor the sync.
+                    Err(e) if attempt + 1 < INSPECT_ATTEMPTS => {
+                        self.shared.note_error(&format!("{} (trying again)", e.msg));
+                        at.retrying.insert(id.clone(), attempt + 1);
+                        let (tx, delay) = (at.tx.clone(), retry_delay(attempt));
+                        at.tasks.spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = tx.send(Msg::Retry { id, attempt: attempt + 1 }).await;
+                        });
+                    }
+                    Err(e) => self.shared.note_error(&format!(
+                        "{}; gave up after {INSPECT_ATTEMPTS} attempts until the next resynchronisation",
+                        e.msg
+                    )),
                 }
                 self.tracker.done(ticket);
+            }
+            Msg::Retry { id, attempt } => {
+                // Only if nothing (a death, a new start) made it moot meanwhile.
+                if at.retrying.get(&id) == Some(&attempt) {
+                    at.retrying.remove(&id);
+                    let t = self.tracker.ticket();
+                    self.spawn_inspect(t, id, attempt, false, at);
+                }
             }
         }
         Ok(())
     }
 
-    fn spawn_inspect(
-        &self,
-        ticket: Ticket,
-        id: String,
-        for_sync: bool,
-        conn: &Arc<dyn Connection>,
-        tx: &mpsc::Sender<Msg>,
-        tasks: &mut JoinSet<()>,
-    ) {
-        let (conn, tx, slots, t) = (Arc::clone(conn), tx.clone(), Arc::clone(&self.inspect_slots), self.call_timeout);
-        tasks.spawn(async move {
+    fn spawn_inspect(&self, ticket: Ticket, id: String, attempt: u32, for_sync: bool, at: &mut Attempt) {
+        let (conn, tx, slots, t) = (Arc::clone(&at.conn), at.tx.clone(), Arc::clone(&self.inspect_slots), self.call_timeout);
+        at.tasks.spawn(async move {
             let result = match slots.acquire_owned().await {
                 Err(_) => Ok(None),
                 Ok(_permit) => match timeout(t, conn.inspect(id.clone())).await {
@@ -222,7 +264,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("inspect {id}: no answer within {t:?}"))),
                 },
             };
-            let _ = tx.send(Msg::Inspected { ticket, for_sync, result }).await;
+            let _ = tx.send(Msg::Inspected { ticket, id, attempt, for_sync, result }).await;
         });
     }
 
@@ -240,6 +282,8 @@ async fn forward_events(
     while let Some(item) = events.next().await {
         let msg = match item {
             Ok(ev) => Msg::Event(ev),
+            // Well-formed but not understood (say, a new kind of event): skip it.
+            Err(e) if e.kind == ErrorKind::Malformed => Msg::Skipped(format!("skipped an event: {}", e.msg)),
             Err(e) => Msg::StreamEnded(e.msg),
         };
         let end = matches!(msg, Msg::StreamEnded(_));

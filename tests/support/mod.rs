@@ -2,6 +2,7 @@
 pub mod abi;
 pub mod containerd;
 pub mod docker;
+pub mod fake_docker;
 pub mod scripted;
 pub mod stage;
 
