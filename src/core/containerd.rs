@@ -334,7 +334,7 @@ async fn list_namespace(channel: &Channel, endpoint: &str, ns: &str) -> Result<V
 }
 
 /// The container a task shows, if the task is alive (running, pausing or paused).
-fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>) -> Option<Container> {
+pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>) -> Option<Container> {
     let paused = match Status::try_from(p.status).ok()? {
         Status::Running => false,
         Status::Paused | Status::Pausing => true,
@@ -354,7 +354,7 @@ fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>
 
 /// Maps a task event to a lifecycle event; `None` for anything else,
 /// including the exits of exec'd processes.
-fn to_event(env: &Envelope) -> Option<Event> {
+pub fn to_event(env: &Envelope) -> Option<Event> {
     let any = env.event.as_ref()?;
     let bytes = any.value.as_slice();
     let (container_id, kind) = match env.topic.as_str() {

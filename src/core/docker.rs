@@ -157,7 +157,7 @@ impl Connection for DockerConnection {
 }
 
 /// Maps a Docker event to a lifecycle event; `None` for events tracking ignores.
-fn to_event(msg: EventMessage) -> Option<Event> {
+pub fn to_event(msg: EventMessage) -> Option<Event> {
     if msg.typ != Some(EventMessageTypeEnum::CONTAINER) {
         return None;
     }
@@ -190,7 +190,7 @@ fn local_clock_nanos() -> Option<i128> {
 }
 
 /// The alive container an inspection shows, or `None` if it has no initial process.
-fn to_container(requested: &str, details: ContainerInspectResponse) -> Option<Container> {
+pub fn to_container(requested: &str, details: ContainerInspectResponse) -> Option<Container> {
     let state = details.state?;
     let pid = i32::try_from(state.pid.unwrap_or(0)).ok().filter(|&p| p > 0)?;
     let paused = state.paused.unwrap_or(false);
