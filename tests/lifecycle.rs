@@ -1,6 +1,6 @@
 //! After `ww_close` the process has the threads and file descriptors it had
-//! before `ww_new`, also after many cycles and with snapshots outliving their
-//! watcher. (One test in this binary, so no other test's threads interfere.)
+//! before `ww_new`, also after 1000 cycles (and its memory too), and with
+//! snapshots outliving their watcher. (One test in this binary, so no other test's threads interfere.)
 
 mod support;
 
@@ -55,5 +55,25 @@ fn close_leaves_no_thread_and_no_file_descriptor_behind() {
     assert!(w.ready(Duration::from_millis(100)).is_err());
     drop(w);
     assert!(eventually(Duration::from_secs(1), || threads_and_fds() == baseline));
+
+    // 1000 full lives in one process: threads, descriptors and memory return
+    // to where they were.
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+    };
+    let cycle = || {
+        let w = Handle::docker(&d.endpoint());
+        w.ready(Duration::from_secs(30)).expect("ready");
+        assert!(!w.snapshot().containers.is_empty());
+    };
+    (0..50).for_each(|_| cycle());
+    let (base_rss, base) = (rss(), threads_and_fds());
+    let t = std::time::Instant::now();
+    (0..1000).for_each(|_| cycle());
+    let grown = rss().saturating_sub(base_rss);
+    eprintln!("1000 cycles in {:?}, RSS {base_rss} KiB -> +{grown} KiB", t.elapsed());
+    assert_eq!(threads_and_fds(), base);
+    assert!(grown < 4 * 1024, "RSS grew by {grown} KiB over 1000 cycles");
     d.remove_labelled("whalewatcher.test", "lifecycle");
 }
