@@ -46,6 +46,17 @@
 
 
 /**
+ * The longest unix socket path the kernel takes (`sun_path` less its NUL).
+ */
+#define MAX_SOCKET_PATH 107
+
+/**
+ * How often a failed inspection is tried in all, before the container is
+ * left out until the next resynchronisation.
+ */
+#define INSPECT_ATTEMPTS 8
+
+/**
  * Major version of the library.
  */
 #define WW_VERSION_MAJOR 0
@@ -120,7 +131,8 @@ typedef struct ww_options {
    */
   uint32_t backoff_initial_ms;
   /**
-   * Cap of one retry delay in ms; 0 means the default, 30000.
+   * Cap of one retry delay in ms (exponential backoff only); 0 means the
+   * default, 30000.
    */
   uint32_t backoff_max_ms;
   /**
@@ -373,7 +385,8 @@ uint32_t ww_abi_version(void);
  * `WW_STATUS_ABI_MISMATCH` for an unknown `struct_size`;
  * `WW_STATUS_INVALID_ARG` for an unknown engine or backoff, an endpoint that
  * is not UTF-8 or has an unsupported scheme, an ignored namespace that is not
- * a namespace name, or `backoff_max_ms` below `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
+ * a namespace name, a unix socket path longer than 107 bytes, or (for
+ * exponential backoff) `backoff_max_ms` below `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
  * cannot be started. Any thread.
  */
 WW_MUST_USE

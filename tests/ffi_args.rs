@@ -111,7 +111,8 @@ fn bad_values_are_invalid_arguments_that_name_the_problem() {
     }
     let long = format!("unix:///{}", "x".repeat(100_000));
     let (st, msg) = with_endpoint(long.as_bytes());
-    assert_eq!(st, WW_STATUS_OK, "an over-long path is accepted and fails at connect: {msg}");
+    assert_eq!(st, WW_STATUS_INVALID_ARG, "{msg}");
+    assert!(msg.contains("longer than the 107 a unix socket takes"), "{msg}");
 }
 
 #[test]

@@ -91,6 +91,9 @@ pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
         if !path.starts_with('/') {
             return Err(unsupported("socket path must be absolute"));
         }
+        if let Some(why) = socket_path_error(path) {
+            return Err(unsupported(&why));
+        }
         return Ok(Endpoint::Unix(PathBuf::from(path)));
     }
     let hostport = s
@@ -98,13 +101,42 @@ pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
         .or_else(|| s.strip_prefix("http://"))
         .ok_or_else(|| unsupported("unknown scheme"))?;
     let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
-    let port_ok = hostport
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
-    if !port_ok || hostport.contains('/') || hostport.chars().any(char::is_whitespace) {
+    if !valid_host_port(hostport) {
         return Err(unsupported("expected HOST:PORT after the scheme, with a port from 1 to 65535"));
     }
     Ok(Endpoint::Tcp(hostport.to_string()))
+}
+
+/// `s` quoted, cut after 100 characters (an over-long input stays readable).
+fn shortened(s: &str) -> String {
+    const KEEP: usize = 100;
+    match s.char_indices().nth(KEEP) {
+        None => format!("{s:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &s[..cut], s.len()),
+    }
+}
+
+/// The longest unix socket path the kernel takes (`sun_path` less its NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+fn socket_path_error(path: &str) -> Option<String> {
+    (path.len() > MAX_SOCKET_PATH).then(|| {
+        format!("socket path of {} bytes is longer than the {MAX_SOCKET_PATH} a unix socket takes", path.len())
+    })
+}
+
+/// `HOST:PORT` with a host name, an IPv4 address or a bracketed IPv6
+/// address, and a decimal port from 1 to 65535.
+fn valid_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else { return false };
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+        None => !host.is_empty() && host.len() <= 253
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+    };
+    port_ok && host_ok
 }
 
 /// Resolves the Docker endpoint: the explicit one, else `DOCKER_HOST`, else the default.
@@ -126,6 +158,9 @@ pub fn parse_containerd_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
         return Err(InvalidOption(format!(
             "unsupported containerd endpoint {s:?}: expected an absolute socket path or unix:///PATH"
         )));
+    }
+    if let Some(why) = socket_path_error(path) {
+        return Err(InvalidOption(format!("unsupported containerd endpoint: {why}")));
     }
     Ok(Endpoint::Unix(PathBuf::from(path)))
 }
@@ -159,7 +194,11 @@ pub fn parse_namespaces(s: &str) -> Result<Vec<String>, InvalidOption> {
             if valid {
                 Ok(n.to_string())
             } else {
-                Err(InvalidOption(format!("ignored namespace {n:?} in {s:?} is not a containerd namespace name")))
+                Err(InvalidOption(format!(
+                    "ignored namespace {} in {} is not a containerd namespace name",
+                    shortened(n),
+                    shortened(s)
+                )))
             }
         })
         .collect()
@@ -178,7 +217,7 @@ mod tests {
         assert_eq!(parse_docker_endpoint("tcp://127.0.0.1:2375").unwrap(), Endpoint::Tcp("127.0.0.1:2375".into()));
         assert_eq!(parse_docker_endpoint("tcp://[::1]:2375").unwrap(), Endpoint::Tcp("[::1]:2375".into()));
         assert_eq!(parse_docker_endpoint("http://h:1/").unwrap(), Endpoint::Tcp("h:1".into()));
-        for bad in ["", "ssh://x", "unix://", "unix://rel/path", "tcp://", "/var/run/docker.sock", "npipe:////./pipe/x", "tcp://a b:1", "tcp://h:1/x", "tcp://127.0.0.1", "tcp://h:0", "tcp://h:99999", "tcp://:2375", "http://h:x"] {
+        for bad in ["", "ssh://x", "unix://", "unix://rel/path", "tcp://", "/var/run/docker.sock", "npipe:////./pipe/x", "tcp://a b:1", "tcp://h:1/x", "tcp://127.0.0.1", "tcp://h:0", "tcp://h:99999", "tcp://:2375", "http://h:x", "tcp://::1", "tcp://localhost:+1", "tcp://127.0.0.1:2375:1", "tcp://?:1", "tcp://#:1", "tcp://[]:1"] {
             let e = parse_docker_endpoint(bad).unwrap_err();
             assert!(e.0.contains(&format!("{bad:?}")), "{e}");
         }
@@ -188,6 +227,10 @@ mod tests {
     fn parses_containerd_endpoints() {
         assert_eq!(parse_containerd_endpoint("/run/c.sock").unwrap(), Endpoint::Unix("/run/c.sock".into()));
         assert_eq!(parse_containerd_endpoint("unix:///run/c.sock").unwrap(), Endpoint::Unix("/run/c.sock".into()));
+        let long = format!("/{}", "a".repeat(MAX_SOCKET_PATH));
+        assert!(parse_containerd_endpoint(&long[..MAX_SOCKET_PATH]).is_ok());
+        assert!(parse_containerd_endpoint(&long).is_err());
+        assert!(parse_docker_endpoint(&format!("unix://{long}")).is_err());
         for bad in ["", "unix://", "tcp://h:1", "http://h:1/x", "relative.sock", "unix://relative.sock"] {
             assert!(parse_containerd_endpoint(bad).unwrap_err().0.contains(&format!("{bad:?}")), "{bad}");
         }

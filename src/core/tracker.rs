@@ -96,25 +96,13 @@ impl Tracker {
                 if remember {
                     self.pauses.insert(ev.id.clone(), (seq, paused));
                 }
-                self.patch(&ev.id, |c| {
-                    if c.paused == paused {
-                        return false;
-                    }
-                    c.paused = paused;
-                    true
-                });
+                self.patch(&ev.id, |c| c.paused != paused, |c| c.paused = paused);
             }
             EventKind::Renamed(name) => {
                 if remember {
                     self.renames.insert(ev.id.clone(), (seq, name.clone()));
                 }
-                self.patch(&ev.id, |c| {
-                    if c.name == *name {
-                        return false;
-                    }
-                    c.name = name.clone();
-                    true
-                });
+                self.patch(&ev.id, |c| c.name != *name, |c| c.name = name.clone());
             }
         }
         None
@@ -174,10 +162,13 @@ impl Tracker {
         }
     }
 
-    fn patch(&mut self, id: &str, f: impl FnOnce(&mut Container) -> bool) {
+    /// Copy-on-write of a tracked record, only when `differs` says the
+    /// event changes something.
+    fn patch(&mut self, id: &str, differs: impl FnOnce(&Container) -> bool, apply: impl FnOnce(&mut Container)) {
         if let Some(t) = self.alive.get_mut(id) {
-            let mut c = (*t.container).clone();
-            if f(&mut c) {
+            if differs(&t.container) {
+                let mut c = (*t.container).clone();
+                apply(&mut c);
                 t.container = Arc::new(c);
                 self.changed = true;
             }

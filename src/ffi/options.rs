@@ -50,7 +50,8 @@ pub struct ww_options {
     pub backoff: ww_backoff,
     /// First retry delay in ms; 0 means the default, 500.
     pub backoff_initial_ms: u32,
-    /// Cap of one retry delay in ms; 0 means the default, 30000.
+    /// Cap of one retry delay in ms (exponential backoff only); 0 means the
+    /// default, 30000.
     pub backoff_max_ms: u32,
     /// Give up after this many ms without a healthy synchronisation (counted
     /// from `ww_new`, or from the first failure after a healthy sync);

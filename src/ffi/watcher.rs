@@ -27,7 +27,8 @@ pub struct ww_watcher {
 /// `WW_STATUS_ABI_MISMATCH` for an unknown `struct_size`;
 /// `WW_STATUS_INVALID_ARG` for an unknown engine or backoff, an endpoint that
 /// is not UTF-8 or has an unsupported scheme, an ignored namespace that is not
-/// a namespace name, or `backoff_max_ms` below `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
+/// a namespace name, a unix socket path longer than 107 bytes, or (for
+/// exponential backoff) `backoff_max_ms` below `backoff_initial_ms`; `WW_STATUS_INTERNAL` when the background thread
 /// cannot be started. Any thread.
 #[no_mangle]
 #[must_use]

@@ -25,6 +25,9 @@
  * Without them, the tests that need a containerd are skipped; those that
  * need none (argument checks, unreachable sockets) run anyway.
  *
+ * Run as root (as tests/c_abi.rs does): the permission test forks a child
+ * that becomes user nobody (65534); not as root, it is skipped.
+ *
  * Nothing in the engines changes while this program runs.
  *
  * Prints "ok"/"FAILED"/"skipped" per test and finally "N passed, N failed"
@@ -39,6 +42,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,8 +53,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,15 +157,22 @@ struct ww_options_v2 {
         }                                                                  \
     } while (0)
 
-/* Set by a test that cannot run (no containerd given): counted as neither
- * passed nor failed. */
+/* Set by a test that cannot run (no containerd given, not root): counted
+ * as neither passed nor failed; g_skip_reason says why. */
 static bool g_skipped;
+static const char *g_skip_reason;
+
+#define SKIP(reason)                                                       \
+    do {                                                                   \
+        g_skipped = true;                                                  \
+        g_skip_reason = (reason);                                          \
+        return true;                                                       \
+    } while (0)
 
 #define NEEDS_CONTAINERD()                                                 \
     do {                                                                   \
         if (!g_have_ctrd) {                                                \
-            g_skipped = true;                                              \
-            return true;                                                   \
+            SKIP("no containerd given");                                   \
         }                                                                  \
     } while (0)
 
@@ -787,6 +800,12 @@ static bool test_struct_size_mismatch(void) {
         CHECKF(ww_new(&o, &w) == WW_STATUS_ABI_MISMATCH, "struct_size %u", (unsigned)sizes[i]);
         CHECKF(w == sentinel, "struct_size %u: out was written", (unsigned)sizes[i]);
         CHECKF(last_error()[0] != '\0', "struct_size %u: no message", (unsigned)sizes[i]);
+        {
+            char want[64];
+            snprintf(want, sizeof want, "struct_size is %u;", (unsigned)sizes[i]);
+            CHECKF(contains(last_error(), want), "message \"%s\" does not say \"%s\"", last_error(), want);
+            CHECKF(contains(last_error(), "ww_options_init"), "\"%s\"", last_error());
+        }
     }
 out:
     return ok;
@@ -822,7 +841,9 @@ static bool test_invalid_engine(void) {
     o.engine = 99;
     CHECK(refused(&o, WW_STATUS_INVALID_ARG, "99"));
     o.engine = 3;
-    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "engine"));
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "unknown engine 3"));
+    o.engine = UINT32_MAX;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "unknown engine 4294967295"));
 out:
     return ok;
 }
@@ -831,16 +852,27 @@ static bool test_invalid_backoff(void) {
     bool ok = true;
     ww_options o = options_for(g_endpoint);
     o.backoff = 3;
-    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff"));
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "unknown backoff 3"));
+    o.backoff = UINT32_MAX;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "unknown backoff 4294967295"));
     o = options_for(g_endpoint);
     o.backoff = WW_BACKOFF_EXPONENTIAL;
     o.backoff_initial_ms = 1000;
     o.backoff_max_ms = 999;
-    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff_max_ms"));
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff_max_ms (999) is less than backoff_initial_ms (1000)"));
     /* 0 means the default (500 ms initial), so a 100 ms cap is below it. */
     o.backoff_initial_ms = 0;
     o.backoff_max_ms = 100;
-    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff_max_ms"));
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "backoff_max_ms (100) is less than backoff_initial_ms (500)"));
+    /* ... and a 0 cap is the default 30000, above a 20000 ms start. */
+    o.backoff_initial_ms = 20000;
+    o.backoff_max_ms = 0;
+    {
+        ww_watcher *w = NULL;
+        ww_status s = ww_new(&o, &w);
+        ww_close(w);
+        CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    }
 out:
     return ok;
 }
@@ -848,7 +880,9 @@ out:
 static bool test_invalid_endpoints(void) {
     bool ok = true;
     static const char *const bad[] = {"ssh://host", "", "unix://", "/var/run/docker.sock",
-                                      "unix://relative/docker.sock", "tcp://", "npipe:////./pipe/docker"};
+                                      "unix://relative/docker.sock", "unix://./docker.sock", "docker.sock",
+                                      "./docker.sock", "tcp://", "npipe:////./pipe/docker", "fd://",
+                                      "https://127.0.0.1:2376"};
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ww_options o = options_for(bad[i]);
@@ -1175,6 +1209,423 @@ static bool test_tcp_error_names_os_error(void) {
            last_error(), strerror(ECONNREFUSED));
 out:
     ww_close(w);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bad inputs: one test (or more) per row of the README's table        */
+/* ------------------------------------------------------------------ */
+
+/* NULL for every pointer argument: NULL_ARG naming function and argument,
+ * out-parameters untouched, no waiting; the functions without a status do
+ * nothing and leave the last error as it was. (NULL options, endpoint and
+ * ignored_namespaces mean the defaults: see default_endpoint_and_docker_host
+ * and containerd_default_endpoint_and_containerd_address.) */
+static bool test_null_args_name_the_argument(void) {
+    bool ok = true;
+    ww_watcher *w = NULL;
+    const ww_portfolio *sentinel = (const ww_portfolio *)(const void *)&ok;
+    const ww_portfolio *p = sentinel;
+    ww_options o = options_for(g_missing_endpoint);
+    double t0;
+    CHECK(ww_new(&o, NULL) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_new: out is NULL"), "\"%s\"", last_error());
+    CHECK(ww_new(NULL, NULL) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_new: out is NULL"), "\"%s\"", last_error());
+    t0 = now_ms();
+    CHECK(ww_ready(NULL, 5000) == WW_STATUS_NULL_ARG);
+    CHECKF(now_ms() - t0 < 500.0, "ww_ready(NULL, 5000) took %.0f ms", now_ms() - t0);
+    CHECKF(contains(last_error(), "ww_ready: w is NULL"), "\"%s\"", last_error());
+    CHECK(ww_snapshot(NULL, &p) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_snapshot: w is NULL"), "\"%s\"", last_error());
+    CHECK(p == sentinel);
+    CHECK(ww_snapshot(NULL, NULL) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_snapshot: w is NULL"), "\"%s\"", last_error());
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    CHECK(ww_snapshot(w, NULL) == WW_STATUS_NULL_ARG);
+    CHECKF(contains(last_error(), "ww_snapshot: out is NULL"), "\"%s\"", last_error());
+    ww_close(NULL);
+    ww_snapshot_free(NULL);
+    ww_options_init(NULL);
+    CHECKF(streq(last_error(), "ww_snapshot: out is NULL"), "the no-ops changed the last error to \"%s\"",
+           last_error());
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* tcp:// and http:// endpoints without a port, or with a port outside
+ * 1..65535, or without a host: refused by ww_new. */
+static bool test_invalid_tcp_ports(void) {
+    bool ok = true;
+    static const char *const bad[] = {"tcp://127.0.0.1",       "tcp://127.0.0.1:",      "http://localhost/",
+                                      "tcp://[::1]",           "tcp://127.0.0.1:0",     "http://127.0.0.1:0/",
+                                      "tcp://127.0.0.1:99999", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:-1",
+                                      "tcp://:2375",           "http://localhost:x/"};
+    ww_watcher *w = NULL;
+    ww_options o;
+    ww_status s;
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = options_for(bad[i]);
+        note_start();
+        fprintf(stderr, "    endpoint \"%s\"\n", bad[i]);
+        CHECK(refused(&o, WW_STATUS_INVALID_ARG, bad[i]));
+        CHECKF(contains(last_error(), "port from 1 to 65535"), "\"%s\"", last_error());
+    }
+    /* The bounds themselves are ports. */
+    o = options_for("tcp://127.0.0.1:65535");
+    s = ww_new(&o, &w);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+    ww_close(w);
+    w = NULL;
+    o = options_for("http://127.0.0.1:1/");
+    s = ww_new(&o, &w);
+    CHECKF(s == WW_STATUS_OK, "%s: %s", ww_status_str(s), last_error());
+out:
+    ww_close(w);
+    return ok;
+}
+
+/* tcp:// endpoints whose port is missing or not a plain number, which no
+ * engine call can ever use, are refused by ww_new too (INVALID_ARG, as
+ * documented for an unsupported endpoint), not accepted only for every
+ * connection attempt to fail (with the default backoff: forever). */
+static bool test_unusable_tcp_endpoints_refused(void) {
+    bool ok = true;
+    static const char *const bad[] = {"tcp://::1", "tcp://localhost:+1", "tcp://127.0.0.1:2375:1"};
+    size_t i, accepted = 0;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ww_options o = options_for(bad[i]);
+        ww_watcher *w = NULL;
+        ww_status s;
+        o.backoff = WW_BACKOFF_NONE;
+        s = ww_new(&o, &w);
+        note_start();
+        if (s == WW_STATUS_OK) {
+            s = ww_ready(w, 5000);
+            fprintf(stderr, "    endpoint \"%s\": accepted by ww_new; ww_ready: %s: %s\n", bad[i], ww_status_str(s),
+                    last_error());
+            ww_close(w);
+            accepted++;
+        } else {
+            fprintf(stderr, "    endpoint \"%s\": %s: %s\n", bad[i], ww_status_str(s), last_error());
+            CHECKF(s == WW_STATUS_INVALID_ARG, "%s: %s", ww_status_str(s), last_error());
+            CHECKF(contains(last_error(), bad[i]), "\"%s\"", last_error());
+        }
+    }
+    CHECKF(accepted == 0, "ww_new accepted %zu of %zu endpoints the engine calls cannot parse", accepted,
+           sizeof bad / sizeof bad[0]);
+out:
+    return ok;
+}
+
+#define OVERLONG 100000
+
+/* A string of exactly OVERLONG bytes: `prefix`, then 'a's, then `suffix`.
+ * NULL if out of memory. */
+static char *overlong(const char *prefix, const char *suffix) {
+    size_t pre = strlen(prefix), suf = strlen(suffix);
+    char *s = malloc(OVERLONG + 1);
+    if (s != NULL) {
+        memcpy(s, prefix, pre);
+        memset(s + pre, 'a', OVERLONG - pre - suf);
+        memcpy(s + OVERLONG - suf, suffix, suf + 1);
+    }
+    return s;
+}
+
+/* Endpoints of 100 000 bytes: a unix socket path longer than the kernel
+ * takes (107 bytes) and a host name longer than DNS allows are refused by
+ * ww_new, naming the problem (never accepted only to fail every attempt). */
+static bool test_overlong_endpoints(void) {
+    bool ok = true;
+    char *unix_ep = overlong("unix:///", ".sock");
+    char *tcp_ep = overlong("tcp://", ":2375");
+    ww_options o;
+    CHECK(unix_ep != NULL && tcp_ep != NULL);
+    CHECK(strlen(unix_ep) == OVERLONG && strlen(tcp_ep) == OVERLONG);
+    o = options_for(unix_ep);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "longer than the 107"));
+    o = options_for(unix_ep);
+    o.engine = WW_ENGINE_CONTAINERD;
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "longer than the 107"));
+    o.endpoint = unix_ep + strlen("unix://");
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "longer than the 107"));
+    o = options_for(tcp_ep);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "HOST:PORT"));
+out:
+    free(unix_ep);
+    free(tcp_ep);
+    return ok;
+}
+
+/* A comma-separated list of exactly OVERLONG bytes of valid namespace names
+ * ending with `last` (which, with the names before it, is not in any real
+ * use). NULL if out of memory. */
+static char *overlong_namespace_list(const char *last) {
+    size_t tail = strlen(last), len = 0, rest;
+    int k = 0;
+    char *s = malloc(OVERLONG + 1);
+    if (s == NULL) {
+        return NULL;
+    }
+    while (OVERLONG - tail - len > 77) {
+        len += (size_t)sprintf(s + len, "ns%05d,", k++); /* 8 bytes */
+    }
+    rest = OVERLONG - tail - len; /* 70..77: one name of at most 76 bytes and a comma */
+    memset(s + len, 'x', rest - 1);
+    s[len + rest - 1] = ',';
+    memcpy(s + len + rest, last, tail + 1);
+    return s;
+}
+
+/* ignored_namespaces of 100 000 bytes: a list of valid names is accepted
+ * (and works: the real containerd's container of the last listed namespace
+ * is ignored); one name that long, or a list with an empty name, is refused
+ * naming it. */
+static bool test_overlong_ignored_namespaces(void) {
+    bool ok = true;
+    char ignored_ns[128];
+    char *list = NULL, *name = overlong("", ""), *trailing = NULL;
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    ww_options o;
+    ww_status s;
+    double t0;
+    namespace_of(g_have_ctrd ? g_ctrd_ignored_id : "moby/x", ignored_ns, sizeof ignored_ns);
+    list = overlong_namespace_list(ignored_ns);
+    CHECK(list != NULL && name != NULL);
+    CHECKF(strlen(list) == OVERLONG, "%zu bytes", strlen(list));
+    trailing = strdup(list);
+    CHECK(trailing != NULL);
+    trailing[OVERLONG - 1] = ','; /* "...,mob," : an empty name at the end */
+    o = ctrd_options(g_missing_sock, list);
+    t0 = now_ms();
+    s = ww_new(&o, &w);
+    CHECKF(s == WW_STATUS_OK, "%s: %.200s", ww_status_str(s), last_error());
+    note_start();
+    fprintf(stderr, "    a list of %zu bytes accepted in %.0f ms\n", strlen(list), now_ms() - t0);
+    CHECK(unsynced_engine_snapshot_ok(w, "containerd.io", g_missing_endpoint));
+    ww_close(w);
+    w = NULL;
+
+    o = ctrd_options(g_missing_sock, name);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "is not a containerd namespace name"));
+    CHECKF(strncmp(strstr(last_error(), "namespace \"") + strlen("namespace \""), name, 100) == 0 &&
+               contains(last_error(), "... (100000 bytes)") && strlen(last_error()) < 1000,
+           "the message does not name the namespace, shortened");
+    note_start();
+    fprintf(stderr, "    one name of %zu bytes: %.40s... (%zu bytes)\n", strlen(name), last_error(),
+            strlen(last_error()));
+    o = ctrd_options(g_missing_sock, trailing);
+    CHECK(refused(&o, WW_STATUS_INVALID_ARG, "ignored namespace \"\" in \"ns00000,"));
+    CHECKF(contains(last_error(), "is not a containerd namespace name"), "%.200s", last_error());
+
+    if (g_have_ctrd) {
+        w = ctrd_ready_watcher(list);
+        CHECK(w != NULL);
+        CHECK(ww_snapshot(w, &p) == WW_STATUS_OK);
+        CHECK(ctrd_portfolio_invariants(p, g_ctrd_url, list));
+        CHECK(has_ctrd_containers(p, false));
+    }
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
+    free(list);
+    free(name);
+    free(trailing);
+    return ok;
+}
+
+/* A directory and a regular file where the socket should be, and a path
+ * through a regular file: the kernel refuses the connection (ECONNREFUSED:
+ * not a socket; ENOTDIR), and a NONE watcher of either engine gives up at
+ * once naming the path and the OS error. */
+static bool test_socket_path_not_a_socket(void) {
+    bool ok = true;
+    char dir[80], dir_ep[96], file[80], file_ep[96], through[96], through_ep[112];
+    int fd;
+    bool made_dir = false, made_file = false;
+    snprintf(dir, sizeof dir, "%s/dir.sock", g_tmpdir);
+    snprintf(file, sizeof file, "%s/file.sock", g_tmpdir);
+    snprintf(through, sizeof through, "%s/engine.sock", file);
+    snprintf(dir_ep, sizeof dir_ep, "unix://%s", dir);
+    snprintf(file_ep, sizeof file_ep, "unix://%s", file);
+    snprintf(through_ep, sizeof through_ep, "unix://%s", through);
+    CHECKF(mkdir(dir, 0755) == 0, "mkdir %s: %s", dir, strerror(errno));
+    made_dir = true;
+    fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    CHECKF(fd >= 0, "create %s: %s", file, strerror(errno));
+    made_file = true;
+    CHECK(write(fd, "not a socket\n", 13) == 13);
+    close(fd);
+    CHECK(engine_gives_up_at_once(WW_ENGINE_DOCKER, dir_ep, dir_ep, dir, ECONNREFUSED));
+    CHECK(engine_gives_up_at_once(WW_ENGINE_CONTAINERD, dir, dir_ep, dir, ECONNREFUSED));
+    CHECK(engine_gives_up_at_once(WW_ENGINE_DOCKER, file_ep, file_ep, file, ECONNREFUSED));
+    CHECK(engine_gives_up_at_once(WW_ENGINE_CONTAINERD, file, file_ep, file, ECONNREFUSED));
+    CHECK(engine_gives_up_at_once(WW_ENGINE_DOCKER, through_ep, through_ep, through, ENOTDIR));
+    CHECK(engine_gives_up_at_once(WW_ENGINE_CONTAINERD, through, through_ep, through, ENOTDIR));
+out:
+    if (made_file) {
+        unlink(file);
+    }
+    if (made_dir) {
+        rmdir(dir);
+    }
+    return ok;
+}
+
+/* A unix socket listening at `path`; -1 (after saying why) on failure. */
+static int listening_socket(const char *path) {
+    struct sockaddr_un addr;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 64) != 0) {
+        note_start();
+        fprintf(stderr, "    socket %s: %s\n", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+/* In the forked child: become nobody, then neither engine may be reached
+ * through a root-only directory nor at a socket of mode 000. */
+static bool permission_denied_as_nobody(const char *hidden, const char *hidden_ep, const char *closed,
+                                        const char *closed_ep) {
+    bool ok = true;
+    CHECKF(setgid(65534) == 0, "setgid(65534): %s", strerror(errno));
+    CHECKF(setuid(65534) == 0, "setuid(65534): %s", strerror(errno));
+    CHECK(geteuid() == 65534 && getegid() == 65534);
+    CHECK(engine_gives_up_at_once(WW_ENGINE_DOCKER, hidden_ep, hidden_ep, hidden, EACCES));
+    CHECKF(contains(last_error(), "Permission denied"), "\"%s\"", last_error());
+    CHECK(engine_gives_up_at_once(WW_ENGINE_CONTAINERD, hidden, hidden_ep, hidden, EACCES));
+    CHECKF(contains(last_error(), "Permission denied"), "\"%s\"", last_error());
+    CHECK(engine_gives_up_at_once(WW_ENGINE_DOCKER, closed_ep, closed_ep, closed, EACCES));
+    CHECKF(contains(last_error(), "Permission denied"), "\"%s\"", last_error());
+    CHECK(engine_gives_up_at_once(WW_ENGINE_CONTAINERD, closed, closed_ep, closed, EACCES));
+    CHECKF(contains(last_error(), "Permission denied"), "\"%s\"", last_error());
+out:
+    return ok;
+}
+
+/* Permission denied: root listens on a socket in a 0700 directory and on
+ * one of mode 000; a child that became nobody (65534) is refused both
+ * (EACCES) by either engine's watcher. The child reports by its exit code
+ * (0: passed); it leaves by _exit, its checks done. */
+static bool test_permission_denied(void) {
+    bool ok = true;
+    char dir[32], hidden_dir[48], hidden[64], hidden_ep[80], closed[48], closed_ep[64];
+    int hidden_fd = -1, closed_fd = -1, status = 0;
+    bool made_dir = false, made_hidden_dir = false;
+    pid_t pid;
+    if (geteuid() != 0) {
+        SKIP("not root: cannot become user nobody");
+    }
+    snprintf(dir, sizeof dir, "/tmp/ww-perm-XXXXXX");
+    CHECKF(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+    made_dir = true;
+    snprintf(hidden_dir, sizeof hidden_dir, "%s/root-only", dir);
+    snprintf(hidden, sizeof hidden, "%s/engine.sock", hidden_dir);
+    snprintf(closed, sizeof closed, "%s/mode-000.sock", dir);
+    snprintf(hidden_ep, sizeof hidden_ep, "unix://%s", hidden);
+    snprintf(closed_ep, sizeof closed_ep, "unix://%s", closed);
+    CHECK(chmod(dir, 0755) == 0);
+    CHECK(mkdir(hidden_dir, 0700) == 0);
+    made_hidden_dir = true;
+    CHECK(chmod(hidden_dir, 0700) == 0);
+    hidden_fd = listening_socket(hidden);
+    closed_fd = listening_socket(closed);
+    CHECK(hidden_fd >= 0 && closed_fd >= 0);
+    CHECK(chmod(closed, 0) == 0);
+    fflush(NULL);
+    pid = fork();
+    CHECKF(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        bool passed = permission_denied_as_nobody(hidden, hidden_ep, closed, closed_ep);
+        fflush(NULL);
+        _exit(passed ? 0 : 1);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        CHECKF(errno == EINTR, "waitpid: %s", strerror(errno));
+    }
+    g_mid_line = false; /* the child wrote its notes */
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child (user nobody) %s %d",
+           WIFEXITED(status) ? "exited with" : "was killed by signal",
+           WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+out:
+    if (hidden_fd >= 0) {
+        close(hidden_fd);
+    }
+    if (closed_fd >= 0) {
+        close(closed_fd);
+    }
+    unlink(hidden);
+    unlink(closed);
+    if (made_hidden_dir) {
+        rmdir(hidden_dir);
+    }
+    if (made_dir) {
+        rmdir(dir);
+    }
+    return ok;
+}
+
+/* ww_ready with 0 and with a small positive timeout on an unreachable
+ * engine (default backoff: it keeps retrying): TIMEOUT, saying how long it
+ * waited; 0 answers at once; once the first attempt failed, the message
+ * names the engine's trouble (endpoint and OS error). */
+static bool ready_times_out(ww_engine engine, const char *endpoint, const char *path) {
+    bool ok = true;
+    ww_options o = options_for(endpoint);
+    ww_watcher *w = NULL;
+    ww_status s;
+    double t0, took;
+    o.engine = engine;
+    CHECK(ww_new(&o, &w) == WW_STATUS_OK);
+    t0 = now_ms();
+    s = ww_ready(w, 0);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s: ww_ready(0) at once: %s after %.0f ms: %s\n", endpoint, ww_status_str(s), took,
+            last_error());
+    CHECKF(s == WW_STATUS_TIMEOUT, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took < 250.0, "ww_ready(0) took %.0f ms", took);
+    CHECKF(contains(last_error(), "ww_ready: timed out after 0 ms: not synchronised yet"), "\"%s\"", last_error());
+    t0 = now_ms();
+    s = ww_ready(w, 200);
+    took = now_ms() - t0;
+    note_start();
+    fprintf(stderr, "    %s: ww_ready(200): %s after %.0f ms: %s\n", endpoint, ww_status_str(s), took, last_error());
+    CHECKF(s == WW_STATUS_TIMEOUT, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took >= 190.0 && took < 2000.0, "ww_ready(200) took %.0f ms", took);
+    CHECKF(contains(last_error(), "ww_ready: timed out after 200 ms: not synchronised yet; last engine error: "),
+           "\"%s\"", last_error());
+    CHECKF(contains(last_error(), path), "\"%s\"", last_error());
+    CHECKF(contains(last_error(), strerror(ENOENT)), "\"%s\"", last_error());
+    t0 = now_ms();
+    s = ww_ready(w, 0);
+    took = now_ms() - t0;
+    CHECKF(s == WW_STATUS_TIMEOUT, "%s: %s", ww_status_str(s), last_error());
+    CHECKF(took < 250.0, "ww_ready(0) took %.0f ms", took);
+    CHECKF(contains(last_error(), "ww_ready: timed out after 0 ms: not synchronised yet; last engine error: "),
+           "\"%s\"", last_error());
+    CHECKF(contains(last_error(), path), "\"%s\"", last_error());
+out:
+    ww_close(w);
+    return ok;
+}
+
+static bool test_ready_timeouts_unreachable(void) {
+    bool ok = true;
+    CHECK(ready_times_out(WW_ENGINE_DOCKER, g_missing_endpoint, g_missing_sock));
+    CHECK(ready_times_out(WW_ENGINE_CONTAINERD, g_missing_sock, g_missing_sock));
+out:
     return ok;
 }
 
@@ -1569,7 +2020,8 @@ out:
 static bool test_containerd_invalid_endpoints(void) {
     bool ok = true;
     static const char *const bad[] = {"tcp://127.0.0.1:1", "http://127.0.0.1:1/", "", "unix://", "ssh://host",
-                                      "npipe:////./pipe/containerd"};
+                                      "npipe:////./pipe/containerd", "containerd.sock", "./containerd.sock",
+                                      "unix://containerd.sock", "unix://./containerd.sock"};
     ww_watcher *w = NULL;
     ww_options o;
     size_t i;
@@ -2139,6 +2591,7 @@ static enum outcome run_test(bool (*test)(void), const char *name) {
     fflush(stdout);
     g_mid_line = true;
     g_skipped = false;
+    g_skip_reason = "";
     ok = test();
     fflush(stderr);
     if (!g_mid_line) {
@@ -2147,7 +2600,7 @@ static enum outcome run_test(bool (*test)(void), const char *name) {
     g_mid_line = false;
     result = !ok ? FAILED : g_skipped ? SKIPPED : PASSED;
     if (result == SKIPPED) {
-        fprintf(stdout, "skipped (no containerd given)\n");
+        fprintf(stdout, "skipped (%s)\n", g_skip_reason);
     } else {
         fprintf(stdout, "%s (%.0f ms)\n", ok ? "ok" : "FAILED", now_ms() - t0);
     }
@@ -2303,6 +2756,14 @@ int main(int argc, char **argv) {
         {test_unreachable_constant_max_elapsed, "unreachable_constant_max_elapsed"},
         {test_unreachable_tcp, "unreachable_tcp"},
         {test_tcp_error_names_os_error, "tcp_error_names_os_error"},
+        {test_null_args_name_the_argument, "null_args_name_the_argument"},
+        {test_invalid_tcp_ports, "invalid_tcp_ports"},
+        {test_unusable_tcp_endpoints_refused, "unusable_tcp_endpoints_refused"},
+        {test_overlong_endpoints, "overlong_endpoints"},
+        {test_overlong_ignored_namespaces, "overlong_ignored_namespaces"},
+        {test_socket_path_not_a_socket, "socket_path_not_a_socket"},
+        {test_permission_denied, "permission_denied"},
+        {test_ready_timeouts_unreachable, "ready_timeouts_unreachable"},
         {test_real_engine, "real_engine"},
         {test_default_endpoint_and_docker_host, "default_endpoint_and_docker_host"},
         {test_snapshot_outlives_close, "snapshot_outlives_close"},
@@ -2373,7 +2834,7 @@ int main(int argc, char **argv) {
     free(g_ctrd_other_form);
     free(g_ctrd_ns);
     if (nskipped > 0) {
-        printf("%d skipped: no containerd given (see the usage at the top of test_abi.c)\n", nskipped);
+        printf("%d skipped: see why above (and the usage at the top of test_abi.c)\n", nskipped);
     }
     printf("%d passed, %d failed\n", npassed, nfailed);
     return passed ? 0 : 1;
