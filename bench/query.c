@@ -1,0 +1,116 @@
+/* bench/query.c: cost of ww_snapshot + ww_snapshot_free from C.
+ * Usage: query ENGINE(docker|containerd) ENDPOINT THREADS_LIST(e.g. 1,8) REPEATS MS_PER_REPEAT
+ * Prints lines "RSS before_kb=.. ready_kb=.. containers=.." and
+ * "RESULT threads=T ns=v1,v2,..." (per-thread ns/call, one value per repeat: the mean
+ * over all threads of that repeat). C99 + pthreads. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <whalewatcher.h>
+
+static ww_watcher *W;
+static volatile int go, stop;
+static volatile size_t sink;
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) { kb = atol(line + 6); break; }
+    fclose(f);
+    return kb;
+}
+
+typedef struct { unsigned long calls; double ns; double cpu; } result;
+
+static double cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void *worker(void *arg) {
+    result *r = arg;
+    unsigned long n = 0;
+    size_t acc = 0;
+    while (!go) { }
+    double t0 = now_ns(), c0 = cpu_ns();
+    while (!stop) {
+        for (int i = 0; i < 256; i++) {
+            const ww_portfolio *p = NULL;
+            if (ww_snapshot(W, &p) != WW_STATUS_OK) { fprintf(stderr, "ww_snapshot failed\n"); exit(2); }
+            acc += p->containers_len;
+            ww_snapshot_free(p);
+        }
+        n += 256;
+    }
+    r->ns = now_ns() - t0;
+    r->cpu = cpu_ns() - c0;
+    r->calls = n;
+    sink += acc;
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) { fprintf(stderr, "usage: %s docker|containerd ENDPOINT THREADS REPEATS MS\n", argv[0]); return 2; }
+    long before = rss_kb();
+    ww_options o;
+    ww_options_init(&o);
+    o.engine = strcmp(argv[1], "containerd") == 0 ? WW_ENGINE_CONTAINERD : WW_ENGINE_DOCKER;
+    o.endpoint = argv[2];
+    if (ww_new(&o, &W) != WW_STATUS_OK || ww_ready(W, 120000) != WW_STATUS_OK) {
+        fprintf(stderr, "watcher: %s\n", ww_last_error_message());
+        return 1;
+    }
+    const ww_portfolio *p = NULL;
+    if (ww_snapshot(W, &p) != WW_STATUS_OK) return 1;
+    size_t n = p->containers_len;
+    ww_snapshot_free(p);
+    long ready = rss_kb();
+    printf("RSS before_kb=%ld ready_kb=%ld containers=%zu\n", before, ready, n);
+    fflush(stdout);
+    int repeats = atoi(argv[4]);
+    int ms = atoi(argv[5]);
+    char *list = strdup(argv[3]);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int t = atoi(tok);
+        pthread_t *th = calloc((size_t)t, sizeof *th);
+        result *res = calloc((size_t)t, sizeof *res);
+        char cpubuf[4096] = "";
+        size_t cpulen = 0;
+        printf("RESULT threads=%d ns=", t);
+        for (int r = 0; r < repeats; r++) {
+            go = 0; stop = 0;
+            for (int i = 0; i < t; i++) pthread_create(&th[i], NULL, worker, &res[i]);
+            go = 1;
+            struct timespec d = { ms / 1000, (long)(ms % 1000) * 1000000L };
+            nanosleep(&d, NULL);
+            stop = 1;
+            double sum = 0, csum = 0;
+            for (int i = 0; i < t; i++) {
+                pthread_join(th[i], NULL);
+                sum += res[i].ns / (double)res[i].calls;
+                csum += res[i].cpu / (double)res[i].calls;
+            }
+            printf("%s%.2f", r ? "," : "", sum / t);
+            cpulen += (size_t)snprintf(cpubuf + cpulen, sizeof cpubuf - cpulen, "%s%.2f", r ? "," : "", csum / t);
+        }
+        printf(" cpu=%s\n", cpubuf);
+        fflush(stdout);
+        free(th); free(res);
+    }
+    free(list);
+    ww_close(W);
+    return 0;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# bench/run.sh: runs every benchmark of libwhalewatcher against private engines it
+# starts itself (tests/engines/*.sh), prints one table and writes bench/RESULTS.md.
+#   BENCH_QUICK=1          shorter run (fewer repeats, 0/30/100 containers, 10 s idle)
+#   BENCH_IDLE_SECONDS=N   idle window (default 60, quick 10)
+#   BENCH_ONLY=a,b         subset: micro,query,churn,idle,docker,containerd
+# Engines live under /tmp/wwbench-{d,c} and are stopped on exit, also on failure.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+DDIR=/tmp/wwbench-d
+CDIR=/tmp/wwbench-c
+ROWS=$ROOT/target/bench-rows.md
+OUT=$ROOT/bench/RESULTS.md
+LOG=$ROOT/target/bench-run.log
+
+cleanup() {
+  tests/engines/dockerd.sh stop "$DDIR" >/dev/null 2>&1 || true
+  tests/engines/containerd.sh stop "$CDIR" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+echo "== building (release)" >&2
+cargo build --release --lib >&2
+[[ -e target/release/libwhalewatcher.so.1 ]] || ln -s libwhalewatcher.so target/release/libwhalewatcher.so.1
+cargo bench --bench whalewatcher --no-run >&2
+
+echo "== starting engines" >&2
+DSOCK=$(tests/engines/dockerd.sh start "$DDIR" | tail -n 1)
+CSOCK=$(tests/engines/containerd.sh start "$CDIR" default bench | tail -n 1)
+mkdir -p "$CDIR/fifo"
+
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+t0=$(date +%s)
+echo "== running benchmarks (docker $DSOCK, containerd $CSOCK)" >&2
+BENCH_DOCKER_SOCK=unix://$DSOCK BENCH_CONTAINERD_SOCK=$CSOCK BENCH_CTRD_DIR=$CDIR BENCH_ROWS=$ROWS \
+  cargo bench --bench whalewatcher 2>&1 | tee "$LOG" >&2
+elapsed=$(( $(date +%s) - t0 ))
+
+dver=$(docker -H "unix://$DSOCK" version --format '{{.Server.Version}}' 2>/dev/null || echo '?')
+cver=$(containerd --version 2>/dev/null | awk '{print $3}')
+cleanup
+
+{
+  echo "# libwhalewatcher benchmark results"
+  echo
+  if [[ ${BENCH_QUICK:-0} != 0 ]]; then echo "**Quick run** (BENCH_QUICK=1: fewer repeats, 0/30/100 containers instead of 0/100/300, short idle window)."; else echo "Full run."; fi
+  echo
+  echo "- date: $started (took ${elapsed} s); command: \`bench/run.sh\`"
+  echo "- machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/{printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
+  echo "- kernel: $(uname -r); dockerd $dver; containerd $cver; $(rustc --version)"
+  echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work shared the machine during the run, see the analysis below)"
+  echo
+  echo "Figures: median (min–max, n = number of repeated runs) unless stated; every ratio comes from the same run."
+  echo
+  echo "| # | measurement | result | without the library / ratio | target | verdict |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  sed -n '1,/<!--notes-->/p' "$ROWS" | grep '^|'
+  echo
+  if [[ -f $ROOT/bench/ANALYSIS.md ]]; then cat "$ROOT/bench/ANALYSIS.md"; fi
+} >"$OUT"
+cat "$OUT"
