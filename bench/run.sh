@@ -4,7 +4,8 @@
 #   BENCH_QUICK=1          shorter run (fewer repeats, 0/30/100 containers, 10 s idle)
 #   BENCH_IDLE_SECONDS=N   idle window (default 60, quick 10)
 #   BENCH_ONLY=a,b         subset: micro,query,churn,idle,docker,containerd
-# Engines live under /tmp/wwbench-{d,c} and are stopped on exit, also on failure.
+# Engines live under /tmp/wwbench-{d,c}, are made afresh for every run, and
+# are stopped on exit, also on failure.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -26,6 +27,15 @@ cargo build --release --lib >&2
 cargo bench --bench whalewatcher --no-run >&2
 
 echo "== starting engines" >&2
+# Fresh engines: what an earlier run left (containers, snapshots) would skew
+# the figures or clash with the names used here.
+for dir in "$DDIR" "$CDIR"; do
+  if [ -d "$dir" ]; then
+    tests/engines/dockerd.sh stop "$DDIR" >/dev/null 2>&1 || true
+    tests/engines/containerd.sh stop "$CDIR" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  fi
+done
 DSOCK=$(tests/engines/dockerd.sh start "$DDIR" | tail -n 1)
 CSOCK=$(tests/engines/containerd.sh start "$CDIR" default bench | tail -n 1)
 mkdir -p "$CDIR/fifo"
