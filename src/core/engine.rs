@@ -8,16 +8,18 @@ use futures_util::stream::BoxStream;
 
 use super::model::{Container, EngineInfo, Event};
 
-/// How an engine call failed, which decides what the watcher does about it.
+/// How an engine call failed. A failed connect, list or event stream makes
+/// the watcher resynchronise whatever the kind; a failed inspection is
+/// retried later; a `Malformed` event is skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The engine cannot be reached or the connection broke: resynchronise.
+    /// The engine cannot be reached or the connection broke.
     Unreachable,
-    /// The call did not finish within the call timeout: resynchronise.
+    /// The call did not finish within the call timeout.
     Timeout,
-    /// The engine refused this one request: skip the item.
+    /// The engine refused this one request.
     Refused,
-    /// The engine's reply could not be understood: skip the item.
+    /// The engine's reply could not be understood.
     Malformed,
 }
 
@@ -33,10 +35,6 @@ impl EngineError {
         EngineError { kind, msg: msg.into() }
     }
 
-    /// True when the connection as a whole can no longer be trusted.
-    pub fn breaks_connection(&self) -> bool {
-        matches!(self.kind, ErrorKind::Unreachable | ErrorKind::Timeout)
-    }
 }
 
 impl fmt::Display for EngineError {
