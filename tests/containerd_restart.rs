@@ -8,18 +8,9 @@ use std::time::{Duration, Instant};
 use support::abi::Handle;
 use support::containerd::PrivateContainerd;
 
-struct Own(PrivateContainerd);
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 #[test]
 fn containerd_killed_and_restarted() {
-    let own = Own(PrivateContainerd::fresh("ctrd-restart", &["default", "rs"]));
-    let c = &own.0;
+    let c = &PrivateContainerd::fresh("ctrd-restart", &["default", "rs"]);
     c.run("default", "keep", &[]);
     c.run("rs", "doomed", &[]);
     let doomed_pid = c.pid_of("rs", "doomed");

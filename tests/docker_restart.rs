@@ -11,15 +11,6 @@ use support::docker::PrivateDocker;
 const SYNC: Duration = Duration::from_secs(30);
 const SEE: Duration = Duration::from_secs(20);
 
-/// Stops the test's own daemon however the test ends.
-struct Own(PrivateDocker);
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 fn sorted_ids(ids: &[&String]) -> Vec<String> {
     let mut v: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     v.sort();
@@ -28,8 +19,7 @@ fn sorted_ids(ids: &[&String]) -> Vec<String> {
 
 #[test]
 fn dockerd_killed_and_restarted_with_live_restore() {
-    let own = Own(PrivateDocker::fresh("restart-live", "--live-restore"));
-    let d = &own.0;
+    let d = &PrivateDocker::fresh("restart-live", "--live-restore");
     let keep = d.run("keep", &[]);
     let sleepy = d.run("sleepy", &[]);
     d.docker(&["pause", &sleepy]);
@@ -69,8 +59,7 @@ fn dockerd_killed_and_restarted_with_live_restore() {
 
 #[test]
 fn dockerd_stopped_and_restarted() {
-    let own = Own(PrivateDocker::fresh("restart-stop", ""));
-    let d = &own.0;
+    let d = &PrivateDocker::fresh("restart-stop", "");
     let first = d.run("first", &[]);
     let w = Handle::docker(&d.endpoint());
     w.ready(SYNC).expect("ready");

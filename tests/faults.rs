@@ -20,20 +20,6 @@ const SETTLE: Duration = Duration::from_secs(60);
 /// Bursts load the machine: one at a time.
 static BURST: Mutex<()> = Mutex::new(());
 
-struct OwnDocker(PrivateDocker);
-impl Drop for OwnDocker {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
-struct OwnContainerd(PrivateContainerd);
-impl Drop for OwnContainerd {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 type State = Vec<(String, i32, bool)>;
 
 fn snapshot_state(p: &Portfolio) -> State {
@@ -143,8 +129,7 @@ fn watcher(engine: ww_engine, endpoint: &str, call_timeout_ms: u32) -> Arc<Handl
 
 #[test]
 fn docker_replaced_by_a_new_daemon_at_the_same_socket() {
-    let own = OwnDocker(PrivateDocker::fresh("fault-replace", ""));
-    let d = &own.0;
+    let d = &PrivateDocker::fresh("fault-replace", "");
     d.run("before", &[]);
     let w = watcher(WW_ENGINE_DOCKER, &d.endpoint(), 0);
     w.ready(SYNC).expect("ready");
@@ -166,8 +151,7 @@ fn docker_replaced_by_a_new_daemon_at_the_same_socket() {
 
 #[test]
 fn docker_frozen_longer_than_the_call_timeout() {
-    let own = OwnDocker(PrivateDocker::fresh("fault-freeze", ""));
-    let d = &own.0;
+    let d = &PrivateDocker::fresh("fault-freeze", "");
     d.run("one", &[]);
     let pid = d.pid();
     // Frozen before the watcher starts: every call times out, the watcher retries.
@@ -216,8 +200,7 @@ fn parallel(n: usize, job: impl Fn(usize) + Sync) {
 #[test]
 fn docker_burst_while_watching_and_during_the_initial_sync() {
     let _one = BURST.lock().unwrap_or_else(|e| e.into_inner());
-    let own = OwnDocker(PrivateDocker::fresh("fault-burst", ""));
-    let d = &own.0;
+    let d = &PrivateDocker::fresh("fault-burst", "");
     let w = watcher(WW_ENGINE_DOCKER, &d.endpoint(), 0);
     w.ready(SYNC).expect("ready");
     let probe = Prober::start(&w);
@@ -265,8 +248,7 @@ fn docker_burst_while_watching_and_during_the_initial_sync() {
 
 #[test]
 fn docker_no_backoff_and_exhausted_max_elapsed_give_up_with_the_last_snapshot() {
-    let own = OwnDocker(PrivateDocker::fresh("fault-giveup", ""));
-    let d = &own.0;
+    let d = &PrivateDocker::fresh("fault-giveup", "");
     let id = d.run("kept", &[]);
     let mut none = options();
     none.backoff = WW_BACKOFF_NONE;
@@ -301,8 +283,7 @@ fn docker_no_backoff_and_exhausted_max_elapsed_give_up_with_the_last_snapshot() 
 #[test]
 fn containerd_stopped_killed_and_bursts() {
     let _one = BURST.lock().unwrap_or_else(|e| e.into_inner());
-    let own = OwnContainerd(PrivateContainerd::fresh("fault-ctrd", &["default", "fb"]));
-    let c = &own.0;
+    let c = &PrivateContainerd::fresh("fault-ctrd", &["default", "fb"]);
     c.run("default", "pre", &[]);
     let w = watcher(WW_ENGINE_CONTAINERD, &c.endpoint(), 0);
     w.ready(SYNC).expect("ready");

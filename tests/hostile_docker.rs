@@ -9,6 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::abi::{options, Handle};
+use support::rss_kib;
 use support::fake_docker::{Behavior, Endpoint, FakeContainer, FakeDocker};
 use whalewatcher::ffi::*;
 
@@ -26,11 +27,6 @@ fn watch(fake: &FakeDocker, call_timeout_ms: u32) -> Handle {
     o.backoff_max_ms = 200;
     o.call_timeout_ms = call_timeout_ms;
     Handle::new(&o, Some(&fake.endpoint())).expect("ww_new")
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
 }
 
 #[test]

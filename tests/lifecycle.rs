@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support::abi::{copy, Handle};
 use support::docker::shared;
-use support::eventually;
+use support::{eventually, rss_kib};
 use whalewatcher::ffi::ww_snapshot_free;
 
 fn count(dir: &str) -> usize {
@@ -58,20 +58,16 @@ fn close_leaves_no_thread_and_no_file_descriptor_behind() {
 
     // 1000 full lives in one process: threads, descriptors and memory return
     // to where they were.
-    let rss = || -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
-    };
     let cycle = || {
         let w = Handle::docker(&d.endpoint());
         w.ready(Duration::from_secs(30)).expect("ready");
         assert!(!w.snapshot().containers.is_empty());
     };
     (0..50).for_each(|_| cycle());
-    let (base_rss, base) = (rss(), threads_and_fds());
+    let (base_rss, base) = (rss_kib(), threads_and_fds());
     let t = std::time::Instant::now();
     (0..1000).for_each(|_| cycle());
-    let grown = rss().saturating_sub(base_rss);
+    let grown = rss_kib().saturating_sub(base_rss);
     eprintln!("1000 cycles in {:?}, RSS {base_rss} KiB -> +{grown} KiB", t.elapsed());
     assert_eq!(threads_and_fds(), base);
     assert!(grown < 4 * 1024, "RSS grew by {grown} KiB over 1000 cycles");

@@ -7,6 +7,16 @@ use std::sync::OnceLock;
 pub struct PrivateContainerd {
     pub dir: PathBuf,
     pub socket: PathBuf,
+    /// Stopped when dropped (an engine made for one test by `fresh`).
+    owned: bool,
+}
+
+impl Drop for PrivateContainerd {
+    fn drop(&mut self) {
+        if self.owned {
+            self.stop();
+        }
+    }
 }
 
 fn run_script(args: &[&str]) -> String {
@@ -29,17 +39,20 @@ impl PrivateContainerd {
         let mut args = vec!["start", dir.to_str().expect("UTF-8 dir")];
         args.extend_from_slice(namespaces);
         let socket = PathBuf::from(run_script(&args));
-        PrivateContainerd { dir, socket }
+        PrivateContainerd { dir, socket, owned: false }
     }
 
-    /// Like [`PrivateContainerd::start`], in an empty directory.
+    /// Like [`PrivateContainerd::start`], in an empty directory, and stopped
+    /// when dropped.
     pub fn fresh(name: &str, namespaces: &[&str]) -> PrivateContainerd {
         let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
         if dir.exists() {
             run_script(&["stop", dir.to_str().unwrap()]);
             std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
         }
-        PrivateContainerd::start(name, namespaces)
+        let mut engine = PrivateContainerd::start(name, namespaces);
+        engine.owned = true;
+        engine
     }
 
     pub fn endpoint(&self) -> String {

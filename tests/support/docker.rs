@@ -7,6 +7,16 @@ use std::sync::OnceLock;
 pub struct PrivateDocker {
     pub dir: PathBuf,
     pub socket: PathBuf,
+    /// Stopped when dropped (an engine made for one test by `fresh`).
+    owned: bool,
+}
+
+impl Drop for PrivateDocker {
+    fn drop(&mut self) {
+        if self.owned {
+            self.stop();
+        }
+    }
 }
 
 fn script() -> PathBuf {
@@ -36,18 +46,21 @@ impl PrivateDocker {
         let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
         let socket = PathBuf::from(run_script("start", &dir, extra_args));
         assert!(socket.starts_with(&dir), "unexpected socket {}", socket.display());
-        PrivateDocker { dir, socket }
+        PrivateDocker { dir, socket, owned: false }
     }
 
     /// Starts a private dockerd in an empty `/tmp/wwt-NAME` (whatever an
-    /// earlier run left there is stopped and removed first).
+    /// earlier run left there is stopped and removed first), stopped again
+    /// when dropped.
     pub fn fresh(name: &str, extra_args: &str) -> PrivateDocker {
         let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
         if dir.exists() {
             run_script("stop", &dir, "");
             std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
         }
-        PrivateDocker::start(name, extra_args)
+        let mut engine = PrivateDocker::start(name, extra_args);
+        engine.owned = true;
+        engine
     }
 
     pub fn endpoint(&self) -> String {

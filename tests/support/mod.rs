@@ -26,3 +26,10 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub fn run_id(test: &str) -> String {
     format!("{test}-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() % 1000)
 }
+
+/// This process's resident set size in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
+    kib.trim().trim_end_matches("kB").trim().parse().expect("VmRSS in kB")
+}
