@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 
-#ifndef WHALEWATCHER_H
-#define WHALEWATCHER_H
+#ifndef WW_WHALEWATCHER_H
+#define WW_WHALEWATCHER_H
 
 /* Generated with cbindgen:0.29.4 */
 
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 /** The library version as text, equal to what ww_version() returns. */
-#define WW_VERSION_STRING "0.1.0"
+#define WW_VERSION_STRING "0.2.0"
 
 #ifndef WW_MUST_USE
 #if defined(__GNUC__) || defined(__clang__)
@@ -46,17 +46,6 @@
 
 
 /**
- * The longest unix socket path the kernel takes (`sun_path` less its NUL).
- */
-#define MAX_SOCKET_PATH 107
-
-/**
- * How often a failed inspection is tried in all, before the container is
- * left out until the next resynchronisation.
- */
-#define INSPECT_ATTEMPTS 8
-
-/**
  * Major version of the library.
  */
 #define WW_VERSION_MAJOR 0
@@ -64,7 +53,7 @@
 /**
  * Minor version of the library.
  */
-#define WW_VERSION_MINOR 1
+#define WW_VERSION_MINOR 2
 
 /**
  * Patch version of the library.
@@ -75,12 +64,12 @@
  * The ABI version: the N of the shared object's SONAME `libwhalewatcher.so.N`.
  * It changes whenever an existing function, type or field changes or goes.
  */
-#define WW_ABI_VERSION 1
+#define WW_ABI_VERSION 2
 
 /**
- * A watcher of one container engine (opaque). Create with `ww_new`,
- * destroy with `ww_close`. All functions but `ww_close` may be called on
- * one watcher from any number of threads at the same time.
+ * A watcher of container engines (opaque). Create with `ww_new`, destroy
+ * with `ww_close`. All functions but `ww_close` may be called on one
+ * watcher from any number of threads at the same time.
  */
 typedef struct ww_watcher ww_watcher;
 
@@ -90,9 +79,224 @@ typedef struct ww_watcher ww_watcher;
 typedef uint32_t ww_status;
 
 /**
+ * One label of a container.
+ */
+typedef struct ww_label {
+  /**
+   * Never NULL.
+   */
+  const char *key;
+  /**
+   * Never NULL, maybe "".
+   */
+  const char *value;
+} ww_label;
+
+/**
+ * One alive container. All strings are NUL-terminated UTF-8 (an interior
+ * NUL from the engine becomes U+FFFD), owned by the snapshot, never NULL.
+ */
+typedef struct ww_container {
+  /**
+   * The engine's full container ID; for containerd `NAMESPACE/ID`, or just
+   * `ID` in the namespace "default".
+   */
+  const char *id;
+  /**
+   * The name; for Docker without the leading '/'; for containerd the label
+   * `nerdctl/name` if set, else the ID, namespaced like the ID.
+   */
+  const char *name;
+  /**
+   * The compose project (label `com.docker.compose.project`), "" if none.
+   */
+  const char *project;
+  /**
+   * All labels, sorted by key; NULL when `labels_len` is 0.
+   */
+  const struct ww_label *labels;
+  size_t labels_len;
+  /**
+   * The image reference as the engine names it (Docker: as given to
+   * `docker run`; containerd: the container's image name), "" if unknown.
+   */
+  const char *image;
+  /**
+   * The content-addressed image ID or digest (Docker: the image ID
+   * "sha256:..."; containerd: the digest the image name resolved to when
+   * the watcher first saw it), "" if unknown.
+   */
+  const char *image_id;
+  /**
+   * The Kubernetes pod's name (label `io.kubernetes.pod.name`), "" outside pods.
+   */
+  const char *pod_name;
+  /**
+   * The Kubernetes pod's namespace, "" outside pods.
+   */
+  const char *pod_namespace;
+  /**
+   * The Kubernetes pod's UID, "" outside pods.
+   */
+  const char *pod_uid;
+  /**
+   * When its current initial process started (Unix ns), 0 if unknown.
+   */
+  int64_t started_at_ns;
+  /**
+   * PID of the container's initial process (in the engine's PID namespace), > 0.
+   */
+  int32_t pid;
+  /**
+   * Index into `ww_portfolio.engines` of the engine running it.
+   */
+  uint32_t engine;
+  /**
+   * True when the container is paused.
+   */
+  bool paused;
+  /**
+   * True when it runs privileged (Docker: `HostConfig.Privileged`); false if unknown.
+   */
+  bool privileged;
+  /**
+   * True for a pod's sandbox (Kubernetes) or infra (podman) container.
+   */
+  bool pod_sandbox;
+} ww_container;
+
+/**
+ * A compose project of one engine and its containers.
+ */
+typedef struct ww_project {
+  /**
+   * "" is the unnamed project. Never NULL.
+   */
+  const char *name;
+  /**
+   * A slice of `ww_portfolio.containers`; NULL when `containers_len` is 0.
+   */
+  const struct ww_container *containers;
+  size_t containers_len;
+  /**
+   * Index into `ww_portfolio.engines`: projects are per engine.
+   */
+  uint32_t engine;
+} ww_project;
+
+/**
  * Which container engine to watch.
  */
 typedef uint32_t ww_engine;
+
+/**
+ * Where a watcher stands with one engine (`ww_engine_info.state`).
+ */
+typedef uint32_t ww_engine_state;
+
+/**
+ * One engine of a watcher: its identity and where the watcher stands with
+ * it. All strings are never NULL.
+ */
+typedef struct ww_engine_info {
+  /**
+   * "docker.com" or "containerd.io".
+   */
+  const char *type;
+  /**
+   * The engine's ID, "" until first contact (containerd: the server UUID).
+   */
+  const char *id;
+  /**
+   * The engine's version, "" until first contact (containerd: version and revision).
+   */
+  const char *version;
+  /**
+   * The endpoint in use, e.g. "unix:///var/run/docker.sock".
+   */
+  const char *endpoint;
+  /**
+   * The latest engine trouble, "" if none since the last synchronisation.
+   */
+  const char *last_error;
+  /**
+   * Wall clock (Unix ns) of the last completed synchronisation, 0 if none.
+   */
+  int64_t synced_at_ns;
+  /**
+   * How often the watcher found its picture of this engine differing
+   * from the engine's own and repaired it.
+   */
+  uint64_t repairs;
+  /**
+   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, ...
+   */
+  ww_engine kind;
+  /**
+   * The PID, in the caller's PID namespace, of the process that listens
+   * on the engine's unix socket (`SO_PEERCRED`): the engine itself unless
+   * the socket was handed to it (socket activation) or belongs to a
+   * proxy; 0 if unknown (TCP, or before first contact).
+   */
+  int32_t pid;
+  /**
+   * `WW_ENGINE_STATE_CONNECTING`, `_SYNCED`, `_RESYNCING` or `_GAVE_UP`.
+   */
+  ww_engine_state state;
+} ww_engine_info;
+
+/**
+ * What `ww_snapshot` hands out: the alive containers of the watcher's
+ * engines at one generation. Immutable; readable from any thread; valid
+ * until `ww_snapshot_free`, also after `ww_close`.
+ */
+typedef struct ww_portfolio {
+  /**
+   * Grows with every published change: a container started, exited, was
+   * paused, resumed or changed, or an engine's state or last error
+   * changed. 0 is the state at `ww_new` (every engine connecting).
+   */
+  uint64_t generation;
+  /**
+   * All alive containers, sorted by (engine, project, name, id); NULL
+   * when `containers_len` is 0.
+   */
+  const struct ww_container *containers;
+  size_t containers_len;
+  /**
+   * Per engine, in engine order: its unnamed project "" (maybe empty),
+   * then its named projects with at least one container, by name. Each
+   * project's containers are a slice of `containers`. Never NULL,
+   * `projects_len` >= `engines_len`.
+   */
+  const struct ww_project *projects;
+  size_t projects_len;
+  /**
+   * The watcher's engines; never NULL, `engines_len` >= 1.
+   */
+  const struct ww_engine_info *engines;
+  size_t engines_len;
+} ww_portfolio;
+
+/**
+ * How a container changed (`ww_change.kind`).
+ */
+typedef uint32_t ww_change_kind;
+
+/**
+ * One change of one container.
+ */
+typedef struct ww_change {
+  ww_change_kind kind;
+  /**
+   * The container in `from`; NULL for `WW_CHANGE_STARTED`.
+   */
+  const struct ww_container *before;
+  /**
+   * The container in `to`; NULL for `WW_CHANGE_EXITED`.
+   */
+  const struct ww_container *after;
+} ww_change;
 
 /**
  * How the watcher retries after the engine went away or failed.
@@ -100,13 +304,14 @@ typedef uint32_t ww_engine;
 typedef uint32_t ww_backoff;
 
 /**
- * Options for `ww_new`. Initialise with `ww_options_init`, then change
- * what you need. The struct only ever grows at its end; `struct_size` tells
- * the library which version the caller was compiled with.
+ * Options for `ww_new`. Initialise with `ww_options_init(&opts,
+ * sizeof opts)`, then change what you need. Within one ABI version the
+ * struct only grows at its end; `struct_size` tells the library which
+ * version the caller was compiled with.
  */
 typedef struct ww_options {
   /**
-   * `sizeof(ww_options)` as the caller compiled it.
+   * `sizeof(ww_options)` as the caller compiled it (`ww_options_init` sets it).
    */
   uint32_t struct_size;
   /**
@@ -144,128 +349,42 @@ typedef struct ww_options {
   /**
    * Bound of every single engine call (connect, list, inspect) in ms;
    * 0 means the default, 10000. Not a bound of the event stream, which
-   * may stay silent for as long as nothing happens. (Added after the
-   * first version of this struct: callers compiled without it get the
-   * default.)
+   * may stay silent for as long as nothing happens.
    */
   uint32_t call_timeout_ms;
   /**
    * containerd only: comma-separated namespaces not to watch, replacing
    * the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
    * "" watches all namespaces. NULL means the default. Only read during
-   * `ww_new`. (Added in the third version of this struct.)
+   * `ww_new`.
    */
   const char *ignored_namespaces;
 } ww_options;
 
 /**
- * One label of a container.
+ * In `to` only, or a new incarnation (same engine and ID, other PID): `after` is set.
  */
-typedef struct ww_label {
-  /**
-   * Never NULL.
-   */
-  const char *key;
-  /**
-   * Never NULL, maybe "".
-   */
-  const char *value;
-} ww_label;
+#define WW_CHANGE_STARTED 1
 
 /**
- * One alive container. All strings are NUL-terminated UTF-8 (an interior
- * NUL from the engine becomes U+FFFD), owned by the snapshot.
+ * In `from` only, or the old incarnation: `before` is set.
  */
-typedef struct ww_container {
-  /**
-   * The engine's full container ID; for containerd `NAMESPACE/ID`, or just
-   * `ID` in the namespace "default". Never NULL.
-   */
-  const char *id;
-  /**
-   * The name; for Docker without the leading '/'; for containerd the label
-   * `nerdctl/name` if set, else the ID, namespaced like the ID. Never NULL.
-   */
-  const char *name;
-  /**
-   * The compose project (label `com.docker.compose.project`), "" if none. Never NULL.
-   */
-  const char *project;
-  /**
-   * PID of the container's initial process (in the engine's PID namespace), > 0.
-   */
-  int32_t pid;
-  /**
-   * True when the container is paused.
-   */
-  bool paused;
-  /**
-   * All labels, sorted by key; NULL when `labels_len` is 0.
-   */
-  const struct ww_label *labels;
-  size_t labels_len;
-} ww_container;
+#define WW_CHANGE_EXITED 2
 
 /**
- * A compose project and its containers.
+ * Paused in `to`, not in `from`.
  */
-typedef struct ww_project {
-  /**
-   * "" is the unnamed project. Never NULL.
-   */
-  const char *name;
-  /**
-   * A slice of `ww_portfolio.containers`; NULL when `containers_len` is 0.
-   */
-  const struct ww_container *containers;
-  size_t containers_len;
-} ww_project;
+#define WW_CHANGE_PAUSED 3
 
 /**
- * What `ww_snapshot` hands out: the alive containers at one generation.
- * Immutable; readable from any thread; valid until `ww_snapshot_free`, also
- * after `ww_close`.
+ * Paused in `from`, not in `to`.
  */
-typedef struct ww_portfolio {
-  /**
-   * 0 before the first successful synchronisation, >= 1 after; grows on
-   * every change of the tracked state.
-   */
-  uint64_t generation;
-  /**
-   * All alive containers, sorted by (project, name, id); NULL when
-   * `containers_len` is 0.
-   */
-  const struct ww_container *containers;
-  size_t containers_len;
-  /**
-   * `[0]` is always the unnamed "" project (maybe empty); then every named
-   * project with at least one container, sorted by name. Never NULL,
-   * `projects_len` >= 1.
-   */
-  const struct ww_project *projects;
-  size_t projects_len;
-  /**
-   * "docker.com" or "containerd.io". Never NULL.
-   */
-  const char *engine_type;
-  /**
-   * The engine's ID, "" until first contact. Never NULL.
-   */
-  const char *engine_id;
-  /**
-   * The engine's version, "" until first contact. Never NULL.
-   */
-  const char *engine_version;
-  /**
-   * The endpoint in use, e.g. "unix:///var/run/docker.sock". Never NULL.
-   */
-  const char *engine_endpoint;
-  /**
-   * The daemon's PID (SO_PEERCRED on a unix socket), 0 if unknown.
-   */
-  int32_t engine_pid;
-} ww_portfolio;
+#define WW_CHANGE_UNPAUSED 4
+
+/**
+ * Same incarnation with another name, project, labels or other details.
+ */
+#define WW_CHANGE_UPDATED 5
 
 /**
  * Success.
@@ -293,7 +412,8 @@ typedef struct ww_portfolio {
 #define WW_STATUS_ENGINE 4
 
 /**
- * `ww_options.struct_size` is not a size this library knows.
+ * `ww_options.struct_size` is not a size this library knows, or sets
+ * options this library is too old to know.
  */
 #define WW_STATUS_ABI_MISMATCH 5
 
@@ -306,6 +426,11 @@ typedef struct ww_portfolio {
  * An unexpected internal failure (e.g. a thread could not be started).
  */
 #define WW_STATUS_INTERNAL 7
+
+/**
+ * The watcher was closed while the call waited.
+ */
+#define WW_STATUS_CLOSED 8
 
 /**
  * Docker (or another engine speaking the Docker API).
@@ -332,9 +457,63 @@ typedef struct ww_portfolio {
  */
 #define WW_BACKOFF_EXPONENTIAL 2
 
+/**
+ * Not synchronised yet; the engine's containers are not shown yet.
+ */
+#define WW_ENGINE_STATE_CONNECTING 0
+
+/**
+ * Following the engine's events: its containers are current.
+ */
+#define WW_ENGINE_STATE_SYNCED 1
+
+/**
+ * Lost the engine: shows the last synchronised state while reconnecting.
+ */
+#define WW_ENGINE_STATE_RESYNCING 2
+
+/**
+ * No retries left: shows the last synchronised state, which no longer changes.
+ */
+#define WW_ENGINE_STATE_GAVE_UP 3
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Computes what changed from snapshot `from` to snapshot `to`.
+ *
+ * A container is the same in both when its engine (by endpoint) and ID are
+ * the same and its PID is unchanged; otherwise the old one `EXITED` and the
+ * new one `STARTED`. A container both paused (or resumed) and otherwise
+ * changed gets two changes, the pause first. Order: every `EXITED` first,
+ * then every `STARTED`, then the rest, each group sorted by (engine,
+ * project, name, id). Snapshots of different watchers may be compared.
+ *
+ * `from`: an earlier snapshot, or NULL for "nothing" (everything in `to`
+ * `STARTED`). `to`: a snapshot, not NULL. Both must come from `ww_snapshot`
+ * and must outlive the result, whose pointers point into them.
+ *
+ * `out` and `len`: receive the array (NULL when there are no changes) and
+ * its length, written only on success; free the array with
+ * `ww_changes_free` exactly once. Returns `WW_STATUS_OK`,
+ * `WW_STATUS_NULL_ARG` when `to`, `out` or `len` is NULL, or
+ * `WW_STATUS_INTERNAL` when memory runs out. Any thread.
+ */
+WW_MUST_USE
+ww_status ww_diff(const struct ww_portfolio *from,
+                  const struct ww_portfolio *to,
+                  const struct ww_change **out,
+                  size_t *len);
+
+/**
+ * Frees an array from `ww_diff`. NULL: does nothing. Each array must be
+ * freed exactly once; freeing one twice, or a pointer `ww_diff` did not
+ * hand out, is detected where the memory still tells (the process is then
+ * aborted with a message on stderr rather than corrupting memory). Any thread.
+ */
+void ww_changes_free(const struct ww_change *changes);
 
 /**
  * The message of the last failed call on this thread.
@@ -353,13 +532,65 @@ const char *ww_last_error_message(void);
 const char *ww_status_str(ww_status s);
 
 /**
- * Fills `*opts` with `struct_size = sizeof(ww_options)` and the defaults:
- * Docker at its default endpoint, exponential backoff from 500 ms up to
- * 30 s, never give up, 10 s per engine call, containerd namespaces "moby"
- * and "k8s.io" ignored. NULL: does nothing.
- * Callable from any thread.
+ * The container with ID `id` in snapshot `p` (for containerd, the ID as
+ * the snapshot shows it: `NAMESPACE/ID` outside "default"), or NULL when it
+ * is not there. If several engines have a container with that ID, the one
+ * of the lowest engine index. O(log n); never talks to the engine.
+ *
+ * `p`: a snapshot from `ww_snapshot`; `id`: a NUL-terminated string. The
+ * result points into `p` and lives as long as it. NULL `p` or `id`: NULL
+ * (and the last error says so). Any thread.
  */
-void ww_options_init(struct ww_options *opts);
+const struct ww_container *ww_portfolio_find_id(const struct ww_portfolio *p, const char *id);
+
+/**
+ * The container whose initial process has PID `pid` in snapshot `p`, or
+ * NULL when none has. If several engines have one (engines in other PID
+ * namespaces), the one of the lowest engine index. O(log n); never talks
+ * to the engine.
+ *
+ * `p`: a snapshot from `ww_snapshot`. The result points into `p` and lives
+ * as long as it. NULL `p`: NULL (and the last error says so). Any thread.
+ */
+const struct ww_container *ww_portfolio_find_pid(const struct ww_portfolio *p, int32_t pid);
+
+/**
+ * Gives the watcher's event descriptor: it polls readable (`POLLIN`,
+ * `EPOLLIN`, readable for `select`) once a generation newer than the one
+ * last acknowledged exists, and reading 8 bytes from it acknowledges
+ * (non-blocking: a read with nothing new fails with `EAGAIN`). It is
+ * readable at once if anything was published before the first call.
+ *
+ * The race-free pattern: when it polls readable, first read the 8 bytes,
+ * then take the snapshot (`ww_snapshot`), then compare or `ww_diff` it with
+ * the previous one. A change published after the read makes it readable
+ * again, so none is missed; several changes may fold into one wake-up.
+ *
+ * The descriptor is the same on every call and belongs to the watcher:
+ * never close it; `ww_close` does, so stop polling it before. It is
+ * non-blocking and close-on-exec. It serves one consumer: several readers
+ * would split the acknowledgements (use `ww_wait` from several threads).
+ *
+ * `fd`: receives the descriptor, written only on success. Returns
+ * `WW_STATUS_OK`; `WW_STATUS_NULL_ARG` when `w` or `fd` is NULL;
+ * `WW_STATUS_INTERNAL` when no descriptor can be made (the last error
+ * tells the OS error, e.g. the process is out of descriptors). Any thread.
+ */
+WW_MUST_USE ww_status ww_event_fd(struct ww_watcher *w, int *fd);
+
+/**
+ * Fills the first `size` bytes of `*opts`: `struct_size = size`, the
+ * defaults (Docker at its default endpoint, exponential backoff from 500 ms
+ * up to 30 s, never give up, 10 s per engine call, containerd namespaces
+ * "moby" and "k8s.io" ignored), and zero in any bytes beyond the fields
+ * this library knows (a caller compiled against a newer header; zero means
+ * "default" for every field). Pass `sizeof(ww_options)` as the caller
+ * compiled it. Writes exactly `size` bytes, never more.
+ *
+ * NULL, or a `size` smaller than the first version of the struct: does
+ * nothing. Callable from any thread.
+ */
+void ww_options_init(struct ww_options *opts, size_t size);
 
 /**
  * The library version, e.g. "0.1.0": static, never NULL, any thread.
@@ -402,16 +633,35 @@ ww_status ww_new(const struct ww_options *opts,
  * later resynchronisation runs); `WW_STATUS_TIMEOUT` when the time ran out
  * (the last error names the latest engine trouble); `WW_STATUS_ENGINE` once
  * the watcher has given up under its backoff policy (the last error says
- * why: endpoint and OS error); `WW_STATUS_INTERNAL` if the background work
- * failed; `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread.
+ * why: endpoint and OS error); `WW_STATUS_CLOSED` when `ww_close` was
+ * called while this call waited (it returns at once, without touching the
+ * watcher again); `WW_STATUS_INTERNAL` if the background work failed;
+ * `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread.
  */
 WW_MUST_USE ww_status ww_ready(struct ww_watcher *w, int32_t timeout_ms);
+
+/**
+ * Waits until the watcher publishes a generation greater than
+ * `after_generation`, at most `timeout_ms` milliseconds (< 0: without
+ * limit, 0: just look). Returns at once if the current generation already
+ * is greater. Pass the generation of the snapshot you last looked at, then
+ * take a new snapshot: nothing published in between is missed.
+ *
+ * Returns `WW_STATUS_OK` when a newer generation exists; `WW_STATUS_TIMEOUT`
+ * when the time ran out; `WW_STATUS_ENGINE` when nothing newer exists and
+ * nothing can change anymore because every engine of the watcher has
+ * given up; `WW_STATUS_CLOSED` when `ww_close` was called while this call
+ * waited; `WW_STATUS_INTERNAL` if the background work failed;
+ * `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread; any number of threads
+ * may wait at once.
+ */
+WW_MUST_USE ww_status ww_wait(struct ww_watcher *w, uint64_t after_generation, int32_t timeout_ms);
 
 /**
  * Hands out the watcher's current snapshot of alive containers. Never talks
  * to the engine and never waits for the background work: the snapshot was
  * built when the state last changed, and this call only takes a reference.
- * Before the first synchronisation it is empty, with generation 0.
+ * Before an engine's first synchronisation it has none of its containers.
  *
  * `out`: receives the snapshot, written only on success; release it with
  * `ww_snapshot_free` exactly once. It is immutable, readable from any
@@ -429,11 +679,13 @@ WW_MUST_USE ww_status ww_snapshot(struct ww_watcher *w, const struct ww_portfoli
 void ww_snapshot_free(const struct ww_portfolio *p);
 
 /**
- * Stops watching and destroys the watcher. Returns once the watcher's thread
- * has ended and its engine connections are closed (promptly: pending engine
- * calls are abandoned, not awaited). Snapshots taken before stay valid.
- * NULL: does nothing. Call it once per watcher, and not while another
- * thread still uses that watcher.
+ * Stops watching and destroys the watcher. First wakes every thread
+ * waiting in `ww_ready` or `ww_wait` on it (they return
+ * `WW_STATUS_CLOSED`) and waits until they have left; then returns once the
+ * watcher's thread has ended and its engine connections and event
+ * descriptor are closed (promptly: pending engine calls are abandoned, not
+ * awaited). Snapshots taken before stay valid. NULL: does nothing. Call it
+ * once per watcher; no call on the watcher may start once it has begun.
  */
 void ww_close(struct ww_watcher *w);
 
@@ -441,4 +693,4 @@ void ww_close(struct ww_watcher *w);
 }  // extern "C"
 #endif  // __cplusplus
 
-#endif  /* WHALEWATCHER_H */
+#endif  /* WW_WHALEWATCHER_H */

@@ -5,5 +5,6 @@
 //! and the only place with raw pointers.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// cbindgen:ignore
 pub mod core;
 pub mod ffi;

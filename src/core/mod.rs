@@ -2,12 +2,14 @@
 //! engines, and the watcher that keeps it current. No `unsafe`, no C types.
 #![forbid(unsafe_code)]
 
-pub mod clock;
-pub mod containerd;
-pub mod docker;
+pub mod diff;
 pub mod engine;
+pub mod engines;
 pub mod model;
 pub mod options;
+pub mod pods;
+pub mod process;
+pub mod publish;
 pub mod retry;
 pub mod shared;
 pub mod snapshot;
@@ -16,8 +18,8 @@ pub mod watch;
 pub mod watcher;
 
 pub use engine::{Connection, Engine, EngineError, ErrorKind, Listed};
-pub use model::{Container, EngineInfo, Event, EventKind};
+pub use model::{Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
 pub use options::{Backoff, Endpoint, EngineKind, Options};
-pub use shared::Readiness;
-pub use snapshot::{Project, Snapshot};
+pub use shared::{Change, Readiness};
+pub use snapshot::{ContainerSet, EngineSnapshot, Project, Snapshot};
 pub use watcher::Watcher;

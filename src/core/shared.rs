@@ -1,29 +1,97 @@
 //! State shared between a watcher's background thread and its callers: the
-//! published snapshot and the readiness.
+//! published value, its generation, the readiness, the waiters, and the
+//! optional descriptor that is written to on every publication.
 
+use std::fs::File;
+use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use once_cell::sync::OnceCell;
+
+use super::model::EngineState;
+use super::snapshot::Snapshot;
 
 /// The answer to "is the watcher synchronised?".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Readiness {
-    /// The first full synchronisation has succeeded, and the watcher has not
-    /// given up since.
+    /// Synchronised: every engine has synchronised or given up, and at least
+    /// one has synchronised and not given up since.
     Ready,
     /// Not ready within the time given; the message tells the last engine error.
     TimedOut(String),
-    /// The watcher gave up (no retries left); the message tells why.
+    /// Every engine gave up (no retries left); the message tells why.
     GaveUp(String),
     /// The watcher's background work failed unexpectedly.
     Failed(String),
+    /// The watcher was closed while the caller waited.
+    Closed,
+}
+
+/// The answer to "has anything changed since generation N?".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A newer generation is published.
+    Newer(u64),
+    /// Nothing newer within the time given.
+    TimedOut,
+    /// Nothing newer, and nothing can change anymore: every engine gave up.
+    GaveUp(String),
+    /// The watcher's background work failed unexpectedly.
+    Failed(String),
+    /// The watcher was closed while the caller waited.
+    Closed,
+}
+
+/// What readiness a published snapshot stands for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Summary {
+    /// Every engine has synchronised at least once or given up.
+    settled: bool,
+    /// At least one engine is synchronised (or resynchronising) and has not given up.
+    usable: bool,
+    /// Every engine gave up.
+    all_gave_up: bool,
+    /// The engines' latest trouble, for messages.
+    trouble: String,
+}
+
+impl Summary {
+    fn of(s: &Snapshot, ever_synced: &[bool]) -> Summary {
+        let mut sum = Summary { settled: true, usable: false, all_gave_up: true, trouble: String::new() };
+        for (i, e) in s.engines.iter().enumerate() {
+            let synced_once = ever_synced.get(i).copied().unwrap_or(false);
+            match e.status.state {
+                EngineState::GaveUp => {}
+                EngineState::Synced | EngineState::Resyncing => {
+                    sum.usable = true;
+                    sum.all_gave_up = false;
+                }
+                EngineState::Connecting => {
+                    sum.all_gave_up = false;
+                    sum.settled &= synced_once;
+                }
+            }
+            if !e.status.last_error.is_empty() {
+                if !sum.trouble.is_empty() {
+                    sum.trouble.push_str("; ");
+                }
+                sum.trouble.push_str(&e.status.last_error);
+            }
+        }
+        sum
+    }
 }
 
 #[derive(Default)]
 struct Status {
-    synced: bool,
-    gave_up: Option<String>,
+    generation: u64,
+    summary: Summary,
+    ever_synced: Vec<bool>,
     failed: Option<String>,
-    last_error: Option<String>,
+    closed: bool,
+    /// Threads inside `ready` or `wait_newer`.
+    waiters: usize,
 }
 
 /// What the background thread publishes and callers read.
@@ -31,11 +99,12 @@ pub struct Shared<R> {
     current: RwLock<Arc<R>>,
     status: Mutex<Status>,
     wake: Condvar,
+    notifier: OnceCell<File>,
 }
 
 impl<R> Shared<R> {
-    pub fn new(initial: R) -> Self {
-        Shared { current: RwLock::new(Arc::new(initial)), status: Mutex::default(), wake: Condvar::new() }
+    pub fn new(initial: Arc<R>) -> Self {
+        Shared { current: RwLock::new(initial), status: Mutex::default(), wake: Condvar::new(), notifier: OnceCell::new() }
     }
 
     /// The current published value (a reference-count increment).
@@ -43,75 +112,153 @@ impl<R> Shared<R> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Replaces the published value.
-    pub fn publish(&self, value: Arc<R>) {
+    /// The generation of the current published value.
+    pub fn generation(&self) -> u64 {
+        self.status().generation
+    }
+
+    /// Publishes `value`, rendered from `snap`: waiters wake, the notifier
+    /// becomes readable.
+    pub fn publish(&self, value: Arc<R>, snap: &Snapshot) {
         let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), value);
-        drop(old); // outside the lock
+        {
+            let mut st = self.status();
+            st.generation = snap.generation;
+            if st.ever_synced.len() < snap.engines.len() {
+                st.ever_synced.resize(snap.engines.len(), false);
+            }
+            for (seen, e) in st.ever_synced.iter_mut().zip(&snap.engines) {
+                *seen |= e.status.synced_at_ns != 0;
+            }
+            st.summary = Summary::of(snap, &st.ever_synced);
+        }
+        self.wake.notify_all();
+        self.notify();
+        drop(old); // outside the locks
+    }
+
+    fn notify(&self) {
+        if let Some(mut f) = self.notifier.get() {
+            // A full counter (2^64 - 2 unacknowledged publications) or any
+            // other failure leaves it readable, which is all that counts.
+            let _ = f.write(&1u64.to_ne_bytes());
+        }
+    }
+
+    /// The descriptor written to on every publication, made by `make` on
+    /// first use (an eventfd). It is readable at once if anything was
+    /// published before.
+    pub fn notifier(&self, make: impl FnOnce() -> std::io::Result<File>) -> std::io::Result<&File> {
+        let mut made = false;
+        let f = self.notifier.get_or_try_init(|| {
+            made = true;
+            make()
+        })?;
+        if made && self.generation() > 0 {
+            self.notify();
+        }
+        Ok(f)
     }
 
     fn status(&self) -> MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn update(&self, f: impl FnOnce(&mut Status)) {
-        f(&mut self.status());
-        self.wake.notify_all();
-    }
-
-    /// A full synchronisation succeeded.
-    pub fn mark_synced(&self) {
-        self.update(|s| s.synced = true);
-    }
-
-    /// Remembers the latest engine trouble, for timeouts' messages.
-    pub fn note_error(&self, msg: &str) {
-        self.status().last_error = Some(msg.to_string());
-    }
-
-    /// The watcher stopped retrying.
-    pub fn give_up(&self, msg: String) {
-        self.update(|s| s.gave_up = Some(msg));
-    }
-
     /// The background work ended unexpectedly.
     pub fn fail(&self, msg: String) {
-        self.update(|s| s.failed = Some(msg));
+        self.status().failed = Some(msg);
+        self.wake.notify_all();
+        self.notify();
     }
 
-    /// The latest engine trouble, if any.
-    pub fn last_error(&self) -> Option<String> {
-        self.status().last_error.clone()
-    }
-
-    /// Waits until synchronised, given up or failed, at most `timeout`
-    /// (`None`: without limit).
-    pub fn ready(&self, timeout: Option<Duration>) -> Readiness {
-        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+    /// Wakes every waiter with [`Readiness::Closed`] / [`Change::Closed`],
+    /// and returns once none is left inside `ready` or `wait_newer`.
+    pub fn close(&self) {
         let mut st = self.status();
-        loop {
-            if let Some(msg) = &st.failed {
-                return Readiness::Failed(msg.clone());
-            }
-            if let Some(msg) = &st.gave_up {
-                return Readiness::GaveUp(msg.clone());
-            }
-            if st.synced {
-                return Readiness::Ready;
-            }
-            st = match deadline {
-                None | Some(None) => self.wake.wait(st).unwrap_or_else(PoisonError::into_inner),
-                Some(Some(deadline)) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        let why = match &st.last_error {
-                            Some(e) => format!("not synchronised yet; last engine error: {e}"),
-                            None => "not synchronised yet".to_string(),
-                        };
-                        return Readiness::TimedOut(why);
-                    }
-                    self.wake.wait_timeout(st, deadline - now).unwrap_or_else(PoisonError::into_inner).0
-                }
-            };
+        st.closed = true;
+        self.wake.notify_all();
+        while st.waiters > 0 {
+            st = self.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// Waits until `done` answers, at most until `deadline`; `done` sees the
+    /// status under the lock. Counts the caller as a waiter meanwhile.
+    fn wait_for<T>(&self, timeout: Option<Duration>, mut done: impl FnMut(&Status) -> Option<T>, timed_out: impl FnOnce(&Status) -> T) -> T {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let forever = timeout.is_none() || deadline.is_none();
+        let mut st = self.status();
+        st.waiters += 1;
+        let answer = loop {
+            if let Some(answer) = done(&st) {
+                break answer;
+            }
+            if forever {
+                st = self.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            let now = Instant::now();
+            let deadline = deadline.expect("not forever");
+            if now >= deadline {
+                break timed_out(&st);
+            }
+            st = self.wake.wait_timeout(st, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+        };
+        st.waiters -= 1;
+        if st.closed {
+            // `close` waits for the last waiter to leave.
+            self.wake.notify_all();
+        }
+        answer
+    }
+
+    /// Waits until synchronised, given up, failed or closed, at most
+    /// `timeout` (`None`: without limit).
+    pub fn ready(&self, timeout: Option<Duration>) -> Readiness {
+        self.wait_for(
+            timeout,
+            |st| {
+                if st.closed {
+                    Some(Readiness::Closed)
+                } else if let Some(msg) = &st.failed {
+                    Some(Readiness::Failed(msg.clone()))
+                } else if st.summary.all_gave_up && st.generation > 0 {
+                    Some(Readiness::GaveUp(format!("gave up watching: {}", st.summary.trouble)))
+                } else if st.summary.settled && st.summary.usable {
+                    Some(Readiness::Ready)
+                } else {
+                    None
+                }
+            },
+            |st| {
+                Readiness::TimedOut(if st.summary.trouble.is_empty() {
+                    "not synchronised yet".to_string()
+                } else {
+                    format!("not synchronised yet; last engine error: {}", st.summary.trouble)
+                })
+            },
+        )
+    }
+
+    /// Waits until a generation newer than `after` is published, at most
+    /// `timeout` (`None`: without limit).
+    pub fn wait_newer(&self, after: u64, timeout: Option<Duration>) -> Change {
+        self.wait_for(
+            timeout,
+            |st| {
+                if st.closed {
+                    Some(Change::Closed)
+                } else if st.generation > after {
+                    Some(Change::Newer(st.generation))
+                } else if let Some(msg) = &st.failed {
+                    Some(Change::Failed(msg.clone()))
+                } else if st.summary.all_gave_up && st.generation > 0 {
+                    Some(Change::GaveUp(format!("gave up watching: {}", st.summary.trouble)))
+                } else {
+                    None
+                }
+            },
+            |_| Change::TimedOut,
+        )
     }
 }

@@ -1,6 +1,9 @@
-//! The watch loop: connect, subscribe, list, follow events, and resynchronise
-//! under the retry policy when the engine goes away.
+//! The watch loop of one engine: connect, subscribe, list, follow events,
+//! and resynchronise under the retry policy when the engine goes away. It
+//! publishes its part of the snapshot (containers and engine status)
+//! through a [`Publisher`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,14 +13,11 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use super::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
-use super::model::{Container, EngineInfo, Event};
+use super::model::{unix_now_ns, Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
+use super::publish::Publisher;
 use super::retry::Retry;
-use super::shared::Shared;
-use super::snapshot::Snapshot;
+use super::snapshot::{ContainerSet, EngineSnapshot};
 use super::tracker::{Ticket, Tracker};
-
-/// Turns a snapshot into what callers are handed.
-pub type Render<R> = Arc<dyn Fn(&Snapshot) -> R + Send + Sync>;
 
 /// How many inspections run at once.
 const MAX_CONCURRENT_INSPECTS: usize = 16;
@@ -55,19 +55,23 @@ struct Attempt {
     pending_sync: usize,
     /// Containers whose inspection failed and is to be tried again, with
     /// the attempt number of the retry that is due.
-    retrying: std::collections::HashMap<String, u32>,
+    retrying: HashMap<String, u32>,
 }
 
-/// The background state of one watcher.
+/// The background state of one engine's watch.
 pub struct WatchLoop<R> {
     engine: Arc<dyn Engine>,
-    shared: Arc<Shared<R>>,
-    render: Render<R>,
+    /// This engine's index in the published snapshot.
+    index: usize,
+    publisher: Arc<Publisher<R>>,
     retry: Retry,
     call_timeout: Duration,
     tracker: Tracker,
-    generation: u64,
     info: Arc<EngineInfo>,
+    /// What was last published: status and containers.
+    status: EngineStatus,
+    set: Arc<ContainerSet>,
+    published_status: EngineStatus,
     inspect_slots: Arc<Semaphore>,
 }
 
@@ -80,21 +84,23 @@ struct Ended {
 impl<R: Send + Sync + 'static> WatchLoop<R> {
     pub fn new(
         engine: Arc<dyn Engine>,
-        shared: Arc<Shared<R>>,
-        render: Render<R>,
+        index: usize,
+        publisher: Arc<Publisher<R>>,
         retry: Retry,
         call_timeout: Duration,
     ) -> Self {
         let info = Arc::new(engine.describe());
         WatchLoop {
             engine,
-            shared,
-            render,
+            index,
+            publisher,
             retry,
             call_timeout,
             tracker: Tracker::new(),
-            generation: 0,
             info,
+            status: EngineStatus::default(),
+            set: Arc::new(ContainerSet::empty()),
+            published_status: EngineStatus::default(),
             inspect_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_INSPECTS)),
         }
     }
@@ -106,21 +112,51 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                 _ = &mut stop => return,
                 ended = self.attempt() => ended,
             };
-            self.shared.note_error(&ended.msg);
             if ended.was_synced {
                 self.retry.healthy();
             }
+            self.status.last_error = ended.msg;
             match self.retry.next_delay() {
                 None => {
-                    self.shared.give_up(format!("gave up watching: {}", ended.msg));
+                    self.status.state = EngineState::GaveUp;
+                    self.publish_status();
                     return;
                 }
-                Some(delay) => tokio::select! {
-                    _ = &mut stop => return,
-                    _ = tokio::time::sleep(delay) => {}
-                },
+                Some(delay) => {
+                    self.status.state =
+                        if self.status.synced_at_ns != 0 { EngineState::Resyncing } else { EngineState::Connecting };
+                    self.publish_status();
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
             }
         }
+    }
+
+    /// Notes an engine trouble for the engine's status.
+    fn note_error(&mut self, msg: String) {
+        self.status.last_error = msg;
+    }
+
+    /// Publishes the status if it changed, with the last published containers.
+    fn publish_status(&mut self) {
+        if self.status != self.published_status {
+            self.publish();
+        }
+    }
+
+    /// Publishes the tracked containers and the status.
+    fn publish_containers(&mut self) {
+        self.set = Arc::new(ContainerSet::build(self.tracker.containers()));
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        self.published_status = self.status.clone();
+        let part = EngineSnapshot { info: Arc::clone(&self.info), status: self.status.clone(), set: Arc::clone(&self.set) };
+        self.publisher.update(self.index, Arc::new(part));
     }
 
     /// One connection's life: returns when it can no longer be trusted.
@@ -134,8 +170,8 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             }
         };
         self.info = Arc::new(conn.info().clone());
-        // Make-before-break: the published snapshot stays as it is until this
-        // new synchronisation is complete.
+        // Make-before-break: the published containers stay as they are
+        // until this new synchronisation is complete.
         self.tracker.reset();
         let (tx, mut rx) = mpsc::channel::<Msg>(MAX_BATCH);
         let mut at = Attempt {
@@ -143,7 +179,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             tx: tx.clone(),
             tasks: JoinSet::new(),
             pending_sync: 1,
-            retrying: Default::default(),
+            retrying: HashMap::new(),
         };
         at.tasks.spawn(forward_events(conn.events(), tx.clone()));
         let list_ticket = self.tracker.ticket();
@@ -180,10 +216,17 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             if !synced && at.pending_sync == 0 {
                 synced = true;
                 self.tracker.take_changed();
-                self.publish();
-                self.shared.mark_synced();
+                self.status = EngineStatus {
+                    state: EngineState::Synced,
+                    synced_at_ns: unix_now_ns(),
+                    last_error: String::new(),
+                    repairs: self.status.repairs,
+                };
+                self.publish_containers();
             } else if synced && self.tracker.take_changed() {
-                self.publish();
+                self.publish_containers();
+            } else {
+                self.publish_status();
             }
         }
     }
@@ -191,7 +234,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
     fn handle(&mut self, msg: Msg, at: &mut Attempt) -> Result<(), String> {
         match msg {
             Msg::Event(ev) => {
-                if ev.kind == crate::core::model::EventKind::Died {
+                if ev.kind == EventKind::Died {
                     // Dead: no point in trying to inspect it again.
                     at.retrying.remove(&ev.id);
                 }
@@ -200,7 +243,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     self.spawn_inspect(ticket, ev.id, 0, false, at);
                 }
             }
-            Msg::Skipped(msg) => self.shared.note_error(&msg),
+            Msg::Skipped(msg) => self.note_error(msg),
             Msg::StreamEnded(msg) => return Err(msg),
             Msg::Listed(_, Err(e)) => return Err(e.msg),
             Msg::Listed(ticket, Ok(items)) => {
@@ -227,7 +270,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     // One container the engine cannot describe now is tried
                     // again later; it never stops the watch, nor the sync.
                     Err(e) if attempt + 1 < INSPECT_ATTEMPTS => {
-                        self.shared.note_error(&format!("{} (trying again)", e.msg));
+                        self.note_error(format!("{} (trying again)", e.msg));
                         at.retrying.insert(id.clone(), attempt + 1);
                         let (tx, delay) = (at.tx.clone(), retry_delay(attempt));
                         at.tasks.spawn(async move {
@@ -235,7 +278,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                             let _ = tx.send(Msg::Retry { id, attempt: attempt + 1 }).await;
                         });
                     }
-                    Err(e) => self.shared.note_error(&format!(
+                    Err(e) => self.note_error(format!(
                         "{}; gave up after {INSPECT_ATTEMPTS} attempts until the next resynchronisation",
                         e.msg
                     )),
@@ -266,12 +309,6 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             };
             let _ = tx.send(Msg::Inspected { ticket, id, attempt, for_sync, result }).await;
         });
-    }
-
-    fn publish(&mut self) {
-        self.generation += 1;
-        let snap = Snapshot::build(self.generation, self.tracker.containers(), Arc::clone(&self.info));
-        self.shared.publish(Arc::new((self.render)(&snap)));
     }
 }
 

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::containerd::ContainerdEngine;
-use super::docker::DockerEngine;
 use super::engine::Engine;
+use super::engines::containerd::ContainerdEngine;
+use super::engines::docker::DockerEngine;
 use super::options::{Endpoint, EngineKind, Options};
+use super::publish::{Publisher, Render};
 use super::retry::Retry;
-use super::shared::{Readiness, Shared};
-use super::snapshot::Snapshot;
-use super::watch::{Render, WatchLoop};
+use super::shared::{Change, Readiness, Shared};
+use super::watch::WatchLoop;
 
 /// How long closing waits for the runtime's blocking work (name lookups) to end.
 pub const CLOSE_BLOCKING_GRACE: Duration = Duration::from_secs(2);
@@ -51,16 +51,10 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         render: Render<R>,
         thread_init: fn(),
     ) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::new(render(&Snapshot::empty(Arc::new(engine.describe())))));
+        let (publisher, shared) = Publisher::new(vec![Arc::new(engine.describe())], render);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
         let (stop, stopped) = oneshot::channel();
-        let watch = WatchLoop::new(
-            engine,
-            Arc::clone(&shared),
-            render,
-            Retry::new(opts.backoff, opts.max_elapsed),
-            opts.call_timeout,
-        );
+        let watch = WatchLoop::new(engine, 0, publisher, Retry::new(opts.backoff, opts.max_elapsed), opts.call_timeout);
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("ww-watcher".into()).spawn(move || {
             thread_init();
@@ -84,14 +78,22 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         self.shared.ready(timeout)
     }
 
-    /// The latest engine trouble, if any.
-    pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error()
+    /// Waits until a generation newer than `after` is published, at most `timeout`.
+    pub fn wait_newer(&self, after: u64, timeout: Option<Duration>) -> Change {
+        self.shared.wait_newer(after, timeout)
+    }
+
+    /// What callers of this watcher share with its thread; waiters hold it
+    /// so that they never touch a closed watcher.
+    pub fn shared(&self) -> &Arc<Shared<R>> {
+        &self.shared
     }
 }
 
 impl<R: Send + Sync + 'static> Drop for Watcher<R> {
     fn drop(&mut self) {
+        // Waiters leave first, with `Closed`; then the thread ends.
+        self.shared.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -16,12 +16,15 @@ pub const WW_STATUS_INVALID_ARG: ww_status = 2;
 pub const WW_STATUS_TIMEOUT: ww_status = 3;
 /// The watcher gave up: the engine is unreachable or failing and no retries are left.
 pub const WW_STATUS_ENGINE: ww_status = 4;
-/// `ww_options.struct_size` is not a size this library knows.
+/// `ww_options.struct_size` is not a size this library knows, or sets
+/// options this library is too old to know.
 pub const WW_STATUS_ABI_MISMATCH: ww_status = 5;
 /// A panic was caught at the API boundary; the library state may be inconsistent.
 pub const WW_STATUS_PANIC: ww_status = 6;
 /// An unexpected internal failure (e.g. a thread could not be started).
 pub const WW_STATUS_INTERNAL: ww_status = 7;
+/// The watcher was closed while the call waited.
+pub const WW_STATUS_CLOSED: ww_status = 8;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -76,6 +79,7 @@ pub extern "C" fn ww_status_str(s: ww_status) -> *const c_char {
         WW_STATUS_ABI_MISMATCH => c"ABI mismatch",
         WW_STATUS_PANIC => c"internal panic",
         WW_STATUS_INTERNAL => c"internal error",
+        WW_STATUS_CLOSED => c"watcher closed",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -113,10 +117,10 @@ mod tests {
 
     #[test]
     fn every_status_has_a_name() {
-        for s in 0..=7 {
+        for s in 0..=8 {
             let t = unsafe { CStr::from_ptr(ww_status_str(s)) }.to_str().unwrap();
             assert_ne!(t, "unknown status");
         }
-        assert_eq!(unsafe { CStr::from_ptr(ww_status_str(8)) }.to_str().unwrap(), "unknown status");
+        assert_eq!(unsafe { CStr::from_ptr(ww_status_str(9)) }.to_str().unwrap(), "unknown status");
     }
 }

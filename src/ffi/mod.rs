@@ -5,13 +5,19 @@
 
 #[macro_use]
 mod macros;
+pub mod diff;
 pub mod error;
+pub mod lookup;
+pub mod notify;
 pub mod options;
 pub mod portfolio;
 pub mod version;
 pub mod watcher;
 
+pub use diff::*;
 pub use error::*;
+pub use lookup::*;
+pub use notify::*;
 pub use options::*;
 pub use portfolio::*;
 pub use version::*;

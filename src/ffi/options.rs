@@ -1,10 +1,10 @@
 //! `ww_options`: what `ww_new` is told, and its translation into core options.
 
 use std::ffi::{c_char, CStr};
-use std::mem::{offset_of, size_of, MaybeUninit};
+use std::mem::{size_of, MaybeUninit};
 use std::time::Duration;
 
-use crate::core::containerd::DEFAULT_IGNORED_NAMESPACES;
+use crate::core::engines::containerd::DEFAULT_IGNORED_NAMESPACES;
 use crate::core::options::{
     containerd_endpoint, docker_endpoint, parse_namespaces, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
     DEFAULT_CALL_TIMEOUT,
@@ -29,13 +29,14 @@ pub const WW_BACKOFF_CONSTANT: ww_backoff = 1;
 /// Retry after `backoff_initial_ms`, growing by 1.5 (with 20 % jitter) up to `backoff_max_ms`.
 pub const WW_BACKOFF_EXPONENTIAL: ww_backoff = 2;
 
-/// Options for `ww_new`. Initialise with `ww_options_init`, then change
-/// what you need. The struct only ever grows at its end; `struct_size` tells
-/// the library which version the caller was compiled with.
+/// Options for `ww_new`. Initialise with `ww_options_init(&opts,
+/// sizeof opts)`, then change what you need. Within one ABI version the
+/// struct only grows at its end; `struct_size` tells the library which
+/// version the caller was compiled with.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ww_options {
-    /// `sizeof(ww_options)` as the caller compiled it.
+    /// `sizeof(ww_options)` as the caller compiled it (`ww_options_init` sets it).
     pub struct_size: u32,
     /// `WW_ENGINE_DOCKER` (the default) or `WW_ENGINE_CONTAINERD`.
     pub engine: ww_engine,
@@ -59,24 +60,19 @@ pub struct ww_options {
     pub backoff_max_elapsed_ms: u32,
     /// Bound of every single engine call (connect, list, inspect) in ms;
     /// 0 means the default, 10000. Not a bound of the event stream, which
-    /// may stay silent for as long as nothing happens. (Added after the
-    /// first version of this struct: callers compiled without it get the
-    /// default.)
+    /// may stay silent for as long as nothing happens.
     pub call_timeout_ms: u32,
     /// containerd only: comma-separated namespaces not to watch, replacing
     /// the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
     /// "" watches all namespaces. NULL means the default. Only read during
-    /// `ww_new`. (Added in the third version of this struct.)
+    /// `ww_new`.
     pub ignored_namespaces: *const c_char,
 }
 
-/// The sizes of every published version of `ww_options`: each version is
-/// the previous one plus fields at the end, whose zero value means "default".
-const KNOWN_SIZES: [usize; 3] = [
-    offset_of!(ww_options, call_timeout_ms),
-    offset_of!(ww_options, ignored_namespaces),
-    size_of::<ww_options>(),
-];
+/// The sizes of every released version of `ww_options` within this ABI,
+/// oldest first: each version is the previous one plus fields at the end,
+/// whose zero value means "default". ABI 2 has one.
+const KNOWN_SIZES: [usize; 1] = [size_of::<ww_options>()];
 
 impl Default for ww_options {
     fn default() -> Self {
@@ -94,17 +90,33 @@ impl Default for ww_options {
     }
 }
 
-/// Fills `*opts` with `struct_size = sizeof(ww_options)` and the defaults:
-/// Docker at its default endpoint, exponential backoff from 500 ms up to
-/// 30 s, never give up, 10 s per engine call, containerd namespaces "moby"
-/// and "k8s.io" ignored. NULL: does nothing.
-/// Callable from any thread.
+/// Fills the first `size` bytes of `*opts`: `struct_size = size`, the
+/// defaults (Docker at its default endpoint, exponential backoff from 500 ms
+/// up to 30 s, never give up, 10 s per engine call, containerd namespaces
+/// "moby" and "k8s.io" ignored), and zero in any bytes beyond the fields
+/// this library knows (a caller compiled against a newer header; zero means
+/// "default" for every field). Pass `sizeof(ww_options)` as the caller
+/// compiled it. Writes exactly `size` bytes, never more.
+///
+/// NULL, or a `size` smaller than the first version of the struct: does
+/// nothing. Callable from any thread.
 #[no_mangle]
-pub unsafe extern "C" fn ww_options_init(opts: *mut ww_options) {
+pub unsafe extern "C" fn ww_options_init(opts: *mut ww_options, size: usize) {
     ffi_boundary!((), {
-        if !opts.is_null() {
-            // SAFETY: the caller passes a writable ww_options (documented contract).
-            unsafe { opts.write(ww_options::default()) };
+        if opts.is_null() || size < KNOWN_SIZES[0] || size > u32::MAX as usize {
+            return;
+        }
+        let mut defaults = ww_options::default();
+        defaults.struct_size = size as u32;
+        let ours = size_of::<ww_options>();
+        let dst = opts.cast::<u8>();
+        // SAFETY: the caller's struct has `size` writable bytes (documented
+        // contract); we copy min(size, ours) bytes of ours and zero the rest.
+        unsafe {
+            std::ptr::copy_nonoverlapping((&defaults as *const ww_options).cast::<u8>(), dst, size.min(ours));
+            if size > ours {
+                std::ptr::write_bytes(dst.add(ours), 0, size - ours);
+            }
         }
     })
 }
@@ -118,27 +130,38 @@ pub(crate) unsafe fn read_options(opts: *const ww_options) -> Result<Options, (w
         return to_core(&ww_options::default());
     }
     // SAFETY: every version starts with the u32 struct_size.
-    let size = unsafe { (opts as *const u32).read() } as usize;
-    if !KNOWN_SIZES.contains(&size) {
-        return Err((
+    let size = unsafe { (opts as *const u32).read_unaligned() } as usize;
+    let ours = size_of::<ww_options>();
+    let mismatch = |why: String| {
+        Err((
             WW_STATUS_ABI_MISMATCH,
-            format!(
-                "ww_new: ww_options.struct_size is {size}; this library knows {KNOWN_SIZES:?} \
-                 (was the options struct initialised with ww_options_init?)"
-            ),
-        ));
+            format!("ww_new: ww_options.struct_size is {size}; {why} (was the options struct initialised with ww_options_init?)"),
+        ))
+    };
+    if size > ours {
+        // A caller compiled against a newer header: fine as long as it left
+        // every field this library does not know at zero (its default).
+        // SAFETY: the caller's struct has `size` readable bytes.
+        let tail = unsafe { std::slice::from_raw_parts(opts.cast::<u8>().add(ours), size - ours) };
+        if let Some(at) = tail.iter().position(|&b| b != 0) {
+            return mismatch(format!(
+                "this library knows {ours} bytes of it, and byte {} beyond them is set (a newer option this library lacks)",
+                ours + at
+            ));
+        }
+    } else if !KNOWN_SIZES.contains(&size) {
+        return mismatch(format!("this library knows {KNOWN_SIZES:?}"));
     }
     // Fields the caller's version lacks stay zero, which means their default.
     let mut full = MaybeUninit::<ww_options>::zeroed();
-    // SAFETY: the caller's struct has `size` readable bytes, `size` is at most
-    // the size of ours, and all-zero is a valid ww_options.
+    // SAFETY: the caller's struct has at least min(size, ours) readable
+    // bytes, and all-zero is a valid ww_options.
     let full = unsafe {
-        std::ptr::copy_nonoverlapping(opts as *const u8, full.as_mut_ptr() as *mut u8, size);
+        std::ptr::copy_nonoverlapping(opts as *const u8, full.as_mut_ptr() as *mut u8, size.min(ours));
         full.assume_init()
     };
     to_core(&full)
 }
-
 
 fn ms(v: u32, default: Duration) -> Duration {
     if v == 0 {

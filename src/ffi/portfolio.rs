@@ -2,10 +2,22 @@
 //! arena, built once per change of state and shared by reference count.
 
 use std::ffi::c_char;
-use std::ptr;
 use std::sync::Arc;
 
-use crate::core::Snapshot;
+use crate::core::{EngineKind, EngineState, Snapshot};
+
+use super::options::{ww_engine, WW_ENGINE_CONTAINERD, WW_ENGINE_DOCKER};
+
+/// Where a watcher stands with one engine (`ww_engine_info.state`).
+pub type ww_engine_state = u32;
+/// Not synchronised yet; the engine's containers are not shown yet.
+pub const WW_ENGINE_STATE_CONNECTING: ww_engine_state = 0;
+/// Following the engine's events: its containers are current.
+pub const WW_ENGINE_STATE_SYNCED: ww_engine_state = 1;
+/// Lost the engine: shows the last synchronised state while reconnecting.
+pub const WW_ENGINE_STATE_RESYNCING: ww_engine_state = 2;
+/// No retries left: shows the last synchronised state, which no longer changes.
+pub const WW_ENGINE_STATE_GAVE_UP: ww_engine_state = 3;
 
 /// One label of a container.
 #[repr(C)]
@@ -17,27 +29,48 @@ pub struct ww_label {
 }
 
 /// One alive container. All strings are NUL-terminated UTF-8 (an interior
-/// NUL from the engine becomes U+FFFD), owned by the snapshot.
+/// NUL from the engine becomes U+FFFD), owned by the snapshot, never NULL.
 #[repr(C)]
 pub struct ww_container {
     /// The engine's full container ID; for containerd `NAMESPACE/ID`, or just
-    /// `ID` in the namespace "default". Never NULL.
+    /// `ID` in the namespace "default".
     pub id: *const c_char,
     /// The name; for Docker without the leading '/'; for containerd the label
-    /// `nerdctl/name` if set, else the ID, namespaced like the ID. Never NULL.
+    /// `nerdctl/name` if set, else the ID, namespaced like the ID.
     pub name: *const c_char,
-    /// The compose project (label `com.docker.compose.project`), "" if none. Never NULL.
+    /// The compose project (label `com.docker.compose.project`), "" if none.
     pub project: *const c_char,
-    /// PID of the container's initial process (in the engine's PID namespace), > 0.
-    pub pid: i32,
-    /// True when the container is paused.
-    pub paused: bool,
     /// All labels, sorted by key; NULL when `labels_len` is 0.
     pub labels: *const ww_label,
     pub labels_len: usize,
+    /// The image reference as the engine names it (Docker: as given to
+    /// `docker run`; containerd: the container's image name), "" if unknown.
+    pub image: *const c_char,
+    /// The content-addressed image ID or digest (Docker: the image ID
+    /// "sha256:..."; containerd: the digest the image name resolved to when
+    /// the watcher first saw it), "" if unknown.
+    pub image_id: *const c_char,
+    /// The Kubernetes pod's name (label `io.kubernetes.pod.name`), "" outside pods.
+    pub pod_name: *const c_char,
+    /// The Kubernetes pod's namespace, "" outside pods.
+    pub pod_namespace: *const c_char,
+    /// The Kubernetes pod's UID, "" outside pods.
+    pub pod_uid: *const c_char,
+    /// When its current initial process started (Unix ns), 0 if unknown.
+    pub started_at_ns: i64,
+    /// PID of the container's initial process (in the engine's PID namespace), > 0.
+    pub pid: i32,
+    /// Index into `ww_portfolio.engines` of the engine running it.
+    pub engine: u32,
+    /// True when the container is paused.
+    pub paused: bool,
+    /// True when it runs privileged (Docker: `HostConfig.Privileged`); false if unknown.
+    pub privileged: bool,
+    /// True for a pod's sandbox (Kubernetes) or infra (podman) container.
+    pub pod_sandbox: bool,
 }
 
-/// A compose project and its containers.
+/// A compose project of one engine and its containers.
 #[repr(C)]
 pub struct ww_project {
     /// "" is the unnamed project. Never NULL.
@@ -45,50 +78,87 @@ pub struct ww_project {
     /// A slice of `ww_portfolio.containers`; NULL when `containers_len` is 0.
     pub containers: *const ww_container,
     pub containers_len: usize,
+    /// Index into `ww_portfolio.engines`: projects are per engine.
+    pub engine: u32,
 }
 
-/// What `ww_snapshot` hands out: the alive containers at one generation.
-/// Immutable; readable from any thread; valid until `ww_snapshot_free`, also
-/// after `ww_close`.
+/// One engine of a watcher: its identity and where the watcher stands with
+/// it. All strings are never NULL.
+#[repr(C)]
+pub struct ww_engine_info {
+    /// "docker.com" or "containerd.io".
+    pub r#type: *const c_char,
+    /// The engine's ID, "" until first contact (containerd: the server UUID).
+    pub id: *const c_char,
+    /// The engine's version, "" until first contact (containerd: version and revision).
+    pub version: *const c_char,
+    /// The endpoint in use, e.g. "unix:///var/run/docker.sock".
+    pub endpoint: *const c_char,
+    /// The latest engine trouble, "" if none since the last synchronisation.
+    pub last_error: *const c_char,
+    /// Wall clock (Unix ns) of the last completed synchronisation, 0 if none.
+    pub synced_at_ns: i64,
+    /// How often the watcher found its picture of this engine differing
+    /// from the engine's own and repaired it.
+    pub repairs: u64,
+    /// `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, ...
+    pub kind: ww_engine,
+    /// The PID, in the caller's PID namespace, of the process that listens
+    /// on the engine's unix socket (`SO_PEERCRED`): the engine itself unless
+    /// the socket was handed to it (socket activation) or belongs to a
+    /// proxy; 0 if unknown (TCP, or before first contact).
+    pub pid: i32,
+    /// `WW_ENGINE_STATE_CONNECTING`, `_SYNCED`, `_RESYNCING` or `_GAVE_UP`.
+    pub state: ww_engine_state,
+}
+
+/// What `ww_snapshot` hands out: the alive containers of the watcher's
+/// engines at one generation. Immutable; readable from any thread; valid
+/// until `ww_snapshot_free`, also after `ww_close`.
 #[repr(C)]
 pub struct ww_portfolio {
-    /// 0 before the first successful synchronisation, >= 1 after; grows on
-    /// every change of the tracked state.
+    /// Grows with every published change: a container started, exited, was
+    /// paused, resumed or changed, or an engine's state or last error
+    /// changed. 0 is the state at `ww_new` (every engine connecting).
     pub generation: u64,
-    /// All alive containers, sorted by (project, name, id); NULL when
-    /// `containers_len` is 0.
+    /// All alive containers, sorted by (engine, project, name, id); NULL
+    /// when `containers_len` is 0.
     pub containers: *const ww_container,
     pub containers_len: usize,
-    /// `[0]` is always the unnamed "" project (maybe empty); then every named
-    /// project with at least one container, sorted by name. Never NULL,
-    /// `projects_len` >= 1.
+    /// Per engine, in engine order: its unnamed project "" (maybe empty),
+    /// then its named projects with at least one container, by name. Each
+    /// project's containers are a slice of `containers`. Never NULL,
+    /// `projects_len` >= `engines_len`.
     pub projects: *const ww_project,
     pub projects_len: usize,
-    /// "docker.com" or "containerd.io". Never NULL.
-    pub engine_type: *const c_char,
-    /// The engine's ID, "" until first contact. Never NULL.
-    pub engine_id: *const c_char,
-    /// The engine's version, "" until first contact. Never NULL.
-    pub engine_version: *const c_char,
-    /// The endpoint in use, e.g. "unix:///var/run/docker.sock". Never NULL.
-    pub engine_endpoint: *const c_char,
-    /// The daemon's PID (SO_PEERCRED on a unix socket), 0 if unknown.
-    pub engine_pid: i32,
+    /// The watcher's engines; never NULL, `engines_len` >= 1.
+    pub engines: *const ww_engine_info,
+    pub engines_len: usize,
 }
 
 /// Owns everything a `ww_portfolio` points to. `public` comes first, so a
-/// pointer to the owner is a pointer to the `ww_portfolio`.
+/// pointer to the owner is a pointer to the `ww_portfolio`. The arrays are
+/// never touched after the pointers into them are taken: they are filled,
+/// moved into the owner inside its final `Arc`, and only then pointed to.
 #[repr(C)]
 pub struct PortfolioOwner {
     public: ww_portfolio,
-    _strings: Box<[u8]>,
-    _labels: Box<[ww_label]>,
-    _containers: Box<[ww_container]>,
-    _projects: Box<[ww_project]>,
+    strings: Vec<u8>,
+    labels: Vec<ww_label>,
+    containers: Vec<ww_container>,
+    projects: Vec<ww_project>,
+    engines: Vec<ww_engine_info>,
+    /// Where each container's ID sits in `strings` (start, length).
+    id_spans: Vec<(usize, usize)>,
+    /// Container indices sorted by ID, then by engine.
+    by_id: Vec<u32>,
+    /// Container indices sorted by PID, then by engine.
+    by_pid: Vec<u32>,
+    snapshot: Snapshot,
 }
 
 // SAFETY: the owner is immutable after construction, and its raw pointers
-// point only into the boxed slices it owns, which never move or change.
+// point only into the vectors it owns, which never move or change.
 unsafe impl Send for PortfolioOwner {}
 // SAFETY: see Send; shared access is read-only.
 unsafe impl Sync for PortfolioOwner {}
@@ -97,6 +167,36 @@ impl PortfolioOwner {
     /// The C view, valid as long as the owner lives.
     pub fn portfolio(&self) -> &ww_portfolio {
         &self.public
+    }
+
+    /// The snapshot this view was rendered from.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The container at flat index `i` of the C view.
+    pub fn container(&self, i: usize) -> &ww_container {
+        &self.containers[i]
+    }
+
+    /// The container with ID `id` (the first engine's, if several have it).
+    pub fn find_id(&self, id: &[u8]) -> Option<&ww_container> {
+        let first = self.by_id.partition_point(|&i| self.id_bytes(i) < id);
+        let &i = self.by_id.get(first)?;
+        (self.id_bytes(i) == id).then(|| &self.containers[i as usize])
+    }
+
+    /// The container whose initial process is `pid` (the first engine's, if
+    /// several have it).
+    pub fn find_pid(&self, pid: i32) -> Option<&ww_container> {
+        let first = self.by_pid.partition_point(|&i| self.containers[i as usize].pid < pid);
+        let &i = self.by_pid.get(first)?;
+        (self.containers[i as usize].pid == pid).then(|| &self.containers[i as usize])
+    }
+
+    fn id_bytes(&self, i: u32) -> &[u8] {
+        let (start, len) = self.id_spans[i as usize];
+        &self.strings[start..start + len]
     }
 }
 
@@ -107,6 +207,7 @@ struct Arena {
 }
 
 impl Arena {
+    /// Adds `s` (an interior NUL becomes U+FFFD) and returns its offset.
     fn add(&mut self, s: &str) -> usize {
         let at = self.bytes.len();
         if s.as_bytes().contains(&0) {
@@ -119,77 +220,216 @@ impl Arena {
     }
 }
 
-fn slice_ptr<T>(items: &[T], start: usize, len: usize) -> *const T {
-    if len == 0 {
-        ptr::null()
-    } else {
-        items[start..start + len].as_ptr()
+fn engine_kind(k: EngineKind) -> ww_engine {
+    match k {
+        EngineKind::Docker => WW_ENGINE_DOCKER,
+        EngineKind::Containerd => WW_ENGINE_CONTAINERD,
     }
 }
 
+fn engine_state(s: EngineState) -> ww_engine_state {
+    match s {
+        EngineState::Connecting => WW_ENGINE_STATE_CONNECTING,
+        EngineState::Synced => WW_ENGINE_STATE_SYNCED,
+        EngineState::Resyncing => WW_ENGINE_STATE_RESYNCING,
+        EngineState::GaveUp => WW_ENGINE_STATE_GAVE_UP,
+    }
+}
+
+/// String offsets of one container, until the arena is final.
+struct ContainerStrings {
+    id: usize,
+    name: usize,
+    project: usize,
+    image: usize,
+    image_id: usize,
+    pod_name: usize,
+    pod_namespace: usize,
+    pod_uid: usize,
+    first_label: usize,
+}
+
+/// String offsets of one engine.
+struct EngineStrings {
+    r#type: usize,
+    id: usize,
+    version: usize,
+    endpoint: usize,
+    last_error: usize,
+}
+
+const NO_STR: *const c_char = std::ptr::null();
+
 /// Builds the C view of `snap`.
-pub fn render(snap: &Snapshot) -> PortfolioOwner {
+pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
+    // 1. Every string into the arena, remembering offsets.
     let mut arena = Arena::default();
-    let engine = &snap.engine;
-    let engine_strs = [
-        arena.add(&engine.engine_type),
-        arena.add(&engine.id),
-        arena.add(&engine.version),
-        arena.add(&engine.endpoint),
-    ];
-    let label_count = snap.containers.iter().map(|c| c.labels.len()).sum();
-    let mut label_offs: Vec<(usize, usize)> = Vec::with_capacity(label_count);
-    let mut container_offs = Vec::with_capacity(snap.containers.len());
-    for c in &snap.containers {
+    let engine_strs: Vec<EngineStrings> = snap
+        .engines
+        .iter()
+        .map(|e| EngineStrings {
+            r#type: arena.add(&e.info.engine_type),
+            id: arena.add(&e.info.id),
+            version: arena.add(&e.info.version),
+            endpoint: arena.add(&e.info.endpoint),
+            last_error: arena.add(&e.status.last_error),
+        })
+        .collect();
+    let mut label_offs: Vec<(usize, usize)> = Vec::with_capacity(snap.containers().map(|(_, c)| c.labels.len()).sum());
+    let mut container_strs = Vec::with_capacity(snap.len());
+    let mut id_spans = Vec::with_capacity(snap.len());
+    for (_, c) in snap.containers() {
         let first_label = label_offs.len();
         for (k, v) in &c.labels {
             label_offs.push((arena.add(k), arena.add(v)));
         }
-        container_offs.push((arena.add(&c.id), arena.add(&c.name), arena.add(&c.project), first_label));
+        let id = arena.add(&c.id);
+        id_spans.push((id, arena.bytes.len() - 1 - id));
+        container_strs.push(ContainerStrings {
+            id,
+            name: arena.add(&c.name),
+            project: arena.add(&c.project),
+            image: arena.add(&c.image),
+            image_id: arena.add(&c.image_id),
+            pod_name: arena.add(&c.pod.name),
+            pod_namespace: arena.add(&c.pod.namespace),
+            pod_uid: arena.add(&c.pod.uid),
+            first_label,
+        });
     }
-    let project_offs: Vec<usize> = snap.projects.iter().map(|p| arena.add(&p.name)).collect();
+    let mut project_strs = Vec::new();
+    for (ei, e) in snap.engines.iter().enumerate() {
+        for p in &e.set.projects {
+            project_strs.push((ei, arena.add(&p.name)));
+        }
+    }
 
-    // From here on the arena and the arrays are final: pointers into them stay valid.
-    let strings = arena.bytes.into_boxed_slice();
-    let s = |off: usize| -> *const c_char { strings[off..].as_ptr().cast() };
-    let labels: Box<[ww_label]> = label_offs.iter().map(|&(k, v)| ww_label { key: s(k), value: s(v) }).collect();
-    let containers: Box<[ww_container]> = snap
-        .containers
-        .iter()
-        .zip(&container_offs)
-        .map(|(c, &(id, name, project, first_label))| ww_container {
-            id: s(id),
-            name: s(name),
-            project: s(project),
-            pid: c.pid,
-            paused: c.paused,
-            labels: slice_ptr(&labels, first_label, c.labels.len()),
-            labels_len: c.labels.len(),
-        })
-        .collect();
-    let projects: Box<[ww_project]> = snap
-        .projects
-        .iter()
-        .zip(&project_offs)
-        .map(|(p, &name)| ww_project {
-            name: s(name),
-            containers: slice_ptr(&containers, p.range.start, p.range.len()),
-            containers_len: p.range.len(),
-        })
-        .collect();
-    let public = ww_portfolio {
-        generation: snap.generation,
-        containers: slice_ptr(&containers, 0, containers.len()),
-        containers_len: containers.len(),
-        projects: projects.as_ptr(),
-        projects_len: projects.len(),
-        engine_type: s(engine_strs[0]),
-        engine_id: s(engine_strs[1]),
-        engine_version: s(engine_strs[2]),
-        engine_endpoint: s(engine_strs[3]),
-        engine_pid: engine.pid,
-    };
-    PortfolioOwner { public, _strings: strings, _labels: labels, _containers: containers, _projects: projects }
+    // 2. The lookup indices (stable sorts keep engine order among equals).
+    let mut by_id: Vec<u32> = (0..id_spans.len() as u32).collect();
+    let strings = arena.bytes;
+    by_id.sort_by(|&a, &b| {
+        let span = |i: u32| {
+            let (s, l) = id_spans[i as usize];
+            &strings[s..s + l]
+        };
+        span(a).cmp(span(b))
+    });
+    let pids: Vec<i32> = snap.containers().map(|(_, c)| c.pid).collect();
+    let mut by_pid: Vec<u32> = (0..pids.len() as u32).collect();
+    by_pid.sort_by_key(|&i| pids[i as usize]);
+
+    // 3. The arrays, with every pointer still NULL, in their final owner.
+    let null_label = || ww_label { key: NO_STR, value: NO_STR };
+    let mut owner = Arc::new(PortfolioOwner {
+        public: ww_portfolio {
+            generation: snap.generation,
+            containers: std::ptr::null(),
+            containers_len: snap.len(),
+            projects: std::ptr::null(),
+            projects_len: project_strs.len(),
+            engines: std::ptr::null(),
+            engines_len: snap.engines.len(),
+        },
+        strings,
+        labels: label_offs.iter().map(|_| null_label()).collect(),
+        containers: snap
+            .containers()
+            .map(|(engine, c)| ww_container {
+                id: NO_STR,
+                name: NO_STR,
+                project: NO_STR,
+                labels: std::ptr::null(),
+                labels_len: c.labels.len(),
+                image: NO_STR,
+                image_id: NO_STR,
+                pod_name: NO_STR,
+                pod_namespace: NO_STR,
+                pod_uid: NO_STR,
+                started_at_ns: c.started_at_ns,
+                pid: c.pid,
+                engine: engine as u32,
+                paused: c.paused,
+                privileged: c.privileged,
+                pod_sandbox: c.pod.sandbox,
+            })
+            .collect(),
+        projects: Vec::with_capacity(project_strs.len()),
+        engines: snap
+            .engines
+            .iter()
+            .map(|e| ww_engine_info {
+                r#type: NO_STR,
+                id: NO_STR,
+                version: NO_STR,
+                endpoint: NO_STR,
+                last_error: NO_STR,
+                synced_at_ns: e.status.synced_at_ns,
+                repairs: e.status.repairs,
+                kind: engine_kind(e.info.kind),
+                pid: e.info.pid,
+                state: engine_state(e.status.state),
+            })
+            .collect(),
+        id_spans,
+        by_id,
+        by_pid,
+        snapshot: snap.clone(),
+    });
+
+    // 4. The pointers, each taken from its array in the owner once that
+    // array is final.
+    let o = Arc::get_mut(&mut owner).expect("a new Arc is unique");
+    let base = o.strings.as_ptr();
+    // SAFETY (for every `at`): offsets come from the arena built above, so
+    // they are in bounds of `strings`, which is never changed again.
+    let at = |off: usize| -> *const c_char { unsafe { base.add(off) }.cast() };
+    for (l, &(k, v)) in o.labels.iter_mut().zip(&label_offs) {
+        *l = ww_label { key: at(k), value: at(v) };
+    }
+    let labels = o.labels.as_ptr();
+    for (c, s) in o.containers.iter_mut().zip(&container_strs) {
+        c.id = at(s.id);
+        c.name = at(s.name);
+        c.project = at(s.project);
+        c.image = at(s.image);
+        c.image_id = at(s.image_id);
+        c.pod_name = at(s.pod_name);
+        c.pod_namespace = at(s.pod_namespace);
+        c.pod_uid = at(s.pod_uid);
+        if c.labels_len > 0 {
+            // SAFETY: first_label + labels_len <= labels.len() by construction.
+            c.labels = unsafe { labels.add(s.first_label) };
+        }
+    }
+    for (e, s) in o.engines.iter_mut().zip(&engine_strs) {
+        e.r#type = at(s.r#type);
+        e.id = at(s.id);
+        e.version = at(s.version);
+        e.endpoint = at(s.endpoint);
+        e.last_error = at(s.last_error);
+    }
+    let containers = o.containers.as_ptr();
+    let offsets = snap.engine_offsets();
+    let mut names = project_strs.iter();
+    for (ei, e) in snap.engines.iter().enumerate() {
+        for p in &e.set.projects {
+            let &(_, name) = names.next().expect("one name per project");
+            let len = p.range.len();
+            o.projects.push(ww_project {
+                name: at(name),
+                // SAFETY: the project's range lies within its engine's containers.
+                containers: if len == 0 { std::ptr::null() } else { unsafe { containers.add(offsets[ei] + p.range.start) } },
+                containers_len: len,
+                engine: ei as u32,
+            });
+        }
+    }
+    if o.public.containers_len > 0 {
+        o.public.containers = containers;
+    }
+    o.public.projects = o.projects.as_ptr();
+    o.public.engines = o.engines.as_ptr();
+    owner
 }
 
 /// Shares the owner with C: one reference count goes with the pointer.
@@ -207,59 +447,11 @@ pub unsafe fn from_raw(p: *const ww_portfolio) -> Arc<PortfolioOwner> {
     unsafe { Arc::from_raw(p.cast::<PortfolioOwner>()) }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::core::{Container, EngineInfo};
-    use std::collections::HashMap;
-    use std::ffi::CStr;
-
-    fn cstr<'a>(p: *const c_char) -> &'a str {
-        unsafe { CStr::from_ptr(p) }.to_str().unwrap()
-    }
-
-    #[test]
-    fn renders_sorted_projects_with_labels() {
-        let mk = |id: &str, name: &str, project: Option<&str>, labels: &[(&str, &str)]| {
-            let mut l: HashMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            if let Some(p) = project {
-                l.insert("com.docker.compose.project".into(), p.into());
-            }
-            Arc::new(Container::new(id.into(), name.into(), 7, false, l))
-        };
-        let cs = [
-            mk("3", "web", Some("shop"), &[("z", "1"), ("a", "x\0y")]),
-            mk("1", "solo", None, &[]),
-            mk("2", "db", Some("shop"), &[]),
-        ];
-        let info = Arc::new(EngineInfo { engine_type: "docker.com".into(), endpoint: "unix:///x".into(), pid: 9, ..Default::default() });
-        let snap = Snapshot::build(3, cs.iter(), info);
-        let owner = render(&snap);
-        let p = owner.portfolio();
-        assert_eq!((p.generation, p.containers_len, p.projects_len, p.engine_pid), (3, 3, 2, 9));
-        assert_eq!((cstr(p.engine_type), cstr(p.engine_id), cstr(p.engine_endpoint)), ("docker.com", "", "unix:///x"));
-        let containers = unsafe { std::slice::from_raw_parts(p.containers, p.containers_len) };
-        let names: Vec<&str> = containers.iter().map(|c| cstr(c.name)).collect();
-        assert_eq!(names, ["solo", "db", "web"]);
-        assert!(containers[0].labels.is_null());
-        let web = &containers[2];
-        let labels = unsafe { std::slice::from_raw_parts(web.labels, web.labels_len) };
-        let kv: Vec<(&str, &str)> = labels.iter().map(|l| (cstr(l.key), cstr(l.value))).collect();
-        assert_eq!(kv, [("a", "x\u{FFFD}y"), ("com.docker.compose.project", "shop"), ("z", "1")]);
-        let projects = unsafe { std::slice::from_raw_parts(p.projects, p.projects_len) };
-        assert_eq!((cstr(projects[0].name), projects[0].containers_len), ("", 1));
-        assert_eq!((cstr(projects[1].name), projects[1].containers_len), ("shop", 2));
-        assert_eq!(projects[1].containers, unsafe { p.containers.add(1) });
-    }
-
-    #[test]
-    fn empty_snapshot_has_the_unnamed_project() {
-        let owner = render(&Snapshot::empty(Arc::new(EngineInfo::default())));
-        let p = owner.portfolio();
-        assert_eq!((p.generation, p.containers_len, p.projects_len), (0, 0, 1));
-        assert!(p.containers.is_null());
-        let unnamed = unsafe { &*p.projects };
-        assert_eq!((cstr(unnamed.name), unnamed.containers_len), ("", 0));
-        assert!(unnamed.containers.is_null());
-    }
+/// The owner of a portfolio handed out by [`into_raw`], borrowed.
+///
+/// # Safety
+/// `p` came from [`into_raw`] and is not released while the result is used.
+pub unsafe fn owner<'a>(p: *const ww_portfolio) -> &'a PortfolioOwner {
+    // SAFETY: see from_raw; the caller keeps the reference alive.
+    unsafe { &*p.cast::<PortfolioOwner>() }
 }

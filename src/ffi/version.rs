@@ -7,12 +7,12 @@ use std::ffi::c_char;
 /// Major version of the library.
 pub const WW_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library.
-pub const WW_VERSION_MINOR: u32 = 1;
+pub const WW_VERSION_MINOR: u32 = 2;
 /// Patch version of the library.
 pub const WW_VERSION_PATCH: u32 = 0;
 /// The ABI version: the N of the shared object's SONAME `libwhalewatcher.so.N`.
 /// It changes whenever an existing function, type or field changes or goes.
-pub const WW_ABI_VERSION: u32 = 1;
+pub const WW_ABI_VERSION: u32 = 2;
 
 /// The library version, e.g. "0.1.0": static, never NULL, any thread.
 #[no_mangle]

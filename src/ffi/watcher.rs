@@ -1,19 +1,25 @@
-//! The watcher handle: `ww_new`, `ww_ready`, `ww_snapshot`, `ww_snapshot_free`, `ww_close`.
+//! The watcher handle: `ww_new`, `ww_ready`, `ww_wait`, `ww_snapshot`,
+//! `ww_snapshot_free`, `ww_close`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::{Readiness, Watcher};
+use crate::core::{Change, Readiness, Watcher};
 
 use super::error::*;
 use super::options::{read_options, ww_options};
 use super::portfolio::{self, ww_portfolio, PortfolioOwner};
 
-/// A watcher of one container engine (opaque). Create with `ww_new`,
-/// destroy with `ww_close`. All functions but `ww_close` may be called on
-/// one watcher from any number of threads at the same time.
+/// A watcher of container engines (opaque). Create with `ww_new`, destroy
+/// with `ww_close`. All functions but `ww_close` may be called on one
+/// watcher from any number of threads at the same time.
 pub struct ww_watcher {
-    inner: Watcher<PortfolioOwner>,
+    pub(crate) inner: Watcher<PortfolioOwner>,
+}
+
+/// A caller's timeout: < 0 is without limit.
+fn timeout_of(ms: i32) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
 }
 
 /// Creates a watcher and starts watching in the background at once; it does
@@ -40,7 +46,7 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
             Ok(o) => o,
             Err((status, msg)) => return fail(status, msg),
         };
-        let render: crate::core::watch::Render<PortfolioOwner> = Arc::new(portfolio::render);
+        let render: crate::core::publish::Render<PortfolioOwner> = Arc::new(portfolio::render);
         match Watcher::start(&opts, render, block_sigpipe) {
             Ok(inner) => {
                 // SAFETY: out is non-NULL and writable (documented contract).
@@ -60,21 +66,58 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
 /// later resynchronisation runs); `WW_STATUS_TIMEOUT` when the time ran out
 /// (the last error names the latest engine trouble); `WW_STATUS_ENGINE` once
 /// the watcher has given up under its backoff policy (the last error says
-/// why: endpoint and OS error); `WW_STATUS_INTERNAL` if the background work
-/// failed; `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread.
+/// why: endpoint and OS error); `WW_STATUS_CLOSED` when `ww_close` was
+/// called while this call waited (it returns at once, without touching the
+/// watcher again); `WW_STATUS_INTERNAL` if the background work failed;
+/// `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread.
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_status {
     ffi_boundary!(WW_STATUS_PANIC, {
         non_null!(w, "w", "ww_ready");
-        // SAFETY: w is a live watcher from ww_new (documented contract).
-        let w = unsafe { &*w };
-        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        match w.inner.ready(timeout) {
+        // SAFETY: w is a live watcher from ww_new (documented contract). The
+        // wait holds its own reference to the shared state, so a concurrent
+        // ww_close cannot pull it away.
+        let shared = Arc::clone(unsafe { &*w }.inner.shared());
+        match shared.ready(timeout_of(timeout_ms)) {
             Readiness::Ready => WW_STATUS_OK,
             Readiness::TimedOut(why) => fail(WW_STATUS_TIMEOUT, format!("ww_ready: timed out after {timeout_ms} ms: {why}")),
             Readiness::GaveUp(why) => fail(WW_STATUS_ENGINE, format!("ww_ready: {why}")),
             Readiness::Failed(why) => fail(WW_STATUS_INTERNAL, format!("ww_ready: {why}")),
+            Readiness::Closed => fail(WW_STATUS_CLOSED, "ww_ready: the watcher was closed while waiting"),
+        }
+    })
+}
+
+/// Waits until the watcher publishes a generation greater than
+/// `after_generation`, at most `timeout_ms` milliseconds (< 0: without
+/// limit, 0: just look). Returns at once if the current generation already
+/// is greater. Pass the generation of the snapshot you last looked at, then
+/// take a new snapshot: nothing published in between is missed.
+///
+/// Returns `WW_STATUS_OK` when a newer generation exists; `WW_STATUS_TIMEOUT`
+/// when the time ran out; `WW_STATUS_ENGINE` when nothing newer exists and
+/// nothing can change anymore because every engine of the watcher has
+/// given up; `WW_STATUS_CLOSED` when `ww_close` was called while this call
+/// waited; `WW_STATUS_INTERNAL` if the background work failed;
+/// `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread; any number of threads
+/// may wait at once.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn ww_wait(w: *mut ww_watcher, after_generation: u64, timeout_ms: i32) -> ww_status {
+    ffi_boundary!(WW_STATUS_PANIC, {
+        non_null!(w, "w", "ww_wait");
+        // SAFETY: as in ww_ready.
+        let shared = Arc::clone(unsafe { &*w }.inner.shared());
+        match shared.wait_newer(after_generation, timeout_of(timeout_ms)) {
+            Change::Newer(_) => WW_STATUS_OK,
+            Change::TimedOut => fail(
+                WW_STATUS_TIMEOUT,
+                format!("ww_wait: no generation after {after_generation} within {timeout_ms} ms"),
+            ),
+            Change::GaveUp(why) => fail(WW_STATUS_ENGINE, format!("ww_wait: {why}")),
+            Change::Failed(why) => fail(WW_STATUS_INTERNAL, format!("ww_wait: {why}")),
+            Change::Closed => fail(WW_STATUS_CLOSED, "ww_wait: the watcher was closed while waiting"),
         }
     })
 }
@@ -82,7 +125,7 @@ pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_sta
 /// Hands out the watcher's current snapshot of alive containers. Never talks
 /// to the engine and never waits for the background work: the snapshot was
 /// built when the state last changed, and this call only takes a reference.
-/// Before the first synchronisation it is empty, with generation 0.
+/// Before an engine's first synchronisation it has none of its containers.
 ///
 /// `out`: receives the snapshot, written only on success; release it with
 /// `ww_snapshot_free` exactly once. It is immutable, readable from any
@@ -114,11 +157,13 @@ pub unsafe extern "C" fn ww_snapshot_free(p: *const ww_portfolio) {
     })
 }
 
-/// Stops watching and destroys the watcher. Returns once the watcher's thread
-/// has ended and its engine connections are closed (promptly: pending engine
-/// calls are abandoned, not awaited). Snapshots taken before stay valid.
-/// NULL: does nothing. Call it once per watcher, and not while another
-/// thread still uses that watcher.
+/// Stops watching and destroys the watcher. First wakes every thread
+/// waiting in `ww_ready` or `ww_wait` on it (they return
+/// `WW_STATUS_CLOSED`) and waits until they have left; then returns once the
+/// watcher's thread has ended and its engine connections and event
+/// descriptor are closed (promptly: pending engine calls are abandoned, not
+/// awaited). Snapshots taken before stay valid. NULL: does nothing. Call it
+/// once per watcher; no call on the watcher may start once it has begun.
 #[no_mangle]
 pub unsafe extern "C" fn ww_close(w: *mut ww_watcher) {
     ffi_boundary!((), {

@@ -10,12 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use containerd_client::events::{TaskExit, TaskPaused, TaskResumed, TaskStart};
 use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::events_client::EventsClient;
+use containerd_client::services::v1::images_client::ImagesClient;
 use containerd_client::services::v1::introspection_client::IntrospectionClient;
 use containerd_client::services::v1::namespaces_client::NamespacesClient;
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::version_client::VersionClient;
 use containerd_client::services::v1::{
-    GetContainerRequest, GetRequest, ListContainersRequest, ListNamespacesRequest, ListTasksRequest,
+    GetContainerRequest, GetImageRequest, GetRequest, ListContainersRequest, ListNamespacesRequest, ListTasksRequest,
     PublishRequest, SubscribeRequest,
 };
 use containerd_client::types::v1::{Process, Status};
@@ -28,8 +29,10 @@ use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint as TonicEndpoint};
 use tonic::{Code, Request};
 
-use super::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
-use super::model::{Container, EngineInfo, Event, EventKind};
+use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
+use crate::core::model::{Container, EngineInfo, Event, EventKind};
+use crate::core::options::EngineKind;
+use crate::core::process;
 
 /// `engine_type` of containerd watchers.
 pub const CONTAINERD_TYPE: &str = "containerd.io";
@@ -77,7 +80,7 @@ impl ContainerdEngine {
 
 impl Engine for ContainerdEngine {
     fn describe(&self) -> EngineInfo {
-        EngineInfo { engine_type: CONTAINERD_TYPE.into(), endpoint: self.endpoint(), ..EngineInfo::default() }
+        EngineInfo::new(EngineKind::Containerd, CONTAINERD_TYPE, self.endpoint())
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
@@ -119,6 +122,7 @@ impl Engine for ContainerdEngine {
                 info,
                 ignored,
                 events: std::sync::Mutex::new(Some(events)),
+                images: ImageDigests::default(),
             }) as Arc<dyn Connection>)
         })
     }
@@ -227,6 +231,34 @@ struct ContainerdConnection {
     info: EngineInfo,
     ignored: Arc<Vec<String>>,
     events: std::sync::Mutex<Option<EventItems>>,
+    images: ImageDigests,
+}
+
+/// The digests image names resolve to, per namespace, learnt once per
+/// connection (one call per image name, not per container).
+#[derive(Clone, Default)]
+struct ImageDigests(Arc<std::sync::Mutex<HashMap<(String, String), String>>>);
+
+impl ImageDigests {
+    /// The target digest image `name` resolves to in `ns`, `""` if unknown.
+    async fn digest(&self, channel: &Channel, ns: &str, name: &str) -> String {
+        if name.is_empty() {
+            return String::new();
+        }
+        let key = (ns.to_string(), name.to_string());
+        if let Some(d) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return d.clone();
+        }
+        let Ok(req) = in_namespace(GetImageRequest { name: name.to_string() }, ns) else { return String::new() };
+        // An image deleted (or never known) leaves the digest unknown, which
+        // is remembered too: no call per container.
+        let digest = match ImagesClient::new(channel.clone()).get(req).await {
+            Ok(r) => r.into_inner().image.and_then(|i| i.target).map(|t| t.digest).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, digest.clone());
+        digest
+    }
 }
 
 fn in_namespace<T>(msg: T, ns: &str) -> Result<Request<T>, EngineError> {
@@ -264,6 +296,7 @@ impl Connection for ContainerdConnection {
 
     fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
+        let images = self.images.clone();
         Box::pin(async move {
             let namespaces = NamespacesClient::new(channel.clone())
                 .list(ListNamespacesRequest::default())
@@ -273,7 +306,7 @@ impl Connection for ContainerdConnection {
                 .namespaces;
             let mut alive = Vec::new();
             for ns in namespaces.iter().map(|n| n.name.as_str()).filter(|n| !ignored.iter().any(|i| i == n)) {
-                alive.extend(list_namespace(&channel, &endpoint, ns).await?.into_iter().map(Listed::Alive));
+                alive.extend(list_namespace(&channel, &endpoint, ns, &images).await?.into_iter().map(Listed::Alive));
             }
             Ok(alive)
         })
@@ -281,21 +314,22 @@ impl Connection for ContainerdConnection {
 
     fn inspect(&self, display: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
+        let images = self.images.clone();
         Box::pin(async move {
             let (ns, id) = decode_display_id(&display);
             if ignored.iter().any(|i| i == ns) {
                 return Ok(None);
             }
             let what = format!("inspect {display}");
-            let labels = match ContainersClient::new(channel.clone())
+            let (labels, image) = match ContainersClient::new(channel.clone())
                 .get(in_namespace(GetContainerRequest { id: id.to_string() }, ns)?)
                 .await
             {
-                Ok(r) => r.into_inner().container.map(|c| c.labels).unwrap_or_default(),
+                Ok(r) => r.into_inner().container.map(|c| (c.labels, c.image)).unwrap_or_default(),
                 Err(s) if s.code() == Code::NotFound => return Ok(None),
                 Err(s) => return Err(status_error(&endpoint, &what, s)),
             };
-            let process = match TasksClient::new(channel)
+            let process = match TasksClient::new(channel.clone())
                 .get(in_namespace(GetRequest { container_id: id.to_string(), exec_id: String::new() }, ns)?)
                 .await
             {
@@ -303,13 +337,22 @@ impl Connection for ContainerdConnection {
                 Err(s) if s.code() == Code::NotFound => return Ok(None),
                 Err(s) => return Err(status_error(&endpoint, &what, s)),
             };
-            Ok(process.and_then(|p| to_container(ns, id, &p, labels)))
+            let Some(mut c) = process.and_then(|p| to_container(ns, id, &p, labels)) else { return Ok(None) };
+            c.image_id = images.digest(&channel, ns, &image).await;
+            c.image = image;
+            Ok(Some(c))
         })
     }
 }
 
-/// The alive containers of one namespace: two calls, whatever their number.
-async fn list_namespace(channel: &Channel, endpoint: &str, ns: &str) -> Result<Vec<Container>, EngineError> {
+/// The alive containers of one namespace: two calls, whatever their number,
+/// plus one per image name not seen before on this connection.
+async fn list_namespace(
+    channel: &Channel,
+    endpoint: &str,
+    ns: &str,
+    images: &ImageDigests,
+) -> Result<Vec<Container>, EngineError> {
     let what = format!("list namespace {ns:?}");
     let records = match ContainersClient::new(channel.clone()).list(in_namespace(ListContainersRequest::default(), ns)?).await {
         Ok(r) => r.into_inner().containers,
@@ -322,15 +365,20 @@ async fn list_namespace(channel: &Channel, endpoint: &str, ns: &str) -> Result<V
         Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
         Err(s) => return Err(status_error(endpoint, &what, s)),
     };
-    let mut labels: HashMap<String, HashMap<String, String>> = records.into_iter().map(|c| (c.id, c.labels)).collect();
-    Ok(tasks
-        .iter()
-        .filter_map(|p| {
-            // containerd 1.6 leaves container_id empty in listed tasks and puts it in id.
-            let id = if p.container_id.is_empty() { &p.id } else { &p.container_id };
-            to_container(ns, id, p, labels.remove(id.as_str()).unwrap_or_default())
-        })
-        .collect())
+    let mut records: HashMap<String, (HashMap<String, String>, String)> =
+        records.into_iter().map(|c| (c.id, (c.labels, c.image))).collect();
+    let mut alive = Vec::new();
+    for p in &tasks {
+        // containerd 1.6 leaves container_id empty in listed tasks and puts it in id.
+        let id = if p.container_id.is_empty() { &p.id } else { &p.container_id };
+        let (labels, image) = records.remove(id.as_str()).unwrap_or_default();
+        if let Some(mut c) = to_container(ns, id, p, labels) {
+            c.image_id = images.digest(channel, ns, &image).await;
+            c.image = image;
+            alive.push(c);
+        }
+    }
+    Ok(alive)
 }
 
 /// The container a task shows, if the task is alive (running, pausing or paused).
@@ -349,7 +397,10 @@ pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, Str
         Some(n) if !n.is_empty() => display_id(ns, n),
         _ => display.clone(),
     };
-    Some(Container::new(display, name, pid, paused, labels))
+    let mut c = Container::new(display, name, pid, paused, labels);
+    // containerd keeps no start time; the init process's own is the best source.
+    c.started_at_ns = process::start_time_ns(pid).unwrap_or(0);
+    Some(c)
 }
 
 /// Maps a task event to a lifecycle event; `None` for anything else,

@@ -12,9 +12,9 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::clock::{docker_since, rfc3339_to_unix_nanos};
-use super::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
-use super::model::{Container, EngineInfo, Event, EventKind, PRIVILEGED_LABEL};
-use super::options::Endpoint;
+use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
+use crate::core::model::{Container, EngineInfo, Event, EventKind};
+use crate::core::options::{Endpoint, EngineKind};
 
 /// `engine_type` of Docker watchers.
 pub const DOCKER_TYPE: &str = "docker.com";
@@ -33,11 +33,7 @@ impl DockerEngine {
 
 impl Engine for DockerEngine {
     fn describe(&self) -> EngineInfo {
-        EngineInfo {
-            engine_type: DOCKER_TYPE.into(),
-            endpoint: self.endpoint.to_string(),
-            ..EngineInfo::default()
-        }
+        EngineInfo::new(EngineKind::Docker, DOCKER_TYPE, self.endpoint.to_string())
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
@@ -206,11 +202,23 @@ pub fn to_container(requested: &str, details: ContainerInspectResponse) -> Optio
         .map(|n| n.strip_prefix('/').map(str::to_string).unwrap_or(n))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| id.clone());
-    let mut labels = details.config.and_then(|c| c.labels).unwrap_or_default();
-    if details.host_config.and_then(|h| h.privileged).unwrap_or(false) {
-        labels.insert(PRIVILEGED_LABEL.to_string(), String::new());
-    }
-    Some(Container::new(id, name, pid, paused, labels))
+    let (labels, image) = match details.config {
+        Some(c) => (c.labels.unwrap_or_default(), c.image.unwrap_or_default()),
+        None => Default::default(),
+    };
+    let mut c = Container::new(id, name, pid, paused, labels);
+    c.image = image;
+    c.image_id = details.image.unwrap_or_default();
+    c.privileged = details.host_config.and_then(|h| h.privileged).unwrap_or(false);
+    // Docker reports "0001-01-01T00:00:00Z" for a container never started.
+    c.started_at_ns = state
+        .started_at
+        .as_deref()
+        .and_then(rfc3339_to_unix_nanos)
+        .and_then(|ns| i64::try_from(ns).ok())
+        .filter(|&ns| ns > 0)
+        .unwrap_or(0);
+    Some(c)
 }
 
 fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError {
@@ -235,11 +243,21 @@ mod tests {
         ContainerInspectResponse {
             id: Some("abc".into()),
             name: Some("/web".into()),
-            state: Some(ContainerState { pid: Some(pid), running: Some(running), paused: Some(paused), ..Default::default() }),
+            image: Some("sha256:0123".into()),
+            state: Some(ContainerState {
+                pid: Some(pid),
+                running: Some(running),
+                paused: Some(paused),
+                started_at: Some("2026-11-26T11:20:33.123456789Z".into()),
+                ..Default::default()
+            }),
             config: Some(ContainerConfig {
+                image: Some("busybox:local".into()),
                 labels: Some(HashMap::from([
                     ("com.docker.compose.project".into(), "shop".into()),
                     ("a".into(), "1".into()),
+                    ("io.kubernetes.pod.name".into(), "pod-1".into()),
+                    ("io.kubernetes.docker.type".into(), "podsandbox".into()),
                 ])),
                 ..Default::default()
             }),
@@ -252,8 +270,12 @@ mod tests {
     fn inspect_maps_alive_containers() {
         let c = to_container("abc", inspected(42, true, false)).unwrap();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused), ("abc", "web", "shop", 42, false));
-        assert_eq!(c.label(PRIVILEGED_LABEL), Some(""));
+        assert!(c.privileged);
+        assert_eq!((c.image.as_str(), c.image_id.as_str()), ("busybox:local", "sha256:0123"));
+        assert_eq!(c.started_at_ns, 1_795_692_033_123_456_789);
+        assert_eq!((c.pod.name.as_str(), c.pod.sandbox), ("pod-1", true));
         assert_eq!(c.labels[0], ("a".to_string(), "1".to_string()));
+        assert_eq!(c.labels.len(), 4, "only the container's own labels");
         assert!(to_container("abc", inspected(42, true, true)).unwrap().paused);
     }
 
@@ -269,6 +291,10 @@ mod tests {
         };
         let c = to_container("req", bare).unwrap();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.labels.len()), ("req", "req", 0));
+        assert_eq!((c.image.as_str(), c.started_at_ns, c.privileged), ("", 0, false));
+        let mut never = inspected(7, true, false);
+        never.state.as_mut().unwrap().started_at = Some("0001-01-01T00:00:00Z".into());
+        assert_eq!(to_container("abc", never).unwrap().started_at_ns, 0);
     }
 
     fn message(action: &str, attrs: &[(&str, &str)]) -> EventMessage {

@@ -1,0 +1,6 @@
+//! The engines, one file each, peers that know their protocol and nothing
+//! of tracking, retries or publishing.
+
+pub mod clock;
+pub mod containerd;
+pub mod docker;

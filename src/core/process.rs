@@ -1,0 +1,58 @@
+//! What `/proc` tells about a process: when it started.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Clock ticks per second in `/proc` (`USER_HZ`, fixed at 100 by the Linux
+/// user-space ABI).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// When process `pid` (in this process's PID namespace) started, as Unix
+/// nanoseconds, accurate to about 10 ms; `None` if `/proc` does not tell.
+pub fn start_time_ns(pid: i32) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = start_ticks(&stat)?;
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let now = SystemTime::now();
+    let up = uptime_of(&uptime)?;
+    let boot = now.checked_sub(up)?;
+    let started = boot.checked_add(Duration::from_millis(ticks.checked_mul(1000 / TICKS_PER_SECOND)?))?;
+    i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
+}
+
+/// Field 22 of `/proc/PID/stat` (start time in ticks after boot). The
+/// command in field 2 may contain spaces and parentheses, so counting starts
+/// after its last `)`.
+fn start_ticks(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    // Fields 3.. follow; the start time is field 22, the 20th of them.
+    after_comm.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The first number of `/proc/uptime` ("12345.67 23456.78").
+fn uptime_of(uptime: &str) -> Option<Duration> {
+    let secs: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_commands() {
+        let stat = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 10 18446744073709551615";
+        assert_eq!(start_ticks(stat), Some(12345));
+        assert_eq!(start_ticks("42 (x) S 1"), None);
+        assert_eq!(start_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_started_recently() {
+        let started = start_time_ns(std::process::id() as i32).expect("own start time");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+        assert!(started <= now + 50_000_000, "{started} vs {now}");
+        assert!(now - started < 3_600_000_000_000, "started within the hour");
+        assert_eq!(start_time_ns(0), None);
+        assert_eq!(uptime_of("-1 2"), None);
+    }
+}

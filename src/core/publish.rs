@@ -1,0 +1,48 @@
+//! Publication: the engines' parts of the snapshot, put together under one
+//! growing generation, rendered once, and handed to [`Shared`].
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::model::EngineInfo;
+use super::shared::Shared;
+use super::snapshot::{EngineSnapshot, Snapshot};
+
+/// Turns a snapshot into what callers are handed.
+pub type Render<R> = Arc<dyn Fn(&Snapshot) -> Arc<R> + Send + Sync>;
+
+struct Parts {
+    generation: u64,
+    engines: Vec<Arc<EngineSnapshot>>,
+}
+
+/// Puts the engines' parts together. Each engine's watch loop updates its
+/// own part; every update is a new generation.
+pub struct Publisher<R> {
+    parts: Mutex<Parts>,
+    render: Render<R>,
+    shared: Arc<Shared<R>>,
+}
+
+impl<R> Publisher<R> {
+    /// A publisher for `engines` (in index order), all connecting, and the
+    /// shared state showing that (generation 0).
+    pub fn new(engines: Vec<Arc<EngineInfo>>, render: Render<R>) -> (Arc<Self>, Arc<Shared<R>>) {
+        let engines: Vec<Arc<EngineSnapshot>> =
+            engines.into_iter().map(|info| Arc::new(EngineSnapshot::connecting(info))).collect();
+        let initial = Snapshot { generation: 0, engines: engines.clone() };
+        let shared = Arc::new(Shared::new(render(&initial)));
+        let publisher = Publisher { parts: Mutex::new(Parts { generation: 0, engines }), render, shared: Arc::clone(&shared) };
+        (Arc::new(publisher), shared)
+    }
+
+    /// Replaces engine `index`'s part and publishes the result.
+    pub fn update(&self, index: usize, part: Arc<EngineSnapshot>) {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(slot) = parts.engines.get_mut(index) else { return };
+        *slot = part;
+        parts.generation += 1;
+        let snap = Snapshot { generation: parts.generation, engines: parts.engines.clone() };
+        let value = (self.render)(&snap);
+        self.shared.publish(value, &snap);
+    }
+}
