@@ -21,7 +21,8 @@ use bollard::Docker;
 use fake_docker::{Endpoint, FakeContainer, FakeDocker};
 use futures_util::StreamExt;
 use whalewatcher::core::model::{Container, EngineInfo, Event, EventKind};
-use whalewatcher::core::snapshot::Snapshot;
+use whalewatcher::core::options::EngineKind;
+use whalewatcher::core::snapshot::{ContainerSet, EngineSnapshot, Snapshot};
 use whalewatcher::core::tracker::Tracker;
 use whalewatcher::ffi::*;
 
@@ -92,7 +93,7 @@ impl Drop for W {
 fn watcher(engine: ww_engine, endpoint: &str) -> W {
     unsafe {
         let mut o: ww_options = std::mem::zeroed();
-        ww_options_init(&mut o);
+        ww_options_init(&mut o, std::mem::size_of::<ww_options>());
         o.engine = engine;
         let ep = CString::new(endpoint).unwrap();
         o.endpoint = ep.as_ptr();
@@ -316,18 +317,20 @@ fn micro(o: &mut Out, quick: bool) {
         per_ev.push(start.elapsed().as_nanos() as f64 / events as f64);
     }
     o.row("M1", "Tracker::apply_event (pause/unpause) at 10 000 tracked, incl. building the Event", &ms(&per_ev, "ns/event"), "", "", "");
-    let engine = Arc::new(EngineInfo { engine_type: "docker.com".into(), endpoint: "unix:///x".into(), ..Default::default() });
+    let engine = Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", "unix:///x".into()));
     let (mut build, mut render) = (Vec::new(), Vec::new());
     for g in 0..15 {
         let s0 = Instant::now();
-        let snap = Snapshot::build(g, t.containers(), engine.clone());
+        let set = Arc::new(ContainerSet::build(t.containers()));
+        let part = EngineSnapshot { info: engine.clone(), status: Default::default(), set };
+        let snap = Snapshot { generation: g, engines: vec![Arc::new(part)] };
         build.push(s0.elapsed().as_secs_f64() * 1e3);
         let s1 = Instant::now();
         let r = portfolio::render(&snap);
         render.push(s1.elapsed().as_secs_f64() * 1e3);
         assert_eq!(r.portfolio().containers_len, n);
     }
-    o.row("M2", "Snapshot::build at 10 000 containers (10 labels each)", &ms(&build, "ms"), "", "", "");
+    o.row("M2", "ContainerSet::build at 10 000 containers (10 labels each)", &ms(&build, "ms"), "", "", "");
     o.row("M3", "ffi::portfolio::render at 10 000 containers", &ms(&render, "ms"), "", "", "");
 }
 

@@ -27,20 +27,36 @@
 #endif
 /*
  * Conventions
+ * - Every identifier this header defines starts with ww_ or WW_.
  * - Fallible functions return a ww_status; on failure ww_last_error_message()
  *   tells why, on the calling thread. Out-parameters are written only on
  *   WW_STATUS_OK, so initialise them (e.g. to NULL).
  * - Every pointer argument is checked: NULL gives WW_STATUS_NULL_ARG, or
- *   does nothing for ww_close and ww_snapshot_free.
+ *   does nothing for ww_close, ww_snapshot_free and ww_changes_free.
  * - Input strings are NUL-terminated UTF-8; output strings are NUL-terminated
  *   UTF-8 owned by the library, never freed by the caller.
+ * - What the library hands out is freed by the library's own function:
+ *   ww_close (ww_new), ww_snapshot_free (ww_snapshot), ww_changes_free
+ *   (ww_diff). Never free() it.
  * - No panic and no Rust unwinding ever crosses this API.
+ *
+ * Change notification
+ * - Every change of a watcher's picture (a container started, exited, was
+ *   paused, resumed or changed, an engine's state changed) publishes a new
+ *   snapshot with a greater generation.
+ * - Blocking: ww_wait(w, generation_seen, timeout) returns once a newer
+ *   generation exists. Polling loops: ww_event_fd gives a descriptor that
+ *   polls readable when something changed; read 8 bytes from it, then take
+ *   the snapshot. ww_diff tells what changed between two snapshots.
  *
  * Thread safety
  * - A ww_watcher may be used from any number of threads at the same time,
- *   except ww_close, which must be the last call on it.
+ *   except ww_close, which must be the last call on it. ww_close wakes the
+ *   threads waiting in ww_ready or ww_wait (they return WW_STATUS_CLOSED)
+ *   and waits until they have left before it frees the watcher.
  * - A ww_portfolio is immutable: read it from any thread, free it once with
- *   ww_snapshot_free, also after ww_close.
+ *   ww_snapshot_free, also after ww_close. The same holds for the arrays of
+ *   ww_diff, which point into the snapshots compared.
  * - The last error message is per thread.
  */
 

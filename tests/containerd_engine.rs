@@ -68,10 +68,10 @@ fn containers_alive_before_ww_new_in_all_namespaces_but_the_ignored() {
     assert!(snap.get(&moby).is_none(), "namespace moby is ignored by default");
     assert!(snap.containers.iter().all(|c| !c.id.starts_with("moby/")));
 
-    assert_eq!(snap.engine_type, "containerd.io");
-    assert!(!snap.engine_id.is_empty() && !snap.engine_version.is_empty());
-    assert_eq!(snap.engine_endpoint, c.endpoint());
-    assert_eq!(snap.engine_pid, c.pid());
+    assert_eq!(snap.engine().engine_type, "containerd.io");
+    assert!(!snap.engine().id.is_empty() && !snap.engine().version.is_empty());
+    assert_eq!(snap.engine().endpoint, c.endpoint());
+    assert_eq!(snap.engine().pid, c.pid());
 
     // Replacing the ignored list: nothing ignored shows moby, ignoring wwtest hides it.
     let all = Handle::containerd(&c.endpoint(), Some(""));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use support::abi::Handle;
 use support::containerd::PrivateContainerd;
+use whalewatcher::ffi::{WW_ENGINE_STATE_RESYNCING, WW_ENGINE_STATE_SYNCED};
 
 #[test]
 fn containerd_killed_and_restarted() {
@@ -22,12 +23,18 @@ fn containerd_killed_and_restarted() {
     c.kill();
     unsafe { libc::kill(doomed_pid, libc::SIGKILL) };
     let end = Instant::now() + Duration::from_secs(1);
+    let mut resyncing = false;
     while Instant::now() < end {
         let now = w.snapshot();
-        assert_eq!((now.generation, now.containers.len()), (before.generation, 2), "old snapshot stays visible");
+        assert_eq!(now.containers, before.containers, "old snapshot stays visible");
+        let e = now.engine();
+        resyncing |= e.state == WW_ENGINE_STATE_RESYNCING;
+        assert!(e.state == WW_ENGINE_STATE_SYNCED || (e.state == WW_ENGINE_STATE_RESYNCING && !e.last_error.is_empty()), "{e:?}");
+        assert_eq!(e.synced_at_ns, before.engine().synced_at_ns);
         w.ready(Duration::ZERO).expect("still ready while reconnecting");
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(resyncing, "the snapshot tells that it is stale");
 
     c.restart();
     c.run("rs", "fresh", &[]);
@@ -38,5 +45,7 @@ fn containerd_killed_and_restarted() {
     });
     assert_eq!(snap.get("keep").unwrap().pid, c.pid_of("default", "keep"));
     assert_eq!(snap.get("rs/fresh").unwrap().pid, c.pid_of("rs", "fresh"));
-    assert_eq!(snap.engine_pid, c.pid());
+    assert_eq!(snap.engine().pid, c.pid());
+    let e = w.wait(Duration::from_secs(5), |s| s.engine().state == WW_ENGINE_STATE_SYNCED).engines[0].clone();
+    assert!(e.synced_at_ns > before.engine().synced_at_ns && e.last_error.is_empty(), "{e:?}");
 }

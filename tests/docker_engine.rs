@@ -60,11 +60,11 @@ fn containers_alive_before_ww_new_are_there_with_the_pids_docker_reports() {
     assert!(p.paused);
     assert_eq!(p.pid, d.pid_of(&paused));
 
-    assert_eq!(snap.engine_type, "docker.com");
-    assert_eq!(snap.engine_id, d.docker(&["info", "-f", "{{.ID}}"]));
-    assert_eq!(snap.engine_version, d.docker(&["version", "-f", "{{.Server.Version}}"]));
-    assert_eq!(snap.engine_endpoint, d.endpoint());
-    assert_eq!(snap.engine_pid, d.pid());
+    assert_eq!(snap.engine().engine_type, "docker.com");
+    assert_eq!(snap.engine().id, d.docker(&["info", "-f", "{{.ID}}"]));
+    assert_eq!(snap.engine().version, d.docker(&["version", "-f", "{{.Server.Version}}"]));
+    assert_eq!(snap.engine().endpoint, d.endpoint());
+    assert_eq!(snap.engine().pid, d.pid());
 }
 
 #[test]

@@ -144,8 +144,8 @@ fn docker_replaced_by_a_new_daemon_at_the_same_socket() {
     let snap = settles(&w, || docker_state(&d2));
     probe.finish();
     // (dockerd takes its ID from the host, so only its PID tells them apart.)
-    assert_ne!(snap.engine_pid, old.engine_pid);
-    assert_eq!(snap.engine_pid, d2.pid());
+    assert_ne!(snap.engine().pid, old.engine().pid);
+    assert_eq!(snap.engine().pid, d2.pid());
     assert!(snap.containers.iter().all(|c| old.get(&c.id).is_none()), "nothing of the old daemon is left");
 }
 
@@ -275,8 +275,12 @@ fn docker_no_backoff_and_exhausted_max_elapsed_give_up_with_the_last_snapshot() 
         assert_eq!(st, WW_STATUS_ENGINE, "{how}: {msg}");
         assert!(msg.contains("gave up") && msg.contains(&d.endpoint()), "{how}: {msg}");
         let last = w.snapshot();
-        assert_eq!(last.generation, before.generation, "{how}");
-        assert!(last.get(&id).is_some(), "{how}: the last good snapshot stays readable");
+        assert_eq!(last.containers, before.containers, "{how}: the last good snapshot stays readable");
+        assert_eq!(last.engine().state, WW_ENGINE_STATE_GAVE_UP, "{how}");
+        assert!(last.engine().last_error.contains(&d.endpoint()), "{how}: {:?}", last.engine());
+        // Nothing changes anymore: waiting says so at once.
+        let (st, _) = w.wait_after(last.generation, Duration::from_secs(10)).unwrap_err();
+        assert_eq!(st, WW_STATUS_ENGINE, "{how}");
     }
 }
 

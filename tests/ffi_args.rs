@@ -42,17 +42,44 @@ fn null_pointers_are_refused_or_ignored() {
     assert_eq!(unsafe { ww_snapshot(ptr::null_mut(), &mut p) }, WW_STATUS_NULL_ARG);
     assert!(p.is_null());
     let w = Handle::new(&o, Some("unix:///nonexistent.sock")).unwrap();
+    assert_eq!(unsafe { ww_wait(ptr::null_mut(), 0, 0) }, WW_STATUS_NULL_ARG);
+    assert!(last_error().contains("ww_wait: w is NULL"), "{}", last_error());
+    let mut fd = -7;
+    assert_eq!(unsafe { ww_event_fd(ptr::null_mut(), &mut fd) }, WW_STATUS_NULL_ARG);
+    assert_eq!(unsafe { ww_event_fd(w.raw(), ptr::null_mut()) }, WW_STATUS_NULL_ARG);
+    assert!(last_error().contains("fd is NULL"), "{}", last_error());
+    assert_eq!(fd, -7, "out is written only on success");
+    let snap = w.raw_snapshot();
+    let (mut out, mut len) = (0x1 as *const ww_change, 7usize);
+    assert_eq!(unsafe { ww_diff(snap, ptr::null(), &mut out, &mut len) }, WW_STATUS_NULL_ARG);
+    assert!(last_error().contains("to is NULL"), "{}", last_error());
+    assert_eq!(unsafe { ww_diff(ptr::null(), snap, ptr::null_mut(), &mut len) }, WW_STATUS_NULL_ARG);
+    assert_eq!(unsafe { ww_diff(ptr::null(), snap, &mut out, ptr::null_mut()) }, WW_STATUS_NULL_ARG);
+    assert_eq!((out, len), (0x1 as *const ww_change, 7), "outs are written only on success");
+    assert!(unsafe { ww_portfolio_find_id(ptr::null(), c"x".as_ptr()) }.is_null());
+    assert!(last_error().contains("p is NULL"), "{}", last_error());
+    assert!(unsafe { ww_portfolio_find_id(snap, ptr::null()) }.is_null());
+    assert!(last_error().contains("id is NULL"), "{}", last_error());
+    assert!(unsafe { ww_portfolio_find_pid(ptr::null(), 1) }.is_null());
+    // Absent is NULL too, whatever the input.
+    assert!(unsafe { ww_portfolio_find_id(snap, c"".as_ptr()) }.is_null());
+    assert!(unsafe { ww_portfolio_find_id(snap, c"\xff\xfe".as_ptr()) }.is_null());
+    for pid in [0, -1, i32::MIN, i32::MAX] {
+        assert!(unsafe { ww_portfolio_find_pid(snap, pid) }.is_null());
+    }
+    unsafe { ww_snapshot_free(snap) };
     drop(w);
     unsafe {
         ww_close(ptr::null_mut());
         ww_snapshot_free(ptr::null());
-        ww_options_init(ptr::null_mut());
+        ww_changes_free(ptr::null());
+        ww_options_init(ptr::null_mut(), size_of::<ww_options>());
     }
 }
 
 #[test]
 fn unknown_struct_sizes_are_an_abi_mismatch() {
-    for size in [0u32, 1, 31, 33, 39, 41, 47, 49, 56, 12345] {
+    for size in [0u32, 1, 31, 33, 39, 40, 41, 47] {
         let mut o = options();
         o.struct_size = size;
         let (st, _, msg) = new_with(&o);
@@ -61,18 +88,43 @@ fn unknown_struct_sizes_are_an_abi_mismatch() {
     }
 }
 
+/// A caller compiled against a newer header: its struct is larger.
+#[repr(C)]
+struct Newer {
+    o: ww_options,
+    extra: [u64; 2],
+}
+
 #[test]
-fn earlier_struct_versions_are_still_accepted() {
-    for (size, expected) in [(offset_of!(ww_options, call_timeout_ms), 32), (offset_of!(ww_options, ignored_namespaces), 40)] {
-        let mut o = options();
-        o.struct_size = size as u32;
-        assert_eq!(o.struct_size, expected);
-        o.endpoint = c"unix:///nonexistent.sock".as_ptr();
-        // Fields past the caller's size are never read: garbage there does no harm.
-        o.ignored_namespaces = c"not a namespace!".as_ptr();
-        let (st, _, msg) = new_with(&o);
-        assert_eq!(st, WW_STATUS_OK, "{msg}");
-    }
+fn a_newer_callers_larger_struct_works_while_its_new_fields_are_zero() {
+    let mut n = Newer { o: options(), extra: [0xdead_beef; 2] };
+    unsafe { ww_options_init(&mut n.o, size_of::<Newer>()) };
+    assert_eq!(n.o.struct_size as usize, size_of::<Newer>());
+    assert_eq!(n.extra, [0, 0], "fields the library does not know are zeroed");
+    n.o.endpoint = c"unix:///nonexistent.sock".as_ptr();
+    let (st, _, msg) = new_with(&n.o);
+    assert_eq!(st, WW_STATUS_OK, "{msg}");
+    n.extra[1] = 1;
+    let (st, _, msg) = new_with(&n.o);
+    assert_eq!(st, WW_STATUS_ABI_MISMATCH, "{msg}");
+    assert!(msg.contains(&format!("byte {}", size_of::<ww_options>() + 8)), "{msg}");
+}
+
+#[test]
+fn options_init_writes_exactly_the_size_it_is_given() {
+    const CANARY: u8 = 0xa5;
+    let ours = size_of::<ww_options>();
+    let mut buf = [CANARY; 128];
+    // Smaller than the first version: nothing happens.
+    unsafe { ww_options_init(buf.as_mut_ptr().cast(), ours - 1) };
+    assert!(buf.iter().all(|&b| b == CANARY));
+    unsafe { ww_options_init(buf.as_mut_ptr().cast(), ours) };
+    assert!(buf[ours..].iter().all(|&b| b == CANARY), "nothing past the size");
+    let o = unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<ww_options>()) };
+    assert_eq!((o.struct_size as usize, o.engine, o.backoff), (ours, WW_ENGINE_DOCKER, WW_BACKOFF_EXPONENTIAL));
+    let mut buf = [CANARY; 128];
+    unsafe { ww_options_init(buf.as_mut_ptr().cast(), 100) };
+    assert!(buf[ours..100].iter().all(|&b| b == 0) && buf[100..].iter().all(|&b| b == CANARY));
 }
 
 #[test]
@@ -135,10 +187,19 @@ fn an_unreachable_engine_without_retries_is_reported_promptly() {
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         assert_eq!(st, WW_STATUS_ENGINE, "{msg}");
         assert!(msg.contains(&ep) && msg.contains(why), "{msg}");
-        // The snapshot stays readable: empty, generation 0.
+        // The snapshot stays readable: empty, and it says why.
         let snap = w.snapshot();
-        assert_eq!((snap.generation, snap.containers.len(), snap.projects.len()), (0, 0, 1));
-        assert_eq!((snap.engine_type.as_str(), snap.engine_endpoint.as_str()), ("docker.com", ep.as_str()));
+        assert_eq!((snap.generation, snap.containers.len(), snap.projects.len()), (1, 0, 1));
+        let e = snap.engine();
+        assert_eq!((e.engine_type.as_str(), e.endpoint.as_str(), e.kind), ("docker.com", ep.as_str(), WW_ENGINE_DOCKER));
+        assert_eq!((e.state, e.synced_at_ns, e.pid), (WW_ENGINE_STATE_GAVE_UP, 0, 0));
+        assert!(e.last_error.contains(why), "{}", e.last_error);
+        // Nothing can change anymore: ww_wait says so at once.
+        let t = Instant::now();
+        let (st, msg) = w.wait_after(snap.generation, Duration::from_secs(10)).unwrap_err();
+        assert_eq!(st, WW_STATUS_ENGINE, "{msg}");
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert!(w.wait_after(0, Duration::from_secs(10)).is_ok(), "an older generation is newer");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -160,17 +221,56 @@ fn exhausted_max_elapsed_gives_up_and_a_short_wait_times_out() {
 #[test]
 fn abi_layout_is_pinned() {
     assert_eq!(size_of::<ww_options>(), 48);
-    assert_eq!(offset_of!(ww_options, ignored_namespaces), 40);
     assert_eq!(offset_of!(ww_options, endpoint), 8);
     assert_eq!(offset_of!(ww_options, call_timeout_ms), 32);
+    assert_eq!(offset_of!(ww_options, ignored_namespaces), 40);
     assert_eq!(size_of::<ww_label>(), 16);
-    assert_eq!(size_of::<ww_container>(), 48);
-    assert_eq!(offset_of!(ww_container, pid), 24);
-    assert_eq!(offset_of!(ww_container, paused), 28);
-    assert_eq!(offset_of!(ww_container, labels), 32);
-    assert_eq!(size_of::<ww_project>(), 24);
-    assert_eq!(size_of::<ww_portfolio>(), 80);
-    assert_eq!(offset_of!(ww_portfolio, engine_pid), 72);
+    assert_eq!(size_of::<ww_container>(), 104);
+    let c = [
+        offset_of!(ww_container, id),
+        offset_of!(ww_container, name),
+        offset_of!(ww_container, project),
+        offset_of!(ww_container, labels),
+        offset_of!(ww_container, labels_len),
+        offset_of!(ww_container, image),
+        offset_of!(ww_container, image_id),
+        offset_of!(ww_container, pod_name),
+        offset_of!(ww_container, pod_namespace),
+        offset_of!(ww_container, pod_uid),
+        offset_of!(ww_container, started_at_ns),
+        offset_of!(ww_container, pid),
+        offset_of!(ww_container, engine),
+        offset_of!(ww_container, paused),
+        offset_of!(ww_container, privileged),
+        offset_of!(ww_container, pod_sandbox),
+    ];
+    assert_eq!(c, [0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 92, 96, 97, 98]);
+    assert_eq!(size_of::<ww_project>(), 32);
+    assert_eq!(
+        [offset_of!(ww_project, containers), offset_of!(ww_project, containers_len), offset_of!(ww_project, engine)],
+        [8, 16, 24]
+    );
+    assert_eq!(size_of::<ww_engine_info>(), 72);
+    let e = [
+        offset_of!(ww_engine_info, r#type),
+        offset_of!(ww_engine_info, id),
+        offset_of!(ww_engine_info, version),
+        offset_of!(ww_engine_info, endpoint),
+        offset_of!(ww_engine_info, last_error),
+        offset_of!(ww_engine_info, synced_at_ns),
+        offset_of!(ww_engine_info, repairs),
+        offset_of!(ww_engine_info, kind),
+        offset_of!(ww_engine_info, pid),
+        offset_of!(ww_engine_info, state),
+    ];
+    assert_eq!(e, [0, 8, 16, 24, 32, 40, 48, 56, 60, 64]);
+    assert_eq!(size_of::<ww_portfolio>(), 56);
+    assert_eq!(
+        [offset_of!(ww_portfolio, containers), offset_of!(ww_portfolio, projects), offset_of!(ww_portfolio, engines), offset_of!(ww_portfolio, engines_len)],
+        [8, 24, 40, 48]
+    );
+    assert_eq!(size_of::<ww_change>(), 24);
+    assert_eq!([offset_of!(ww_change, before), offset_of!(ww_change, after)], [8, 16]);
 }
 
 #[test]

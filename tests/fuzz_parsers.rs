@@ -12,9 +12,9 @@ use std::ffi::CString;
 use containerd_client::types::Envelope;
 use proptest::prelude::*;
 use prost::Message;
-use whalewatcher::core::clock::{docker_since, rfc3339_to_unix_nanos};
-use whalewatcher::core::containerd::{decode_display_id, display_id, to_event as ctrd_event};
-use whalewatcher::core::docker::{to_container, to_event};
+use whalewatcher::core::engines::clock::{docker_since, rfc3339_to_unix_nanos};
+use whalewatcher::core::engines::containerd::{decode_display_id, display_id, to_event as ctrd_event};
+use whalewatcher::core::engines::docker::{to_container, to_event};
 use whalewatcher::core::options::{parse_containerd_endpoint, parse_docker_endpoint, parse_namespaces};
 use whalewatcher::ffi::*;
 
@@ -144,7 +144,7 @@ proptest! {
         let endpoint = endpoint.map(|e| CString::new(e.replace('\0', "")).unwrap());
         let ignored = ignored.map(|e| CString::new(e.replace('\0', "")).unwrap());
         let mut o = std::mem::MaybeUninit::<ww_options>::uninit();
-        let mut o = unsafe { ww_options_init(o.as_mut_ptr()); o.assume_init() };
+        let mut o = unsafe { ww_options_init(o.as_mut_ptr(), std::mem::size_of::<ww_options>()); o.assume_init() };
         o.struct_size = size;
         o.engine = engine;
         o.backoff = backoff;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use support::eventually;
 use support::scripted::{container, Scripted};
-use whalewatcher::core::watch::Render;
-use whalewatcher::core::{Backoff, Endpoint, EngineKind, Options, Readiness, Snapshot, Watcher};
+use whalewatcher::core::publish::Render;
+use whalewatcher::core::{Backoff, Endpoint, EngineKind, EngineState, Options, Readiness, Snapshot, Watcher};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -31,13 +31,13 @@ fn constant() -> Backoff {
 }
 
 fn watch(engine: &Scripted, backoff: Backoff) -> Watcher<Snapshot> {
-    let render: Render<Snapshot> = Arc::new(|s: &Snapshot| s.clone());
+    let render: Render<Snapshot> = Arc::new(|s: &Snapshot| Arc::new(s.clone()));
     Watcher::start_with(Arc::new(engine.clone()), &options(backoff), render, || {}).expect("watcher starts")
 }
 
 /// (id, pid, paused) of every alive container, sorted by id.
 fn alive(w: &Watcher<Snapshot>) -> Vec<(String, i32, bool)> {
-    let mut v: Vec<_> = w.snapshot().containers.iter().map(|c| (c.id.clone(), c.pid, c.paused)).collect();
+    let mut v: Vec<_> = w.snapshot().containers().map(|(_, c)| (c.id.clone(), c.pid, c.paused)).collect();
     v.sort();
     v
 }
@@ -65,8 +65,9 @@ fn containers_alive_before_the_watch_are_listed() {
         assert_eq!(alive(&w), [("a".into(), 10, false), ("b".into(), 11, true)]);
         let snap = w.snapshot();
         assert!(snap.generation >= 1);
-        assert_eq!(snap.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["", "shop"]);
-        assert_eq!(snap.engine.id, "scripted-id");
+        assert_eq!(snap.engines[0].set.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["", "shop"]);
+        assert_eq!(snap.engines[0].info.id, "scripted-id");
+        assert_eq!(snap.engines[0].status.state, EngineState::Synced);
     });
 }
 
@@ -80,7 +81,8 @@ fn nothing_is_published_before_the_first_sync() {
     engine.start(container("b", 11, false, ""));
     assert!(matches!(w.ready(Some(Duration::from_millis(100))), Readiness::TimedOut(_)));
     let snap = w.snapshot();
-    assert_eq!((snap.generation, snap.containers.len(), snap.projects.len()), (0, 0, 1));
+    assert_eq!((snap.generation, snap.len(), snap.engines[0].set.projects.len()), (0, 0, 1));
+    assert_eq!(snap.engines[0].status.state, EngineState::Connecting);
     engine.release_list();
     assert_eq!(w.ready(Some(WAIT)), Readiness::Ready);
     assert_eq!(ids(&w), ["a", "b"]);
@@ -205,18 +207,18 @@ fn live_events_start_pause_rename_and_kill() {
     assert_eq!(w.snapshot().generation, 1);
     engine.start(container("x", 70, false, "proj"));
     assert!(eventually(WAIT, || alive(&w) == [("x".into(), 70, false)]));
-    assert!(w.snapshot().project("proj").is_some());
+    assert!(w.snapshot().engines[0].set.projects.iter().any(|p| p.name == "proj"));
     engine.pause("x", true);
     assert!(eventually(WAIT, || alive(&w) == [("x".into(), 70, true)]));
     engine.rename("x", "renamed");
-    assert!(eventually(WAIT, || w.snapshot().containers.first().is_some_and(|c| c.name == "renamed")));
+    assert!(eventually(WAIT, || w.snapshot().containers().next().is_some_and(|(_, c)| c.name == "renamed")));
     let generation = w.snapshot().generation;
     engine.kill("x");
     assert!(eventually(WAIT, || alive(&w).is_empty()));
     let snap = w.snapshot();
     assert!(snap.generation > generation);
-    assert!(snap.project("proj").is_none(), "a project disappears with its last container");
-    assert_eq!(snap.projects.len(), 1);
+    assert!(!snap.engines[0].set.projects.iter().any(|p| p.name == "proj"), "a project disappears with its last container");
+    assert_eq!(snap.engines[0].set.projects.len(), 1);
 }
 
 #[test]
@@ -272,8 +274,11 @@ fn a_resync_keeps_the_old_snapshot_until_the_new_one_is_complete() {
         wait_list_started(&engine, 2);
         for _ in 0..20 {
             let now = w.snapshot();
-            assert_eq!(now.generation, before.generation, "the old snapshot stays visible");
-            assert_eq!(now.containers.len(), 2);
+            assert!(Arc::ptr_eq(&now.engines[0].set, &before.engines[0].set), "the old containers stay visible");
+            assert_eq!(now.generation, before.generation + 1, "one new generation: the engine's state");
+            let status = &now.engines[0].status;
+            assert_eq!(status.state, EngineState::Resyncing);
+            assert!(!status.last_error.is_empty() && status.synced_at_ns == before.engines[0].status.synced_at_ns);
             assert_eq!(w.ready(Some(Duration::ZERO)), Readiness::Ready, "ready stays true during a resync");
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -281,7 +286,7 @@ fn a_resync_keeps_the_old_snapshot_until_the_new_one_is_complete() {
         assert!(eventually(WAIT, || ids(&w) == ["new", "stays"]), "{:?}", ids(&w));
         assert!(w.snapshot().generation > before.generation);
         // The old snapshot the caller holds is unchanged.
-        assert_eq!(before.containers.len(), 2);
+        assert_eq!(before.len(), 2);
     });
 }
 

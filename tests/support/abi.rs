@@ -23,30 +23,61 @@ pub struct Ctr {
     pub pid: i32,
     pub paused: bool,
     pub labels: Vec<(String, String)>,
+    pub engine: u32,
+    pub image: String,
+    pub image_id: String,
+    pub started_at_ns: i64,
+    pub privileged: bool,
+    pub pod_name: String,
+    pub pod_namespace: String,
+    pub pod_uid: String,
+    pub pod_sandbox: bool,
+}
+
+impl Ctr {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Engine {
+    pub kind: ww_engine,
+    pub engine_type: String,
+    pub id: String,
+    pub version: String,
+    pub endpoint: String,
+    pub pid: i32,
+    pub state: ww_engine_state,
+    pub synced_at_ns: i64,
+    pub last_error: String,
+    pub repairs: u64,
 }
 
 #[derive(Clone, Debug)]
 pub struct Portfolio {
     pub generation: u64,
     pub containers: Vec<Ctr>,
-    pub projects: Vec<(String, Vec<Ctr>)>,
-    pub engine_type: String,
-    pub engine_id: String,
-    pub engine_version: String,
-    pub engine_endpoint: String,
-    pub engine_pid: i32,
+    /// (engine, name, containers)
+    pub projects: Vec<(u32, String, Vec<Ctr>)>,
+    pub engines: Vec<Engine>,
 }
 
 impl Portfolio {
     pub fn get(&self, id: &str) -> Option<&Ctr> {
         self.containers.iter().find(|c| c.id == id)
     }
+    /// Project `name` of the first engine.
     pub fn project(&self, name: &str) -> Option<&Vec<Ctr>> {
-        self.projects.iter().find(|(n, _)| n == name).map(|(_, cs)| cs)
+        self.projects.iter().find(|(e, n, _)| *e == 0 && n == name).map(|(_, _, cs)| cs)
+    }
+    /// The first (for single-engine watchers: the only) engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engines[0]
     }
 }
 
-unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
+pub unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
     if len == 0 {
         &[]
     } else {
@@ -54,36 +85,82 @@ unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
     }
 }
 
-fn ctr(c: &ww_container) -> Ctr {
+pub fn ctr(c: &ww_container) -> Ctr {
     let labels = unsafe { slice(c.labels, c.labels_len) }.iter().map(|l| (s(l.key), s(l.value))).collect();
-    Ctr { id: s(c.id), name: s(c.name), project: s(c.project), pid: c.pid, paused: c.paused, labels }
+    Ctr {
+        id: s(c.id),
+        name: s(c.name),
+        project: s(c.project),
+        pid: c.pid,
+        paused: c.paused,
+        labels,
+        engine: c.engine,
+        image: s(c.image),
+        image_id: s(c.image_id),
+        started_at_ns: c.started_at_ns,
+        privileged: c.privileged,
+        pod_name: s(c.pod_name),
+        pod_namespace: s(c.pod_namespace),
+        pod_uid: s(c.pod_uid),
+        pod_sandbox: c.pod_sandbox,
+    }
+}
+
+fn engine(e: &ww_engine_info) -> Engine {
+    Engine {
+        kind: e.kind,
+        engine_type: s(e.r#type),
+        id: s(e.id),
+        version: s(e.version),
+        endpoint: s(e.endpoint),
+        pid: e.pid,
+        state: e.state,
+        synced_at_ns: e.synced_at_ns,
+        last_error: s(e.last_error),
+        repairs: e.repairs,
+    }
 }
 
 /// Copies a C snapshot into Rust values (and checks its invariants).
 pub fn copy(p: &ww_portfolio) -> Portfolio {
     let containers: Vec<Ctr> = unsafe { slice(p.containers, p.containers_len) }.iter().map(ctr).collect();
-    let projects: Vec<(String, Vec<Ctr>)> = unsafe { slice(p.projects, p.projects_len) }
+    let engines: Vec<Engine> = unsafe { slice(p.engines, p.engines_len) }.iter().map(engine).collect();
+    assert!(!engines.is_empty(), "at least one engine");
+    let projects: Vec<(u32, String, Vec<Ctr>)> = unsafe { slice(p.projects, p.projects_len) }
         .iter()
-        .map(|pr| (s(pr.name), unsafe { slice(pr.containers, pr.containers_len) }.iter().map(ctr).collect()))
+        .map(|pr| (pr.engine, s(pr.name), unsafe { slice(pr.containers, pr.containers_len) }.iter().map(ctr).collect()))
         .collect();
-    assert!(!projects.is_empty() && projects[0].0.is_empty(), "projects[0] is the unnamed project");
-    assert_eq!(projects.iter().map(|(_, cs)| cs.len()).sum::<usize>(), containers.len());
-    for (name, cs) in &projects {
-        assert!(cs.iter().all(|c| &c.project == name));
+    // Per engine, in engine order: "" first, then named projects by name.
+    let mut at = 0;
+    for e in 0..engines.len() as u32 {
+        assert_eq!(projects.get(at).map(|(pe, n, _)| (*pe, n.as_str())), Some((e, "")), "engine {e} starts with its unnamed project");
+        let mut last = String::new();
+        at += 1;
+        while let Some((pe, n, _)) = projects.get(at).filter(|(pe, _, _)| *pe == e) {
+            assert!(*n > last && *pe == e, "named projects sorted by name");
+            last = n.clone();
+            at += 1;
+        }
+    }
+    assert_eq!(at, projects.len(), "projects belong to engines in order");
+    assert_eq!(projects.iter().map(|(_, _, cs)| cs.len()).sum::<usize>(), containers.len());
+    for (e, name, cs) in &projects {
+        assert!(cs.iter().all(|c| &c.project == name && c.engine == *e));
     }
     let mut sorted = containers.clone();
-    sorted.sort_by(|a, b| (&a.project, &a.name, &a.id).cmp(&(&b.project, &b.name, &b.id)));
-    assert_eq!(sorted, containers, "containers sorted by (project, name, id)");
-    Portfolio {
-        generation: p.generation,
-        containers,
-        projects,
-        engine_type: s(p.engine_type),
-        engine_id: s(p.engine_id),
-        engine_version: s(p.engine_version),
-        engine_endpoint: s(p.engine_endpoint),
-        engine_pid: p.engine_pid,
+    sorted.sort_by(|a, b| (a.engine, &a.project, &a.name, &a.id).cmp(&(b.engine, &b.project, &b.name, &b.id)));
+    assert_eq!(sorted, containers, "containers sorted by (engine, project, name, id)");
+    for c in &containers {
+        assert!(c.pid > 0 && (c.engine as usize) < engines.len());
+        // The lookups find every container (the first engine's, for shared IDs).
+        let by_id = unsafe { ww_portfolio_find_id(p, CString::new(c.id.clone()).unwrap().as_ptr()) };
+        assert!(!by_id.is_null(), "find_id {}", c.id);
+        assert_eq!(s(unsafe { &*by_id }.id), c.id);
+        let by_pid = unsafe { ww_portfolio_find_pid(p, c.pid) };
+        assert!(!by_pid.is_null(), "find_pid {}", c.pid);
+        assert_eq!(unsafe { &*by_pid }.pid, c.pid);
     }
+    Portfolio { generation: p.generation, containers, projects, engines }
 }
 
 /// An owned watcher, closed on drop.
@@ -95,7 +172,7 @@ unsafe impl Sync for Handle {}
 pub fn options() -> ww_options {
     let mut o = std::mem::MaybeUninit::<ww_options>::uninit();
     unsafe {
-        ww_options_init(o.as_mut_ptr());
+        ww_options_init(o.as_mut_ptr(), std::mem::size_of::<ww_options>());
         o.assume_init()
     }
 }
@@ -128,6 +205,18 @@ impl Handle {
         let ignored = ignored.map(|s| CString::new(s).unwrap());
         o.ignored_namespaces = ignored.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
         Handle::new(&o, Some(endpoint)).expect("ww_new")
+    }
+
+    pub fn raw(&self) -> *mut ww_watcher {
+        self.0
+    }
+
+    /// `ww_wait` for a generation after `after`.
+    pub fn wait_after(&self, after: u64, timeout: Duration) -> Result<(), (ww_status, String)> {
+        match unsafe { ww_wait(self.0, after, timeout.as_millis() as i32) } {
+            WW_STATUS_OK => Ok(()),
+            st => Err((st, last_error())),
+        }
     }
 
     pub fn ready(&self, timeout: Duration) -> Result<(), (ww_status, String)> {

@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
-use whalewatcher::core::{Connection, Container, Engine, EngineError, EngineInfo, ErrorKind, Event, EventKind, Listed};
+use whalewatcher::core::{Connection, Container, Engine, EngineError, EngineInfo, EngineKind, ErrorKind, Event, EventKind, Listed};
 
 #[derive(Default)]
 struct Inner {
@@ -150,7 +150,7 @@ impl Scripted {
 
 impl Engine for Scripted {
     fn describe(&self) -> EngineInfo {
-        EngineInfo { engine_type: "scripted".into(), endpoint: "scripted://".into(), ..Default::default() }
+        EngineInfo::new(EngineKind::Docker, "scripted", "scripted://".into())
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
