@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, EventsOptions, ListContainersOptions, RemoveContainerOptions};
 use bollard::Docker;
 use fake_docker::{Endpoint, FakeContainer, FakeDocker};
 use futures_util::StreamExt;
@@ -249,10 +247,7 @@ async fn docker_run(docker: &Docker, name: &str) -> String {
     id
 }
 async fn docker_remove_all(docker: &Docker) {
-    let all = docker
-        .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
-        .await
-        .unwrap();
+    let all = docker.list_containers(Some(ListContainersOptions { all: true, ..Default::default() })).await.unwrap();
     futures_util::stream::iter(all)
         .for_each_concurrent(4, |c| {
             let docker = docker.clone();
@@ -316,7 +311,14 @@ fn micro(o: &mut Out, quick: bool) {
         }
         per_ev.push(start.elapsed().as_nanos() as f64 / events as f64);
     }
-    o.row("M1", "Tracker::apply_event (pause/unpause) at 10 000 tracked, incl. building the Event", &ms(&per_ev, "ns/event"), "", "", "");
+    o.row(
+        "M1",
+        "Tracker::apply_event (pause/unpause) at 10 000 tracked, incl. building the Event",
+        &ms(&per_ev, "ns/event"),
+        "",
+        "",
+        "",
+    );
     let engine = Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", "unix:///x".into()));
     let (mut build, mut render) = (Vec::new(), Vec::new());
     for g in 0..15 {
@@ -358,7 +360,11 @@ fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool,
         let verdict = format!(
             "1 thr {}; 8 thr: {}",
             if one < 100.0 { "< 100 ns met" } else { "≥ 100 ns MISSED" },
-            if n8c <= 1.2 * n1c { format!("met ({:.2}×)", n8c / n1c) } else { format!("MISSED: CPU per call {:.1}× the 1-thread figure", n8c / n1c) }
+            if n8c <= 1.2 * n1c {
+                format!("met ({:.2}×)", n8c / n1c)
+            } else {
+                format!("MISSED: CPU per call {:.1}× the 1-thread figure", n8c / n1c)
+            }
         );
         o.row(
             &format!("1.{n}"),
@@ -369,7 +375,11 @@ fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool,
                 ms(&q.cpu[&8], "ns"),
                 ms(&q.ns[&8], "ns")
             ),
-            &format!("list+inspect (fake): {}; ratio {:.0}×", ms(&base.iter().map(|x| x / 1e6).collect::<Vec<_>>(), "ms"), ratio),
+            &format!(
+                "list+inspect (fake): {}; ratio {:.0}×",
+                ms(&base.iter().map(|x| x / 1e6).collect::<Vec<_>>(), "ms"),
+                ratio
+            ),
             "< 100 ns, flat in N, 8 thr ≤ 1 thr",
             &verdict,
         );
@@ -378,7 +388,14 @@ fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool,
         }
     }
     let spread = single.iter().cloned().fold(f64::MIN, f64::max) / single.iter().cloned().fold(f64::MAX, f64::min);
-    o.row("1.N", "independence of N (max/min of 1-thread medians over 0..10 000)", &format!("{spread:.2}×"), "", "≈ 1×", if spread < 1.5 { "met" } else { "MISSED" });
+    o.row(
+        "1.N",
+        "independence of N (max/min of 1-thread medians over 0..10 000)",
+        &format!("{spread:.2}×"),
+        "",
+        "≈ 1×",
+        if spread < 1.5 { "met" } else { "MISSED" },
+    );
     if let Some(sock) = real {
         let docker = docker_at(sock);
         let n = rt.block_on(async { docker.list_containers(Some(alive_opts())).await.unwrap().len() });
@@ -454,7 +471,11 @@ fn idle_rows(o: &mut Out, secs: u64) {
     o.row(
         "5.idle",
         &format!("idle {el:.0} s, 100 containers (fake): engine API calls; ww-watcher CPU time"),
-        &format!("{calls} calls {detail:?}; {cpu_ms:.0} ms CPU ({:.3} % of a core; clock tick {:.0} ms)", cpu_ms / 10.0 / el, 1e3 / hz),
+        &format!(
+            "{calls} calls {detail:?}; {cpu_ms:.0} ms CPU ({:.3} % of a core; clock tick {:.0} ms)",
+            cpu_ms / 10.0 / el,
+            1e3 / hz
+        ),
         "",
         "0 calls, ~0 CPU",
         if calls == 0 && cpu_ms <= 20.0 { "met" } else { "MISSED" },
@@ -473,9 +494,9 @@ fn churn_rows(o: &mut Out, quick: bool) {
     for r in 0..reps {
         let t0 = Instant::now();
         let mut fresh = Vec::new();
-        for i in 0..200 {
+        for (i, victim) in victims.iter().enumerate() {
             fresh.push(fake.run(FakeContainer::new(&format!("churn-{r}-{i}"))));
-            fake.kill(&victims[i]);
+            fake.kill(victim);
         }
         for v in &victims {
             expect.remove(v);
@@ -488,7 +509,14 @@ fn churn_rows(o: &mut Out, quick: bool) {
         times.push((seen - t0).as_secs_f64() * 1e3);
         victims = fresh;
     }
-    o.row("4.churn", "burst of 200 starts + 200 kills at 1 000 alive (fake): until snapshot matches", &ms(&times, "ms"), "", "", "");
+    o.row(
+        "4.churn",
+        "burst of 200 starts + 200 kills at 1 000 alive (fake): until snapshot matches",
+        &ms(&times, "ms"),
+        "",
+        "",
+        "",
+    );
     drop(w);
 
     // Rebuild cost per change: one pause at N, time to visibility.
@@ -510,11 +538,18 @@ fn churn_rows(o: &mut Out, quick: bool) {
                     c.paused == paused && unsafe { CStr::from_ptr(c.id) }.to_bytes() == id.as_bytes()
                 })
             })
-                .expect("pause never visible");
+            .expect("pause never visible");
             lat.push((seen - t0).as_secs_f64() * 1e3);
         }
         meds.push(med(&lat));
-        o.row(&format!("4.pause{n}"), &format!("one pause at the fake → visible, {n} containers"), &ms(&lat, "ms"), "", "", "");
+        o.row(
+            &format!("4.pause{n}"),
+            &format!("one pause at the fake → visible, {n} containers"),
+            &ms(&lat, "ms"),
+            "",
+            "",
+            "",
+        );
     }
     o.row(
         "4.rebuild",
@@ -526,7 +561,14 @@ fn churn_rows(o: &mut Out, quick: bool) {
     );
 }
 
-fn ready_rows_docker(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, n: usize, reps: usize, inspect_rtt: &mut Vec<f64>) {
+fn ready_rows_docker(
+    o: &mut Out,
+    rt: &tokio::runtime::Runtime,
+    sock: &str,
+    n: usize,
+    reps: usize,
+    inspect_rtt: &mut Vec<f64>,
+) {
     let docker = docker_at(sock);
     let (mut lib, mut base) = (Vec::new(), Vec::new());
     for _ in 0..reps {
@@ -558,7 +600,11 @@ fn ready_rows_docker(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, n: u
         &ms(&lib, "ms"),
         &format!("sequential list+inspect: {}; ratio {:.2}", ms(&base, "ms"), ratio),
         "≤ 0.5 × list+inspect",
-        &if ratio <= 0.5 { "met".to_string() } else { format!("MISSED by {:.2}× ({:.0} ms over)", ratio / 0.5, med(&lib) - 0.5 * med(&base)) },
+        &if ratio <= 0.5 {
+            "met".to_string()
+        } else {
+            format!("MISSED by {:.2}× ({:.0} ms over)", ratio / 0.5, med(&lib) - 0.5 * med(&base))
+        },
     );
 }
 
@@ -698,7 +744,14 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
         o.row(
             &format!("3.{action}"),
             &format!("event→visible, {action} (real Docker, n={})", lat.len()),
-            &format!("p50 {} / p95 {} / p99 {} / max {} ms (min {})", f(p50), f(pct(&lat, 0.95)), f(p99), f(pct(&lat, 1.0)), f(pct(&lat, 0.0))),
+            &format!(
+                "p50 {} / p95 {} / p99 {} / max {} ms (min {})",
+                f(p50),
+                f(pct(&lat, 0.95)),
+                f(p99),
+                f(pct(&lat, 1.0)),
+                f(pct(&lat, 0.0))
+            ),
             &format!("one inspect RTT: {}", ms(inspect_rtt, "ms")),
             &format!("p50 ≤ {} ms, p99 < 20 ms", f(target_p50)),
             &if ok {
@@ -720,7 +773,8 @@ fn main() {
     let dsock = std::env::var("BENCH_DOCKER_SOCK").ok();
     let csock = std::env::var("BENCH_CONTAINERD_SOCK").ok();
     let cdir = std::env::var("BENCH_CTRD_DIR").unwrap_or_default();
-    let rows_file = std::env::var("BENCH_ROWS").unwrap_or_else(|_| format!("{}/target/bench-rows.md", env!("CARGO_MANIFEST_DIR")));
+    let rows_file =
+        std::env::var("BENCH_ROWS").unwrap_or_else(|_| format!("{}/target/bench-rows.md", env!("CARGO_MANIFEST_DIR")));
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only.split(',').any(|x| x == s);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -818,7 +872,11 @@ fn query_rows_real(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: 
         &format!("1.real{n}"),
         &format!("ww_snapshot+free from C, {n} containers (real Docker)"),
         &format!("1 thr: {}; 8 thr: {} CPU per thread per call", ms(&q.ns[&1], "ns"), ms(&q.cpu[&8], "ns")),
-        &format!("list+inspect (real Docker): {}; ratio {:.0}×", ms(&base.iter().map(|x| x / 1e6).collect::<Vec<_>>(), "ms"), med(&base) / one),
+        &format!(
+            "list+inspect (real Docker): {}; ratio {:.0}×",
+            ms(&base.iter().map(|x| x / 1e6).collect::<Vec<_>>(), "ms"),
+            med(&base) / one
+        ),
         "< 100 ns",
         if one < 100.0 { "met" } else { "MISSED" },
     );

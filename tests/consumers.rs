@@ -174,7 +174,14 @@ fn make_cpp(target: &str) -> String {
     let dir = repo().join("c-examples/cpp");
     let prefix = format!("PREFIX={}", stage().display());
     run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
-    let out = run(Command::new("make").arg("-s").arg("-C").arg(&dir).arg("all").arg(target).arg(&prefix).arg(format!("ARGS={}", f.args())));
+    let out = run(Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(&dir)
+        .arg("all")
+        .arg(target)
+        .arg(&prefix)
+        .arg(format!("ARGS={}", f.args())));
     assert!(out.lines().any(|l| l.ends_with(" passed, 0 failed")), "{out}");
     assert!(!out.contains("skipped"), "every test ran: {out}");
     let watch = run(Command::new(dir.join("watch")).arg(f.docker.endpoint()));

@@ -22,7 +22,11 @@ impl Cleanup {
     fn run(&mut self, ns: &str, id: &str, labels: &[(&str, &str)]) -> String {
         self.0.run(ns, id, labels);
         self.1.push((ns.to_string(), id.to_string()));
-        if ns == "default" { id.to_string() } else { format!("{ns}/{id}") }
+        if ns == "default" {
+            id.to_string()
+        } else {
+            format!("{ns}/{id}")
+        }
     }
 }
 
@@ -42,7 +46,8 @@ fn setup() -> (&'static PrivateContainerd, Cleanup, String) {
 #[test]
 fn containers_alive_before_ww_new_in_all_namespaces_but_the_ignored() {
     let (c, mut clean, run) = setup();
-    let web = clean.run("default", &format!("{run}-web"), &[("nerdctl/name", "web"), ("com.docker.compose.project", &run)]);
+    let web =
+        clean.run("default", &format!("{run}-web"), &[("nerdctl/name", "web"), ("com.docker.compose.project", &run)]);
     let custom = clean.run("wwtest", &format!("{run}-custom"), &[("foo", "bar")]);
     c.ctr("wwtest", &["tasks", "pause", &format!("{run}-custom")]);
     let named = clean.run("wwtest", &format!("{run}-named"), &[("nerdctl/name", "db")]);

@@ -29,7 +29,10 @@ fn containerd_killed_and_restarted() {
         assert_eq!(now.containers, before.containers, "old snapshot stays visible");
         let e = now.engine();
         resyncing |= e.state == WW_ENGINE_STATE_RESYNCING;
-        assert!(e.state == WW_ENGINE_STATE_SYNCED || (e.state == WW_ENGINE_STATE_RESYNCING && !e.last_error.is_empty()), "{e:?}");
+        assert!(
+            e.state == WW_ENGINE_STATE_SYNCED || (e.state == WW_ENGINE_STATE_RESYNCING && !e.last_error.is_empty()),
+            "{e:?}"
+        );
         assert_eq!(e.synced_at_ns, before.engine().synced_at_ns);
         w.ready(Duration::ZERO).expect("still ready while reconnecting");
         std::thread::sleep(Duration::from_millis(20));

@@ -34,7 +34,8 @@ fn setup(test: &str) -> (&'static PrivateDocker, String, Cleanup<'static>) {
 #[test]
 fn containers_alive_before_ww_new_are_there_with_the_pids_docker_reports() {
     let (d, run, _cleanup) = setup("before");
-    let web = d.run(&format!("{run}-web"), &[(TEST_LABEL, &run), ("com.docker.compose.project", &run), ("zzz", "last")]);
+    let web =
+        d.run(&format!("{run}-web"), &[(TEST_LABEL, &run), ("com.docker.compose.project", &run), ("zzz", "last")]);
     let solo = d.run(&format!("{run}-solo"), &[(TEST_LABEL, &run)]);
     let paused = d.run(&format!("{run}-paused"), &[(TEST_LABEL, &run)]);
     d.docker(&["pause", &paused]);
@@ -122,10 +123,26 @@ fn created_and_exited_containers_never_show() {
     let w = Handle::docker(&d.endpoint());
     w.ready(SYNC).expect("ready");
     let created = d.docker(&[
-        "create", "--network", "none", "--label", &format!("{TEST_LABEL}={run}"), "busybox:local", "/bin/sleep", "1000",
+        "create",
+        "--network",
+        "none",
+        "--label",
+        &format!("{TEST_LABEL}={run}"),
+        "busybox:local",
+        "/bin/sleep",
+        "1000",
     ]);
     let exited = d.docker(&[
-        "run", "-d", "--network", "none", "--label", &format!("{TEST_LABEL}={run}"), "busybox:local", "/bin/sh", "-c", "exit 3",
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        &format!("{TEST_LABEL}={run}"),
+        "busybox:local",
+        "/bin/sh",
+        "-c",
+        "exit 3",
     ]);
     d.docker(&["wait", &exited]);
     // A marker started afterwards: once it shows, the events before it were applied.

@@ -115,7 +115,9 @@ async fn negotiates_the_version_and_reports_info_and_ping() {
     assert_eq!(docker.ping().await.expect("ping"), "OK");
     // Unknown routes: 404 like dockerd.
     match docker.inspect_image("busybox").await {
-        Err(BollardError::DockerResponseServerError { status_code: 404, message }) => assert_eq!(message, "page not found"),
+        Err(BollardError::DockerResponseServerError { status_code: 404, message }) => {
+            assert_eq!(message, "page not found")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(fake.requests(Endpoint::Other), 1);
@@ -164,7 +166,10 @@ fn speaks_http_1_1_with_or_without_a_version_prefix() {
     assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reply}");
     // A body is read and ignored.
     let reply = raw(&fake, "POST /v1.41/containers/create HTTP/1.1\r\nContent-Length: 4\r\n\r\n{}{}", None);
-    assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n") && reply.ends_with("{\"message\":\"page not found\"}\n"), "{reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 404 Not Found\r\n") && reply.ends_with("{\"message\":\"page not found\"}\n"),
+        "{reply}"
+    );
 
     // Query strings are URL-decoded ('+' and %XX alike).
     let q = "filters=%7B%22status%22%3A%5B%22running%22%5D%2C%22name%22%3A%5B%22we%22%5D%7D&all=1&x=a+b%2Bc";
@@ -178,7 +183,8 @@ fn speaks_http_1_1_with_or_without_a_version_prefix() {
     fake.set(Endpoint::Info, Behavior::Truncated);
     let reply = raw(&fake, "GET /info HTTP/1.1\r\n\r\n", None);
     let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-    let announced: usize = head.split("\r\n").find_map(|l| l.strip_prefix("Content-Length: ")).unwrap().parse().unwrap();
+    let announced: usize =
+        head.split("\r\n").find_map(|l| l.strip_prefix("Content-Length: ")).unwrap().parse().unwrap();
     assert!(body.len() < announced && !body.is_empty(), "{} < {announced}", body.len());
 
     // Events: chunked JSON, one object per chunk, the stream kept open.
@@ -268,7 +274,10 @@ async fn inspects_known_and_unknown_containers_like_docker() {
     let state = d.state.as_ref().unwrap();
     assert_eq!((state.running, state.paused, state.pid), (Some(true), Some(false), Some(4242)));
     assert_eq!(state.status, Some(bollard::models::ContainerStateStatusEnum::RUNNING));
-    assert_eq!(d.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get("k")).map(String::as_str), Some("v"));
+    assert_eq!(
+        d.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get("k")).map(String::as_str),
+        Some("v")
+    );
     assert_eq!(d.host_config.as_ref().and_then(|h| h.privileged), Some(true));
     assert_eq!(fake.last_target(Endpoint::Inspect), Some(format!("/containers/{id}/json")));
 
@@ -278,9 +287,15 @@ async fn inspects_known_and_unknown_containers_like_docker() {
 
     let e = docker.inspect_container(&exited, None).await.unwrap();
     let es = e.state.unwrap();
-    assert_eq!((es.running, es.pid, es.status), (Some(false), Some(0), Some(bollard::models::ContainerStateStatusEnum::EXITED)));
+    assert_eq!(
+        (es.running, es.pid, es.status),
+        (Some(false), Some(0), Some(bollard::models::ContainerStateStatusEnum::EXITED))
+    );
     let p = docker.inspect_container(&paused, None).await.unwrap().state.unwrap();
-    assert_eq!((p.running, p.paused, p.status), (Some(true), Some(true), Some(bollard::models::ContainerStateStatusEnum::PAUSED)));
+    assert_eq!(
+        (p.running, p.paused, p.status),
+        (Some(true), Some(true), Some(bollard::models::ContainerStateStatusEnum::PAUSED))
+    );
 
     let unknown = fake_docker::fake_id();
     match docker.inspect_container(&unknown, None).await {
@@ -505,7 +520,9 @@ async fn status_raw_body_and_truncation_faults_surface_as_bollard_errors() {
     assert!(matches!(got, Err(BollardError::HyperResponseError { .. })), "{got:?}");
     fake.set(Endpoint::Inspect, Behavior::Status(409, "not json at all".into()));
     match docker.inspect_container(&id, None).await {
-        Err(BollardError::DockerResponseServerError { status_code: 409, message }) => assert_eq!(message, "not json at all"),
+        Err(BollardError::DockerResponseServerError { status_code: 409, message }) => {
+            assert_eq!(message, "not json at all")
+        }
         other => panic!("{other:?}"),
     }
 
@@ -629,7 +646,9 @@ fn add_many_makes_thousands_of_realistic_containers_quickly() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 10_000);
-    assert!(ids.iter().all(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+    assert!(ids
+        .iter()
+        .all(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
     let all = fake.containers();
     assert_eq!(all.len(), 10_000);
     let compose = all.iter().filter(|c| c.labels.iter().any(|(k, _)| k == "com.docker.compose.project")).count();

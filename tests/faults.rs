@@ -80,7 +80,12 @@ fn settles(w: &Handle, truth: impl Fn() -> State) -> Portfolio {
         if snapshot_state(&snap) == want {
             return snap;
         }
-        assert!(Instant::now() < end, "snapshot never matched the engine:\nsnapshot {:?}\nengine   {:?}", snapshot_state(&snap), want);
+        assert!(
+            Instant::now() < end,
+            "snapshot never matched the engine:\nsnapshot {:?}\nengine   {:?}",
+            snapshot_state(&snap),
+            want
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -12,7 +12,7 @@ use support::abi::{last_error, options, Handle};
 use whalewatcher::ffi::*;
 
 fn new_with(o: &ww_options) -> (ww_status, *mut ww_watcher, String) {
-    let sentinel = 0x1usize as *mut ww_watcher;
+    let sentinel = std::ptr::dangling_mut::<ww_watcher>();
     let mut w = sentinel;
     let st = unsafe { ww_new(o, &mut w) };
     if st == WW_STATUS_OK {
@@ -50,12 +50,12 @@ fn null_pointers_are_refused_or_ignored() {
     assert!(last_error().contains("fd is NULL"), "{}", last_error());
     assert_eq!(fd, -7, "out is written only on success");
     let snap = w.raw_snapshot();
-    let (mut out, mut len) = (0x1 as *const ww_change, 7usize);
+    let (mut out, mut len) = (std::ptr::dangling::<ww_change>(), 7usize);
     assert_eq!(unsafe { ww_diff(snap, ptr::null(), &mut out, &mut len) }, WW_STATUS_NULL_ARG);
     assert!(last_error().contains("to is NULL"), "{}", last_error());
     assert_eq!(unsafe { ww_diff(ptr::null(), snap, ptr::null_mut(), &mut len) }, WW_STATUS_NULL_ARG);
     assert_eq!(unsafe { ww_diff(ptr::null(), snap, &mut out, ptr::null_mut()) }, WW_STATUS_NULL_ARG);
-    assert_eq!((out, len), (0x1 as *const ww_change, 7), "outs are written only on success");
+    assert_eq!((out, len), (std::ptr::dangling::<ww_change>(), 7), "outs are written only on success");
     assert!(unsafe { ww_portfolio_find_id(ptr::null(), c"x".as_ptr()) }.is_null());
     assert!(last_error().contains("p is NULL"), "{}", last_error());
     assert!(unsafe { ww_portfolio_find_id(snap, ptr::null()) }.is_null());
@@ -191,7 +191,10 @@ fn an_unreachable_engine_without_retries_is_reported_promptly() {
         let snap = w.snapshot();
         assert_eq!((snap.generation, snap.containers.len(), snap.projects.len()), (1, 0, 1));
         let e = snap.engine();
-        assert_eq!((e.engine_type.as_str(), e.endpoint.as_str(), e.kind), ("docker.com", ep.as_str(), WW_ENGINE_DOCKER));
+        assert_eq!(
+            (e.engine_type.as_str(), e.endpoint.as_str(), e.kind),
+            ("docker.com", ep.as_str(), WW_ENGINE_DOCKER)
+        );
         assert_eq!((e.state, e.synced_at_ns, e.pid), (WW_ENGINE_STATE_GAVE_UP, 0, 0));
         assert!(e.last_error.contains(why), "{}", e.last_error);
         // Nothing can change anymore: ww_wait says so at once.
@@ -266,7 +269,12 @@ fn abi_layout_is_pinned() {
     assert_eq!(e, [0, 8, 16, 24, 32, 40, 48, 56, 60, 64]);
     assert_eq!(size_of::<ww_portfolio>(), 56);
     assert_eq!(
-        [offset_of!(ww_portfolio, containers), offset_of!(ww_portfolio, projects), offset_of!(ww_portfolio, engines), offset_of!(ww_portfolio, engines_len)],
+        [
+            offset_of!(ww_portfolio, containers),
+            offset_of!(ww_portfolio, projects),
+            offset_of!(ww_portfolio, engines),
+            offset_of!(ww_portfolio, engines_len)
+        ],
         [8, 24, 40, 48]
     );
     assert_eq!(size_of::<ww_change>(), 24);
@@ -276,5 +284,8 @@ fn abi_layout_is_pinned() {
 #[test]
 fn version_and_status_names() {
     assert_eq!(unsafe { CStr::from_ptr(ww_version()) }.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
-    assert_eq!(unsafe { CStr::from_ptr(ww_status_str(WW_STATUS_ENGINE)) }.to_str().unwrap(), "engine unreachable or failing, watcher gave up");
+    assert_eq!(
+        unsafe { CStr::from_ptr(ww_status_str(WW_STATUS_ENGINE)) }.to_str().unwrap(),
+        "engine unreachable or failing, watcher gave up"
+    );
 }

@@ -9,8 +9,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::abi::{options, Handle};
-use support::rss_kib;
 use support::fake_docker::{Behavior, Endpoint, FakeContainer, FakeDocker};
+use support::rss_kib;
 use whalewatcher::ffi::*;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -128,7 +128,11 @@ fn huge_labels_are_kept_and_memory_stays_bounded() {
     churn(150, false);
     churn(150, true);
     let grown = rss_kib().saturating_sub(settled);
-    assert!(grown < 32 * 1024, "RSS grew by {grown} KiB over 300 more changes (after {} KiB for the first)", settled.saturating_sub(base));
+    assert!(
+        grown < 32 * 1024,
+        "RSS grew by {grown} KiB over 300 more changes (after {} KiB for the first)",
+        settled.saturating_sub(base)
+    );
     assert!(w.snapshot().generation > 300, "the changes made new snapshots");
 }
 

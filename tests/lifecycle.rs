@@ -45,7 +45,10 @@ fn close_leaves_no_thread_and_no_file_descriptor_behind() {
     // Snapshots outlive their watchers.
     for p in kept {
         let snap = copy(unsafe { &*p });
-        assert!(snap.containers.iter().any(|c| c.labels.iter().any(|(k, v)| k == "whalewatcher.test" && v == "lifecycle")));
+        assert!(snap
+            .containers
+            .iter()
+            .any(|c| c.labels.iter().any(|(k, v)| k == "whalewatcher.test" && v == "lifecycle")));
         unsafe { ww_snapshot_free(p) };
     }
     // A watcher that never reaches its engine closes just as cleanly.

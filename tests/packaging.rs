@@ -92,8 +92,14 @@ fn the_header_compiles_as_pedantic_c99_and_as_cpp() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("h.c");
     std::fs::write(&file, src).unwrap();
-    run(Command::new("gcc").args(["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"]).arg(&inc).arg(&file));
-    run(Command::new("g++").args(["-std=c++11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-x", "c++", "-I"]).arg(&inc).arg(&file));
+    run(Command::new("gcc")
+        .args(["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"])
+        .arg(&inc)
+        .arg(&file));
+    run(Command::new("g++")
+        .args(["-std=c++11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-x", "c++", "-I"])
+        .arg(&inc)
+        .arg(&file));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -130,11 +136,15 @@ fn make_install_lays_out_a_relocatable_tree_and_uninstall_removes_it() {
     let _ = std::fs::remove_dir_all(&moved);
     run(Command::new("cp").arg("-a").arg(prefix).arg(&moved));
     let pc = |args: &[&str]| {
-        run(Command::new("pkg-config").env("PKG_CONFIG_PATH", moved.join("lib/pkgconfig")).args(args).arg("whalewatcher"))
+        run(Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", moved.join("lib/pkgconfig"))
+            .args(args)
+            .arg("whalewatcher"))
     };
     assert_eq!(pc(&["--modversion"]).trim(), v);
     let flag_dir = |out: String, flag: &str| -> std::path::PathBuf {
-        let dir = out.split_whitespace().find_map(|f| f.strip_prefix(flag)).unwrap_or_else(|| panic!("no {flag} in {out}"));
+        let dir =
+            out.split_whitespace().find_map(|f| f.strip_prefix(flag)).unwrap_or_else(|| panic!("no {flag} in {out}"));
         std::fs::canonicalize(dir).unwrap_or_else(|e| panic!("{dir}: {e}"))
     };
     assert_eq!(flag_dir(pc(&["--cflags"]), "-I"), std::fs::canonicalize(moved.join("include")).unwrap());

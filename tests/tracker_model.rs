@@ -52,6 +52,7 @@ enum Request {
     Inspect(String),
 }
 
+#[allow(clippy::large_enum_variant)] // a test model: clarity over size
 enum Answer {
     /// A containerd-like list: full records.
     Full(Vec<Container>),
@@ -125,7 +126,8 @@ impl Sim {
                 if let Some(c) = self.engine.get_mut(&id) {
                     if c.paused != paused {
                         c.paused = paused;
-                        self.queue.push_back(Event::new(id, if paused { EventKind::Paused } else { EventKind::Unpaused }));
+                        self.queue
+                            .push_back(Event::new(id, if paused { EventKind::Paused } else { EventKind::Unpaused }));
                     }
                 }
             }
@@ -207,7 +209,8 @@ impl Sim {
     }
 
     fn tracked(&self) -> Vec<(String, i32, bool, String)> {
-        let mut v: Vec<_> = self.tracker.containers().map(|c| (c.id.clone(), c.pid, c.paused, c.name.clone())).collect();
+        let mut v: Vec<_> =
+            self.tracker.containers().map(|c| (c.id.clone(), c.pid, c.paused, c.name.clone())).collect();
         v.sort();
         v
     }

@@ -217,7 +217,10 @@ fn live_events_start_pause_rename_and_kill() {
     assert!(eventually(WAIT, || alive(&w).is_empty()));
     let snap = w.snapshot();
     assert!(snap.generation > generation);
-    assert!(!snap.engines[0].set.projects.iter().any(|p| p.name == "proj"), "a project disappears with its last container");
+    assert!(
+        !snap.engines[0].set.projects.iter().any(|p| p.name == "proj"),
+        "a project disappears with its last container"
+    );
     assert_eq!(snap.engines[0].set.projects.len(), 1);
 }
 
@@ -227,7 +230,9 @@ fn connect_failures_are_retried_and_ready_waits_for_success() {
     engine.fail_connects(3);
     engine.start_silently(container("a", 80, false, ""));
     let w = watch(&engine, constant());
-    assert!(matches!(w.ready(Some(Duration::from_millis(10))), Readiness::TimedOut(m) if m.contains("connection refused") || m.contains("not synchronised")));
+    assert!(
+        matches!(w.ready(Some(Duration::from_millis(10))), Readiness::TimedOut(m) if m.contains("connection refused") || m.contains("not synchronised"))
+    );
     assert_eq!(w.ready(Some(WAIT)), Readiness::Ready);
     assert_eq!(engine.connects(), 4);
     assert_eq!(ids(&w), ["a"]);

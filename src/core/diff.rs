@@ -62,13 +62,9 @@ pub fn diff(from: Option<&Snapshot>, to: &Snapshot) -> Vec<Change> {
                 started.extend((0..te.set.containers.len()).map(|i| change(ChangeKind::Started, None, Some(base + i))));
             }
             Some((_, fset)) if Arc::ptr_eq(fset, &te.set) => {}
-            Some((fi, fset)) => diff_sets(
-                (fset, from_offsets[fi]),
-                (&te.set, to_offsets[ti]),
-                &mut exited,
-                &mut started,
-                &mut rest,
-            ),
+            Some((fi, fset)) => {
+                diff_sets((fset, from_offsets[fi]), (&te.set, to_offsets[ti]), &mut exited, &mut started, &mut rest)
+            }
         }
     }
     // Engines only in `from`: all their containers exited.
@@ -179,13 +175,25 @@ mod tests {
         let keep = ctr("keep", 1, false, "");
         let from = snap(vec![engine(
             "e",
-            &[keep.clone(), ctr("gone", 2, false, ""), ctr("pause", 3, false, ""), ctr("again", 4, false, ""), ctr("rename", 5, false, "")],
+            &[
+                keep.clone(),
+                ctr("gone", 2, false, ""),
+                ctr("pause", 3, false, ""),
+                ctr("again", 4, false, ""),
+                ctr("rename", 5, false, ""),
+            ],
         )]);
         let mut renamed = (*ctr("rename", 5, true, "")).clone();
         renamed.name = "other".into();
         let to = snap(vec![engine(
             "e",
-            &[keep, ctr("pause", 3, true, ""), ctr("again", 44, false, ""), ctr("new", 6, false, ""), Arc::new(renamed)],
+            &[
+                keep,
+                ctr("pause", 3, true, ""),
+                ctr("again", 44, false, ""),
+                ctr("new", 6, false, ""),
+                Arc::new(renamed),
+            ],
         )]);
         let d = described(Some(&from), &to);
         let k = |kind, b: &str, a: &str| (kind, b.to_string(), a.to_string());

@@ -34,7 +34,6 @@ impl EngineError {
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
         EngineError { kind, msg: msg.into() }
     }
-
 }
 
 impl fmt::Display for EngineError {
@@ -47,6 +46,8 @@ impl std::error::Error for EngineError {}
 
 /// One entry of a full listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// The full record is the common case (containerd lists everything at once).
+#[allow(clippy::large_enum_variant)]
 pub enum Listed {
     /// The listing already told everything about this alive container.
     Alive(Container),

@@ -52,10 +52,7 @@ impl Container {
 
     /// The value of label `key`, if set.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.labels[i].1.as_str())
+        self.labels.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok().map(|i| self.labels[i].1.as_str())
     }
 
     /// True when `other` describes the same container with the same details,
@@ -96,7 +93,14 @@ pub struct EngineInfo {
 impl EngineInfo {
     /// What is known before the first contact.
     pub fn new(kind: EngineKind, engine_type: &str, endpoint: String) -> Self {
-        EngineInfo { kind, engine_type: engine_type.into(), id: String::new(), version: String::new(), endpoint, pid: 0 }
+        EngineInfo {
+            kind,
+            engine_type: engine_type.into(),
+            id: String::new(),
+            version: String::new(),
+            endpoint,
+            pid: 0,
+        }
     }
 }
 

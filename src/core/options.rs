@@ -96,10 +96,8 @@ pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
         }
         return Ok(Endpoint::Unix(PathBuf::from(path)));
     }
-    let hostport = s
-        .strip_prefix("tcp://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| unsupported("unknown scheme"))?;
+    let hostport =
+        s.strip_prefix("tcp://").or_else(|| s.strip_prefix("http://")).ok_or_else(|| unsupported("unknown scheme"))?;
     let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
     if !valid_host_port(hostport) {
         return Err(unsupported("expected HOST:PORT after the scheme, with a port from 1 to 65535"));
@@ -129,12 +127,17 @@ fn socket_path_error(path: &str) -> Option<String> {
 /// address, and a decimal port from 1 to 65535.
 fn valid_host_port(s: &str) -> bool {
     let Some((host, port)) = s.rsplit_once(':') else { return false };
-    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+    let port_ok = !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
         && port.parse::<u16>().is_ok_and(|p| p > 0);
     let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         Some(v6) => !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
-        None => !host.is_empty() && host.len() <= 253
-            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+        None => {
+            !host.is_empty()
+                && host.len() <= 253
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        }
     };
     port_ok && host_ok
 }
@@ -144,8 +147,9 @@ pub fn docker_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption
     match explicit {
         Some(s) => parse_docker_endpoint(s),
         None => match std::env::var("DOCKER_HOST") {
-            Ok(s) if !s.is_empty() => parse_docker_endpoint(&s)
-                .map_err(|e| InvalidOption(format!("from DOCKER_HOST: {e}"))),
+            Ok(s) if !s.is_empty() => {
+                parse_docker_endpoint(&s).map_err(|e| InvalidOption(format!("from DOCKER_HOST: {e}")))
+            }
             _ => parse_docker_endpoint(DEFAULT_DOCKER_ENDPOINT),
         },
     }
@@ -171,8 +175,9 @@ pub fn containerd_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOp
     match explicit {
         Some(s) => parse_containerd_endpoint(s),
         None => match std::env::var("CONTAINERD_ADDRESS") {
-            Ok(s) if !s.is_empty() => parse_containerd_endpoint(&s)
-                .map_err(|e| InvalidOption(format!("from CONTAINERD_ADDRESS: {e}"))),
+            Ok(s) if !s.is_empty() => {
+                parse_containerd_endpoint(&s).map_err(|e| InvalidOption(format!("from CONTAINERD_ADDRESS: {e}")))
+            }
             _ => parse_containerd_endpoint(DEFAULT_CONTAINERD_SOCKET),
         },
     }
@@ -190,7 +195,8 @@ pub fn parse_namespaces(s: &str) -> Result<Vec<String>, InvalidOption> {
             let n = n.trim();
             let valid = !n.is_empty()
                 && n.len() <= 76
-                && n.split(['.', '_', '-']).all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+                && n.split(['.', '_', '-'])
+                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
             if valid {
                 Ok(n.to_string())
             } else {
@@ -210,14 +216,32 @@ mod tests {
 
     #[test]
     fn parses_docker_endpoints() {
-        assert_eq!(
-            parse_docker_endpoint("unix:///run/d.sock").unwrap(),
-            Endpoint::Unix("/run/d.sock".into())
-        );
+        assert_eq!(parse_docker_endpoint("unix:///run/d.sock").unwrap(), Endpoint::Unix("/run/d.sock".into()));
         assert_eq!(parse_docker_endpoint("tcp://127.0.0.1:2375").unwrap(), Endpoint::Tcp("127.0.0.1:2375".into()));
         assert_eq!(parse_docker_endpoint("tcp://[::1]:2375").unwrap(), Endpoint::Tcp("[::1]:2375".into()));
         assert_eq!(parse_docker_endpoint("http://h:1/").unwrap(), Endpoint::Tcp("h:1".into()));
-        for bad in ["", "ssh://x", "unix://", "unix://rel/path", "tcp://", "/var/run/docker.sock", "npipe:////./pipe/x", "tcp://a b:1", "tcp://h:1/x", "tcp://127.0.0.1", "tcp://h:0", "tcp://h:99999", "tcp://:2375", "http://h:x", "tcp://::1", "tcp://localhost:+1", "tcp://127.0.0.1:2375:1", "tcp://?:1", "tcp://#:1", "tcp://[]:1"] {
+        for bad in [
+            "",
+            "ssh://x",
+            "unix://",
+            "unix://rel/path",
+            "tcp://",
+            "/var/run/docker.sock",
+            "npipe:////./pipe/x",
+            "tcp://a b:1",
+            "tcp://h:1/x",
+            "tcp://127.0.0.1",
+            "tcp://h:0",
+            "tcp://h:99999",
+            "tcp://:2375",
+            "http://h:x",
+            "tcp://::1",
+            "tcp://localhost:+1",
+            "tcp://127.0.0.1:2375:1",
+            "tcp://?:1",
+            "tcp://#:1",
+            "tcp://[]:1",
+        ] {
             let e = parse_docker_endpoint(bad).unwrap_err();
             assert!(e.0.contains(&format!("{bad:?}")), "{e}");
         }

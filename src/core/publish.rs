@@ -31,7 +31,8 @@ impl<R> Publisher<R> {
             engines.into_iter().map(|info| Arc::new(EngineSnapshot::connecting(info))).collect();
         let initial = Snapshot { generation: 0, engines: engines.clone() };
         let shared = Arc::new(Shared::new(render(&initial)));
-        let publisher = Publisher { parts: Mutex::new(Parts { generation: 0, engines }), render, shared: Arc::clone(&shared) };
+        let publisher =
+            Publisher { parts: Mutex::new(Parts { generation: 0, engines }), render, shared: Arc::clone(&shared) };
         (Arc::new(publisher), shared)
     }
 

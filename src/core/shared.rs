@@ -104,7 +104,12 @@ pub struct Shared<R> {
 
 impl<R> Shared<R> {
     pub fn new(initial: Arc<R>) -> Self {
-        Shared { current: RwLock::new(initial), status: Mutex::default(), wake: Condvar::new(), notifier: OnceCell::new() }
+        Shared {
+            current: RwLock::new(initial),
+            status: Mutex::default(),
+            wake: Condvar::new(),
+            notifier: OnceCell::new(),
+        }
     }
 
     /// The current published value (a reference-count increment).
@@ -184,7 +189,12 @@ impl<R> Shared<R> {
 
     /// Waits until `done` answers, at most until `deadline`; `done` sees the
     /// status under the lock. Counts the caller as a waiter meanwhile.
-    fn wait_for<T>(&self, timeout: Option<Duration>, mut done: impl FnMut(&Status) -> Option<T>, timed_out: impl FnOnce(&Status) -> T) -> T {
+    fn wait_for<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut done: impl FnMut(&Status) -> Option<T>,
+        timed_out: impl FnOnce(&Status) -> T,
+    ) -> T {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let forever = timeout.is_none() || deadline.is_none();
         let mut st = self.status();

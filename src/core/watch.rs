@@ -24,15 +24,26 @@ const MAX_CONCURRENT_INSPECTS: usize = 16;
 /// How many queued messages are applied before a snapshot is published.
 const MAX_BATCH: usize = 1024;
 
+// Inspection results, the largest variant, are also the most frequent messages.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Event(Event),
     /// An event the engine sent but nobody could understand: skipped.
     Skipped(String),
     StreamEnded(String),
     Listed(Ticket, Result<Vec<Listed>, EngineError>),
-    Inspected { ticket: Ticket, id: String, attempt: u32, for_sync: bool, result: Result<Option<Container>, EngineError> },
+    Inspected {
+        ticket: Ticket,
+        id: String,
+        attempt: u32,
+        for_sync: bool,
+        result: Result<Option<Container>, EngineError>,
+    },
     /// Time to try a failed inspection again.
-    Retry { id: String, attempt: u32 },
+    Retry {
+        id: String,
+        attempt: u32,
+    },
 }
 
 /// How often a failed inspection is tried in all, before the container is
@@ -155,7 +166,8 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
 
     fn publish(&mut self) {
         self.published_status = self.status.clone();
-        let part = EngineSnapshot { info: Arc::clone(&self.info), status: self.status.clone(), set: Arc::clone(&self.set) };
+        let part =
+            EngineSnapshot { info: Arc::clone(&self.info), status: self.status.clone(), set: Arc::clone(&self.set) };
         self.publisher.update(self.index, Arc::new(part));
     }
 
@@ -298,13 +310,16 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
     }
 
     fn spawn_inspect(&self, ticket: Ticket, id: String, attempt: u32, for_sync: bool, at: &mut Attempt) {
-        let (conn, tx, slots, t) = (Arc::clone(&at.conn), at.tx.clone(), Arc::clone(&self.inspect_slots), self.call_timeout);
+        let (conn, tx, slots, t) =
+            (Arc::clone(&at.conn), at.tx.clone(), Arc::clone(&self.inspect_slots), self.call_timeout);
         at.tasks.spawn(async move {
             let result = match slots.acquire_owned().await {
                 Err(_) => Ok(None),
                 Ok(_permit) => match timeout(t, conn.inspect(id.clone())).await {
                     Ok(r) => r,
-                    Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("inspect {id}: no answer within {t:?}"))),
+                    Err(_) => {
+                        Err(EngineError::new(ErrorKind::Timeout, format!("inspect {id}: no answer within {t:?}")))
+                    }
                 },
             };
             let _ = tx.send(Msg::Inspected { ticket, id, attempt, for_sync, result }).await;

@@ -36,7 +36,10 @@ impl<R: Send + Sync + 'static> Watcher<R> {
             EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
             EngineKind::Containerd => {
                 let Endpoint::Unix(socket) = &opts.endpoint else {
-                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "containerd needs a unix socket"));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "containerd needs a unix socket",
+                    ));
                 };
                 Arc::new(ContainerdEngine::new(socket.clone(), opts.ignored_namespaces.clone(), opts.call_timeout))
             }
@@ -58,7 +61,8 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("ww-watcher".into()).spawn(move || {
             thread_init();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(watch.run(stopped))));
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(watch.run(stopped))));
             if let Err(panic) = outcome {
                 let what = panic_message(&*panic);
                 thread_shared.fail(format!("internal error: the watcher's background work panicked: {what}"));

@@ -117,7 +117,11 @@ pub unsafe extern "C" fn ww_diff(
                     ChangeKind::Unpaused => WW_CHANGE_UNPAUSED,
                     ChangeKind::Updated => WW_CHANGE_UPDATED,
                 };
-                items.add(i).write(ww_change { kind, before: ptr_in(from, c.before), after: ptr_in(Some(to), c.after) });
+                items.add(i).write(ww_change {
+                    kind,
+                    before: ptr_in(from, c.before),
+                    after: ptr_in(Some(to), c.after),
+                });
             }
             out.write(items);
             len.write(changes.len());
@@ -137,7 +141,7 @@ pub unsafe extern "C" fn ww_changes_free(changes: *const ww_change) {
             return;
         }
         let offset = layout(0).map_or(size_of::<Header>(), |(_, o)| o);
-        if (changes as usize) % align_of::<ww_change>() != 0 || (changes as usize) < offset {
+        if !(changes as usize).is_multiple_of(align_of::<ww_change>()) || (changes as usize) < offset {
             abort_with("ww_changes_free: not an array from ww_diff");
         }
         // SAFETY: changes came from ww_diff (documented contract), so a

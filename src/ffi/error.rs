@@ -59,11 +59,7 @@ pub fn to_cstring(s: String) -> CString {
 /// this message, to learn whether a call failed.
 #[no_mangle]
 pub extern "C" fn ww_last_error_message() -> *const c_char {
-    ffi_boundary!(c"panic".as_ptr(), {
-        LAST_ERROR
-            .try_with(|e| e.borrow().as_ptr())
-            .unwrap_or(c"".as_ptr())
-    })
+    ffi_boundary!(c"panic".as_ptr(), { LAST_ERROR.try_with(|e| e.borrow().as_ptr()).unwrap_or(c"".as_ptr()) })
 }
 
 /// A static, human-readable name of status `s` ("unknown status" for numbers

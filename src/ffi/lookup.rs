@@ -17,7 +17,11 @@ use super::portfolio::{self, ww_container, ww_portfolio};
 pub unsafe extern "C" fn ww_portfolio_find_id(p: *const ww_portfolio, id: *const c_char) -> *const ww_container {
     ffi_boundary!(std::ptr::null(), {
         if p.is_null() || id.is_null() {
-            set_last_error(if p.is_null() { "ww_portfolio_find_id: p is NULL" } else { "ww_portfolio_find_id: id is NULL" });
+            set_last_error(if p.is_null() {
+                "ww_portfolio_find_id: p is NULL"
+            } else {
+                "ww_portfolio_find_id: id is NULL"
+            });
             return std::ptr::null();
         }
         // SAFETY: p is a live snapshot, id a NUL-terminated string (documented contract).

@@ -7,10 +7,7 @@ macro_rules! ffi_boundary {
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
             Ok(v) => v,
             Err(panic) => {
-                $crate::ffi::error::set_last_error(format!(
-                    "panic: {}",
-                    $crate::core::watcher::panic_message(&*panic)
-                ));
+                $crate::ffi::error::set_last_error(format!("panic: {}", $crate::core::watcher::panic_message(&*panic)));
                 $on_panic
             }
         }

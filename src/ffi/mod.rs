@@ -2,6 +2,9 @@
 //! arguments, calls into [`crate::core`], converts the result, and never lets
 //! a panic cross into C.
 #![allow(non_camel_case_types)]
+// Each exported function's safety contract is its C documentation (what
+// the header says about its pointers), not a Rust `# Safety` section.
+#![allow(clippy::missing_safety_doc)]
 
 #[macro_use]
 mod macros;

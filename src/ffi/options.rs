@@ -106,8 +106,7 @@ pub unsafe extern "C" fn ww_options_init(opts: *mut ww_options, size: usize) {
         if opts.is_null() || size < KNOWN_SIZES[0] || size > u32::MAX as usize {
             return;
         }
-        let mut defaults = ww_options::default();
-        defaults.struct_size = size as u32;
+        let defaults = ww_options { struct_size: size as u32, ..ww_options::default() };
         let ours = size_of::<ww_options>();
         let dst = opts.cast::<u8>();
         // SAFETY: the caller's struct has `size` writable bytes (documented
@@ -176,12 +175,16 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
     let engine = match o.engine {
         WW_ENGINE_DOCKER => EngineKind::Docker,
         WW_ENGINE_CONTAINERD => EngineKind::Containerd,
-        e => return Err(invalid(format!("unknown engine {e} (known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2)"))),
+        e => {
+            return Err(invalid(format!("unknown engine {e} (known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2)")))
+        }
     };
     // SAFETY: both are NULL or NUL-terminated strings (documented contract).
     let endpoint = unsafe { optional_str(o.endpoint, "endpoint") }.map_err(invalid)?;
     let ignored = match engine {
-        EngineKind::Containerd => unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?,
+        EngineKind::Containerd => {
+            unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?
+        }
         EngineKind::Docker => None,
     };
     let endpoint = match engine {
@@ -212,7 +215,8 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         }
         b => return Err(invalid(format!("unknown backoff {b} (known: NONE = 0, CONSTANT = 1, EXPONENTIAL = 2)"))),
     };
-    let max_elapsed = (o.backoff_max_elapsed_ms != 0).then(|| Duration::from_millis(u64::from(o.backoff_max_elapsed_ms)));
+    let max_elapsed =
+        (o.backoff_max_elapsed_ms != 0).then(|| Duration::from_millis(u64::from(o.backoff_max_elapsed_ms)));
     Ok(Options {
         engine,
         endpoint,

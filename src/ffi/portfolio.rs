@@ -418,7 +418,11 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
             o.projects.push(ww_project {
                 name: at(name),
                 // SAFETY: the project's range lies within its engine's containers.
-                containers: if len == 0 { std::ptr::null() } else { unsafe { containers.add(offsets[ei] + p.range.start) } },
+                containers: if len == 0 {
+                    std::ptr::null()
+                } else {
+                    unsafe { containers.add(offsets[ei] + p.range.start) }
+                },
                 containers_len: len,
                 engine: ei as u32,
             });

@@ -81,7 +81,9 @@ pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_sta
         let shared = Arc::clone(unsafe { &*w }.inner.shared());
         match shared.ready(timeout_of(timeout_ms)) {
             Readiness::Ready => WW_STATUS_OK,
-            Readiness::TimedOut(why) => fail(WW_STATUS_TIMEOUT, format!("ww_ready: timed out after {timeout_ms} ms: {why}")),
+            Readiness::TimedOut(why) => {
+                fail(WW_STATUS_TIMEOUT, format!("ww_ready: timed out after {timeout_ms} ms: {why}"))
+            }
             Readiness::GaveUp(why) => fail(WW_STATUS_ENGINE, format!("ww_ready: {why}")),
             Readiness::Failed(why) => fail(WW_STATUS_INTERNAL, format!("ww_ready: {why}")),
             Readiness::Closed => fail(WW_STATUS_CLOSED, "ww_ready: the watcher was closed while waiting"),

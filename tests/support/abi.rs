@@ -133,7 +133,11 @@ pub fn copy(p: &ww_portfolio) -> Portfolio {
     // Per engine, in engine order: "" first, then named projects by name.
     let mut at = 0;
     for e in 0..engines.len() as u32 {
-        assert_eq!(projects.get(at).map(|(pe, n, _)| (*pe, n.as_str())), Some((e, "")), "engine {e} starts with its unnamed project");
+        assert_eq!(
+            projects.get(at).map(|(pe, n, _)| (*pe, n.as_str())),
+            Some((e, "")),
+            "engine {e} starts with its unnamed project"
+        );
         let mut last = String::new();
         at += 1;
         while let Some((pe, n, _)) = projects.get(at).filter(|(pe, _, _)| *pe == e) {

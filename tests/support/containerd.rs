@@ -138,7 +138,9 @@ impl PrivateContainerd {
     pub fn remove(&self, ns: &str, id: &str) {
         let _ = self.try_ctr(ns, &["tasks", "kill", "-s", "SIGKILL", id]);
         for _ in 0..50 {
-            if self.try_ctr(ns, &["tasks", "delete", "-f", id]).is_ok() || self.try_ctr(ns, &["tasks", "ls", "-q"]).is_ok_and(|l| !l.lines().any(|t| t == id)) {
+            if self.try_ctr(ns, &["tasks", "delete", "-f", id]).is_ok()
+                || self.try_ctr(ns, &["tasks", "ls", "-q"]).is_ok_and(|l| !l.lines().any(|t| t == id))
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));

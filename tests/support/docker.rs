@@ -92,12 +92,8 @@ impl PrivateDocker {
     }
 
     pub fn try_docker(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("docker")
-            .arg("-H")
-            .arg(self.endpoint())
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
+        let out =
+            Command::new("docker").arg("-H").arg(self.endpoint()).args(args).output().map_err(|e| e.to_string())?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {
@@ -107,7 +103,8 @@ impl PrivateDocker {
 
     /// Runs a sleeping busybox container; returns its full ID.
     pub fn run(&self, name: &str, labels: &[(&str, &str)]) -> String {
-        let mut args = vec!["run".to_string(), "-d".into(), "--network".into(), "none".into(), "--name".into(), name.into()];
+        let mut args =
+            vec!["run".to_string(), "-d".into(), "--network".into(), "none".into(), "--name".into(), name.into()];
         for (k, v) in labels {
             args.push("--label".into());
             args.push(format!("{k}={v}"));

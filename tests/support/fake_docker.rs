@@ -304,12 +304,13 @@ impl FakeDocker {
             nanos_now() % 1_000_000
         ));
         let _ = std::fs::remove_file(&socket);
-        let listener = StdUnixListener::bind(&socket)
-            .unwrap_or_else(|e| panic!("fake docker: bind {}: {e}", socket.display()));
+        let listener =
+            StdUnixListener::bind(&socket).unwrap_or_else(|e| panic!("fake docker: bind {}: {e}", socket.display()));
         listener.set_nonblocking(true).expect("fake docker: set_nonblocking");
         let mut engine_id = fake_id().to_uppercase();
         engine_id.truncate(48);
-        let engine_id = engine_id.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":");
+        let engine_id =
+            engine_id.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(":");
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             behaviors_changed: watch::channel(0).0,
@@ -692,7 +693,8 @@ impl State {
 
     fn publish(&mut self, p: Pending) {
         let time = self.tick();
-        let attrs: Map<String, Value> = p.attributes.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let attrs: Map<String, Value> =
+            p.attributes.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         let mut line = serde_json::to_vec(&json!({
             "status": p.action,
             "id": p.id,
@@ -938,12 +940,16 @@ fn head(status: u16, content_type: &str, framing: &str) -> Vec<u8> {
 
 /// Writes a complete response and closes. `announce` overrides the
 /// Content-Length (for truncation); `send` limits the body bytes sent.
-async fn respond(mut stream: UnixStream, status: u16, content_type: &str, body: &[u8], truncate: bool, head_only: bool) {
-    let (announce, send) = if truncate {
-        (body.len() + body.len().max(16), &body[..body.len() / 2])
-    } else {
-        (body.len(), body)
-    };
+async fn respond(
+    mut stream: UnixStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    truncate: bool,
+    head_only: bool,
+) {
+    let (announce, send) =
+        if truncate { (body.len() + body.len().max(16), &body[..body.len() / 2]) } else { (body.len(), body) };
     let mut out = head(status, content_type, &format!("Content-Length: {announce}"));
     if !head_only {
         out.extend_from_slice(send);
@@ -1074,9 +1080,12 @@ fn label_matches(wanted: &[String], has: &dyn Fn(&str) -> Option<String>) -> boo
 fn event_matches(f: &Filters, ev: &StoredEvent) -> bool {
     f.iter().filter(|(_, vals)| !vals.is_empty()).all(|(k, vals)| match k.as_str() {
         "type" => vals.contains(&ev.typ),
-        "event" => vals.iter().any(|v| *v == ev.action || ev.action.strip_prefix(v.as_str()).is_some_and(|r| r.starts_with(':'))),
+        "event" => vals
+            .iter()
+            .any(|v| *v == ev.action || ev.action.strip_prefix(v.as_str()).is_some_and(|r| r.starts_with(':'))),
         "container" => vals.iter().any(|v| {
-            (ev.typ == "container") && (*v == ev.id || ev.id.starts_with(v.as_str()) || ev.attributes.get("name") == Some(v))
+            (ev.typ == "container")
+                && (*v == ev.id || ev.id.starts_with(v.as_str()) || ev.attributes.get("name") == Some(v))
         }),
         "image" => vals.iter().any(|v| ev.attributes.get("image") == Some(v)),
         "scope" => vals.iter().any(|v| v == "local"),
@@ -1086,12 +1095,37 @@ fn event_matches(f: &Filters, ev: &StoredEvent) -> bool {
 }
 
 const EVENT_FILTERS: [&str; 14] = [
-    "config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope", "secret",
-    "service", "type", "volume",
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
 ];
 const LIST_FILTERS: [&str; 15] = [
-    "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name", "network",
-    "publish", "since", "status", "volume",
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
 ];
 const STATES: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
@@ -1125,7 +1159,9 @@ fn answer(shared: &Shared, ep: Endpoint, reference: &str, req: &Request) -> (u16
             match found.as_slice() {
                 [e] => (200, "application/json", json_bytes(&inspect_json(e))),
                 [] => (404, "application/json", message(&format!("No such container: {reference}"))),
-                _ => (400, "application/json", message(&format!("multiple IDs found with provided prefix: {reference}"))),
+                _ => {
+                    (400, "application/json", message(&format!("multiple IDs found with provided prefix: {reference}")))
+                }
             }
         }
         Endpoint::Events | Endpoint::Other => (404, "application/json", message("page not found")),
@@ -1189,7 +1225,9 @@ fn list_json(st: &State, req: &Request) -> Result<Value, String> {
                 "status" => vals.iter().any(|v| v == c.status()),
                 "id" => vals.iter().any(|v| c.id.starts_with(v.as_str())),
                 "name" => vals.iter().any(|v| c.name.contains(v.trim_start_matches('/'))),
-                "label" => label_matches(vals, &|key| c.labels.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())),
+                "label" => {
+                    label_matches(vals, &|key| c.labels.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+                }
                 _ => true,
             })
     };
@@ -1293,9 +1331,15 @@ struct Subscription {
 fn subscription(req: &Request) -> Result<Subscription, String> {
     let time = |key: &str| match req.param(key).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => parse_timestamp(s).map(Some).ok_or_else(|| format!("strconv.ParseInt: parsing {s:?}: invalid syntax")),
+        Some(s) => {
+            parse_timestamp(s).map(Some).ok_or_else(|| format!("strconv.ParseInt: parsing {s:?}: invalid syntax"))
+        }
     };
-    Ok(Subscription { since: time("since")?, until: time("until")?, filters: parse_filters(req.param("filters"), &EVENT_FILTERS)? })
+    Ok(Subscription {
+        since: time("since")?,
+        until: time("until")?,
+        filters: parse_filters(req.param("filters"), &EVENT_FILTERS)?,
+    })
 }
 
 async fn events(stream: UnixStream, shared: &Shared, req: &Request) {

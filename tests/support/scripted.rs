@@ -10,7 +10,9 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
-use whalewatcher::core::{Connection, Container, Engine, EngineError, EngineInfo, EngineKind, ErrorKind, Event, EventKind, Listed};
+use whalewatcher::core::{
+    Connection, Container, Engine, EngineError, EngineInfo, EngineKind, ErrorKind, Event, EventKind, Listed,
+};
 
 #[derive(Default)]
 struct Inner {

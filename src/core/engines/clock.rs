@@ -5,7 +5,13 @@
 /// the Unix epoch. Returns `None` for anything else.
 pub fn rfc3339_to_unix_nanos(s: &str) -> Option<i128> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -17,7 +23,12 @@ pub fn rfc3339_to_unix_nanos(s: &str) -> Option<i128> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || min > 59
+        || sec > 60
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -44,7 +55,11 @@ pub fn rfc3339_to_unix_nanos(s: &str) -> Option<i128> {
                 return None;
             }
             let off = oh * 3600 + om * 60;
-            if ob[0] == b'-' { -off } else { off }
+            if ob[0] == b'-' {
+                -off
+            } else {
+                off
+            }
         }
     };
     let days = days_from_civil(year, month, day);
@@ -98,17 +113,26 @@ mod tests {
     #[test]
     fn parses_docker_system_time() {
         assert_eq!(rfc3339_to_unix_nanos("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            rfc3339_to_unix_nanos("2026-11-26T11:20:33.123456789Z"),
-            Some(1_795_692_033_123_456_789)
-        );
+        assert_eq!(rfc3339_to_unix_nanos("2026-11-26T11:20:33.123456789Z"), Some(1_795_692_033_123_456_789));
         assert_eq!(rfc3339_to_unix_nanos("2026-11-26T12:20:33.5+01:00"), Some(1_795_692_033_500_000_000));
         assert_eq!(rfc3339_to_unix_nanos("2000-02-29T00:00:00.0000000001Z"), Some(951_782_400_000_000_000));
     }
 
     #[test]
     fn refuses_garbage() {
-        for bad in ["", "2026-11-26", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-26T11:20:33", "2026-11-26T11:20:33.Z", "2026-11-26T11:20:33+1:00", "2026-11-26T11:20:33Zjunk", "2026-11-26T11:20:33.5+24:00", "+026-11-26T11:20:33Z", "2026-11-26T11:20:33é"] {
+        for bad in [
+            "",
+            "2026-11-26",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-26T11:20:33",
+            "2026-11-26T11:20:33.Z",
+            "2026-11-26T11:20:33+1:00",
+            "2026-11-26T11:20:33Zjunk",
+            "2026-11-26T11:20:33.5+24:00",
+            "+026-11-26T11:20:33Z",
+            "2026-11-26T11:20:33é",
+        ] {
             assert_eq!(rfc3339_to_unix_nanos(bad), None, "{bad}");
         }
     }

@@ -101,7 +101,11 @@ impl Engine for ContainerdEngine {
             let channel = TonicEndpoint::from_static("http://containerd.invalid")
                 .connect_with_connector(tower::service_fn(move |_| {
                     let path = path.clone();
-                    async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+                    async move {
+                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                            tokio::net::UnixStream::connect(path).await?,
+                        ))
+                    }
                 }))
                 .await
                 .map_err(|e| unreachable(&with_causes(&e)))?;
@@ -132,12 +136,7 @@ impl Engine for ContainerdEngine {
 fn marker_topic() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!(
-        "/whalewatcher/subscribed/p{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos
-    )
+    format!("/whalewatcher/subscribed/p{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
 type EventItems = mpsc::UnboundedReceiver<Result<Envelope, EngineError>>;
@@ -204,7 +203,8 @@ async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result
                 topic: marker.clone(),
                 event: Some(prost_types::Any { type_url: "whalewatcher.subscribed".into(), value: Vec::new() }),
             });
-            req.metadata_mut().insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
+            req.metadata_mut()
+                .insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
             publisher.publish(req).await.map_err(|s| status_error(endpoint, "publish subscription marker", s))?;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -285,7 +285,7 @@ impl Connection for ContainerdConnection {
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
             .filter_map(move |item| {
                 let out = match item {
-                    Ok(env) if ignored.iter().any(|n| *n == env.namespace) => None,
+                    Ok(env) if ignored.contains(&env.namespace) => None,
                     Ok(env) => to_event(&env).map(Ok),
                     Err(e) => Some(Err(e)),
                 };
@@ -354,12 +354,13 @@ async fn list_namespace(
     images: &ImageDigests,
 ) -> Result<Vec<Container>, EngineError> {
     let what = format!("list namespace {ns:?}");
-    let records = match ContainersClient::new(channel.clone()).list(in_namespace(ListContainersRequest::default(), ns)?).await {
-        Ok(r) => r.into_inner().containers,
-        // Deleted since it was listed: nothing alive in it.
-        Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
-        Err(s) => return Err(status_error(endpoint, &what, s)),
-    };
+    let records =
+        match ContainersClient::new(channel.clone()).list(in_namespace(ListContainersRequest::default(), ns)?).await {
+            Ok(r) => r.into_inner().containers,
+            // Deleted since it was listed: nothing alive in it.
+            Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
+            Err(s) => return Err(status_error(endpoint, &what, s)),
+        };
     let tasks = match TasksClient::new(channel.clone()).list(in_namespace(ListTasksRequest::default(), ns)?).await {
         Ok(r) => r.into_inner().tasks,
         Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
@@ -439,7 +440,6 @@ fn status_error(endpoint: &str, what: &str, s: tonic::Status) -> EngineError {
     EngineError::new(kind, format!("containerd at {endpoint}: {what}: {}", with_causes(&s)))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,16 +464,23 @@ mod tests {
             ("com.docker.compose.project".to_string(), "shop".to_string()),
         ]);
         let c = to_container("ns1", "c1", &task(Status::Running, 42), labels.clone()).unwrap();
-        assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused), ("ns1/c1", "ns1/web", "shop", 42, false));
+        assert_eq!(
+            (c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused),
+            ("ns1/c1", "ns1/web", "shop", 42, false)
+        );
         let c = to_container("default", "c1", &task(Status::Pausing, 42), labels).unwrap();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.paused), ("c1", "web", true));
         assert!(to_container("default", "c1", &task(Status::Paused, 42), HashMap::new()).unwrap().paused);
         let plain = to_container("ns1", "c1", &task(Status::Running, 7), HashMap::new()).unwrap();
         assert_eq!(plain.name, "ns1/c1");
-        for (status, pid) in [(Status::Created, 42), (Status::Stopped, 42), (Status::Unknown, 42), (Status::Running, 0)] {
+        for (status, pid) in [(Status::Created, 42), (Status::Stopped, 42), (Status::Unknown, 42), (Status::Running, 0)]
+        {
             assert_eq!(to_container("ns1", "c1", &task(status, pid), HashMap::new()), None, "{status:?}");
         }
-        assert_eq!(to_container("ns1", "c1", &Process { status: 99, pid: 1, ..Default::default() }, HashMap::new()), None);
+        assert_eq!(
+            to_container("ns1", "c1", &Process { status: 99, pid: 1, ..Default::default() }, HashMap::new()),
+            None
+        );
     }
 
     fn envelope(ns: &str, topic: &str, event: impl Message) -> Envelope {
@@ -489,9 +496,17 @@ mod tests {
     fn only_init_exits_end_a_container() {
         let start = envelope("ns1", "/tasks/start", TaskStart { container_id: "c1".into(), pid: 9 });
         assert_eq!(to_event(&start), Some(Event::new("ns1/c1", EventKind::Started)));
-        let init_exit = envelope("default", "/tasks/exit", TaskExit { container_id: "c1".into(), id: "c1".into(), ..Default::default() });
+        let init_exit = envelope(
+            "default",
+            "/tasks/exit",
+            TaskExit { container_id: "c1".into(), id: "c1".into(), ..Default::default() },
+        );
         assert_eq!(to_event(&init_exit), Some(Event::new("c1", EventKind::Died)));
-        let exec_exit = envelope("default", "/tasks/exit", TaskExit { container_id: "c1".into(), id: "ex1".into(), ..Default::default() });
+        let exec_exit = envelope(
+            "default",
+            "/tasks/exit",
+            TaskExit { container_id: "c1".into(), id: "ex1".into(), ..Default::default() },
+        );
         assert_eq!(to_event(&exec_exit), None);
         let paused = envelope("ns1", "/tasks/paused", TaskPaused { container_id: "c1".into() });
         assert_eq!(to_event(&paused), Some(Event::new("ns1/c1", EventKind::Paused)));

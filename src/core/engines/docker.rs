@@ -45,10 +45,7 @@ impl Engine for DockerEngine {
                 Endpoint::Unix(path) => {
                     // Connect once by hand: it gives the precise OS error and the daemon's PID.
                     let probe = tokio::net::UnixStream::connect(path).await.map_err(|e| {
-                        EngineError::new(
-                            ErrorKind::Unreachable,
-                            format!("cannot connect to Docker at {endpoint}: {e}"),
-                        )
+                        EngineError::new(ErrorKind::Unreachable, format!("cannot connect to Docker at {endpoint}: {e}"))
                     })?;
                     info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
                     drop(probe);
@@ -99,10 +96,7 @@ impl Connection for DockerConnection {
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
         let filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
-            (
-                "event".to_string(),
-                ["start", "die", "pause", "unpause", "rename"].map(String::from).to_vec(),
-            ),
+            ("event".to_string(), ["start", "die", "pause", "unpause", "rename"].map(String::from).to_vec()),
         ]);
         let opts = EventsOptions { since: self.since.clone(), until: None, filters: Some(filters) };
         let endpoint = self.endpoint.clone();
@@ -128,10 +122,7 @@ impl Connection for DockerConnection {
         let docker = self.docker.clone();
         let endpoint = self.endpoint.clone();
         Box::pin(async move {
-            let filters = HashMap::from([(
-                "status".to_string(),
-                vec!["running".to_string(), "paused".to_string()],
-            )]);
+            let filters = HashMap::from([("status".to_string(), vec!["running".to_string(), "paused".to_string()])]);
             let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
             let summaries = docker.list_containers(Some(opts)).await.map_err(|e| engine_error(&endpoint, "list", e))?;
             Ok(summaries.into_iter().filter_map(|s| s.id).filter(|id| valid_id(id)).map(Listed::Inspect).collect())
@@ -179,13 +170,15 @@ pub fn to_event(msg: EventMessage) -> Option<Event> {
 /// True for what can be a Docker container ID: letters, digits, `_`, `.`
 /// and `-`, never empty (so it is safe in a request path).
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// Nanoseconds since the epoch by this host's clock.
 fn local_clock_nanos() -> Option<i128> {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
-    Some(i128::try_from(d.as_nanos()).ok()?)
+    i128::try_from(d.as_nanos()).ok()
 }
 
 /// The alive container an inspection shows, or `None` if it has no initial process.
@@ -224,15 +217,14 @@ pub fn to_container(requested: &str, details: ContainerInspectResponse) -> Optio
 fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError {
     let kind = match &e {
         BollardError::DockerResponseServerError { .. } => ErrorKind::Refused,
-        BollardError::JsonDataError { .. } | BollardError::JsonSerdeError { .. } | BollardError::StrParseError { .. } => {
-            ErrorKind::Malformed
-        }
+        BollardError::JsonDataError { .. }
+        | BollardError::JsonSerdeError { .. }
+        | BollardError::StrParseError { .. } => ErrorKind::Malformed,
         BollardError::RequestTimeoutError => ErrorKind::Timeout,
         _ => ErrorKind::Unreachable,
     };
     EngineError::new(kind, format!("Docker at {endpoint}: {what}: {}", with_causes(&e)))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -269,7 +261,10 @@ mod tests {
     #[test]
     fn inspect_maps_alive_containers() {
         let c = to_container("abc", inspected(42, true, false)).unwrap();
-        assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused), ("abc", "web", "shop", 42, false));
+        assert_eq!(
+            (c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused),
+            ("abc", "web", "shop", 42, false)
+        );
         assert!(c.privileged);
         assert_eq!((c.image.as_str(), c.image_id.as_str()), ("busybox:local", "sha256:0123"));
         assert_eq!(c.started_at_ns, 1_795_692_033_123_456_789);
