@@ -2,20 +2,27 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use once_cell::sync::Lazy;
+
 /// Clock ticks per second in `/proc` (`USER_HZ`, fixed at 100 by the Linux
 /// user-space ABI).
 const TICKS_PER_SECOND: u64 = 100;
 
+/// When this host booted by the wall clock, learnt once per process (from
+/// the uptime, to about 10 ms), so that a process's start time comes out
+/// the same every time it is asked for.
+static BOOT: Lazy<Option<SystemTime>> = Lazy::new(|| {
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    SystemTime::now().checked_sub(uptime_of(&uptime)?)
+});
+
 /// When process `pid` (in this process's PID namespace) started, as Unix
-/// nanoseconds, accurate to about 10 ms; `None` if `/proc` does not tell.
+/// nanoseconds, accurate to about 10 ms and the same on every call; `None`
+/// if `/proc` does not tell.
 pub fn start_time_ns(pid: i32) -> Option<i64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let ticks = start_ticks(&stat)?;
-    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
-    let now = SystemTime::now();
-    let up = uptime_of(&uptime)?;
-    let boot = now.checked_sub(up)?;
-    let started = boot.checked_add(Duration::from_millis(ticks.checked_mul(1000 / TICKS_PER_SECOND)?))?;
+    let started = (*BOOT)?.checked_add(Duration::from_millis(ticks.checked_mul(1000 / TICKS_PER_SECOND)?))?;
     i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
@@ -52,6 +59,7 @@ mod tests {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
         assert!(started <= now + 50_000_000, "{started} vs {now}");
         assert!(now - started < 3_600_000_000_000, "started within the hour");
+        assert_eq!(start_time_ns(std::process::id() as i32), Some(started), "stable");
         assert_eq!(start_time_ns(0), None);
         assert_eq!(uptime_of("-1 2"), None);
     }

@@ -459,3 +459,127 @@ pub unsafe fn owner<'a>(p: *const ww_portfolio) -> &'a PortfolioOwner {
     // SAFETY: see from_raw; the caller keeps the reference alive.
     unsafe { &*p.cast::<PortfolioOwner>() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{EngineInfo, EngineStatus};
+    use crate::core::snapshot::{ContainerSet, EngineSnapshot};
+    use crate::core::Container;
+    use std::collections::HashMap;
+    use std::ffi::CStr;
+
+    fn cstr<'a>(p: *const c_char) -> &'a str {
+        assert!(!p.is_null());
+        unsafe { CStr::from_ptr(p) }.to_str().unwrap()
+    }
+
+    fn mk(id: &str, name: &str, pid: i32, project: Option<&str>, labels: &[(&str, &str)]) -> Arc<Container> {
+        let mut l: HashMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if let Some(p) = project {
+            l.insert("com.docker.compose.project".into(), p.into());
+        }
+        let mut c = Container::new(id.into(), name.into(), pid, false, l);
+        c.image = format!("img-{id}");
+        c.started_at_ns = 1_000 + i64::from(pid);
+        Arc::new(c)
+    }
+
+    fn engine(endpoint: &str, state: EngineState, cs: &[Arc<Container>]) -> Arc<EngineSnapshot> {
+        let mut info = EngineInfo::new(EngineKind::Containerd, "containerd.io", endpoint.into());
+        info.pid = 9;
+        let status = EngineStatus { state, synced_at_ns: 5, last_error: "trouble".into(), repairs: 2 };
+        Arc::new(EngineSnapshot { info: Arc::new(info), status, set: Arc::new(ContainerSet::build(cs.iter())) })
+    }
+
+    fn two_engines() -> Snapshot {
+        let a = engine(
+            "unix:///a",
+            EngineState::Synced,
+            &[
+                mk("3", "web", 30, Some("shop"), &[("z", "1"), ("a", "x\0y")]),
+                mk("1", "solo", 10, None, &[]),
+                mk("2", "db", 20, Some("shop"), &[]),
+            ],
+        );
+        let b = engine("unix:///b", EngineState::Resyncing, &[mk("1", "other", 11, Some("p"), &[])]);
+        Snapshot { generation: 3, engines: vec![a, b] }
+    }
+
+    #[test]
+    fn renders_engines_projects_containers_and_labels() {
+        let owner = render(&two_engines());
+        let p = owner.portfolio();
+        assert_eq!((p.generation, p.containers_len, p.projects_len, p.engines_len), (3, 4, 4, 2));
+        let engines = unsafe { std::slice::from_raw_parts(p.engines, p.engines_len) };
+        assert_eq!(
+            (cstr(engines[0].r#type), cstr(engines[0].endpoint), cstr(engines[0].id)),
+            ("containerd.io", "unix:///a", "")
+        );
+        assert_eq!(
+            (engines[0].kind, engines[0].pid, engines[0].state),
+            (WW_ENGINE_CONTAINERD, 9, WW_ENGINE_STATE_SYNCED)
+        );
+        assert_eq!((engines[1].state, engines[1].synced_at_ns, engines[1].repairs), (WW_ENGINE_STATE_RESYNCING, 5, 2));
+        assert_eq!(cstr(engines[1].last_error), "trouble");
+        let containers = unsafe { std::slice::from_raw_parts(p.containers, p.containers_len) };
+        let names: Vec<(u32, &str)> = containers.iter().map(|c| (c.engine, cstr(c.name))).collect();
+        assert_eq!(names, [(0, "solo"), (0, "db"), (0, "web"), (1, "other")]);
+        assert!(containers[0].labels.is_null());
+        assert_eq!(
+            (cstr(containers[0].image), cstr(containers[0].image_id), containers[0].started_at_ns),
+            ("img-1", "", 1010)
+        );
+        assert_eq!(cstr(containers[0].pod_name), "");
+        let web = &containers[2];
+        let labels = unsafe { std::slice::from_raw_parts(web.labels, web.labels_len) };
+        let kv: Vec<(&str, &str)> = labels.iter().map(|l| (cstr(l.key), cstr(l.value))).collect();
+        assert_eq!(kv, [("a", "x\u{FFFD}y"), ("com.docker.compose.project", "shop"), ("z", "1")]);
+        let projects = unsafe { std::slice::from_raw_parts(p.projects, p.projects_len) };
+        let ps: Vec<(u32, &str, usize)> = projects.iter().map(|p| (p.engine, cstr(p.name), p.containers_len)).collect();
+        assert_eq!(ps, [(0, "", 1), (0, "shop", 2), (1, "", 0), (1, "p", 1)]);
+        assert_eq!(projects[1].containers, unsafe { p.containers.add(1) });
+        assert!(projects[2].containers.is_null());
+        assert_eq!(projects[3].containers, unsafe { p.containers.add(3) });
+    }
+
+    #[test]
+    fn lookups_find_by_id_and_pid_first_engine_first() {
+        let owner = render(&two_engines());
+        let p = owner.portfolio();
+        let base = p.containers;
+        let at = |c: Option<&ww_container>| c.map(|c| unsafe { (c as *const ww_container).offset_from(base) });
+        assert_eq!(at(owner.find_id(b"1")), Some(0), "engine 0's container 1");
+        assert_eq!(at(owner.find_id(b"3")), Some(2));
+        assert_eq!(at(owner.find_id(b"4")), None);
+        assert_eq!(at(owner.find_id(b"")), None);
+        assert_eq!(at(owner.find_pid(11)), Some(3));
+        assert_eq!(at(owner.find_pid(20)), Some(1));
+        assert_eq!(at(owner.find_pid(0)), None);
+        assert_eq!(at(owner.find_pid(i32::MAX)), None);
+    }
+
+    #[test]
+    fn empty_snapshot_has_each_engines_unnamed_project() {
+        let snap = Snapshot {
+            generation: 0,
+            engines: vec![Arc::new(EngineSnapshot::connecting(Arc::new(EngineInfo::new(
+                EngineKind::Docker,
+                "docker.com",
+                "unix:///x".into(),
+            ))))],
+        };
+        let owner = render(&snap);
+        let p = owner.portfolio();
+        assert_eq!((p.generation, p.containers_len, p.projects_len, p.engines_len), (0, 0, 1, 1));
+        assert!(p.containers.is_null());
+        let unnamed = unsafe { &*p.projects };
+        assert_eq!((cstr(unnamed.name), unnamed.containers_len, unnamed.engine), ("", 0, 0));
+        assert!(unnamed.containers.is_null());
+        let e = unsafe { &*p.engines };
+        assert_eq!(
+            (e.state, e.kind, cstr(e.last_error), cstr(e.version)),
+            (WW_ENGINE_STATE_CONNECTING, WW_ENGINE_DOCKER, "", "")
+        );
+    }
+}

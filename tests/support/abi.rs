@@ -264,3 +264,71 @@ impl Drop for Handle {
         unsafe { ww_close(self.0) };
     }
 }
+
+/// A snapshot held as the C API hands it out, freed on drop.
+pub struct Snap(pub *const ww_portfolio);
+
+unsafe impl Send for Snap {}
+
+impl Snap {
+    pub fn take(w: &Handle) -> Snap {
+        Snap(w.raw_snapshot())
+    }
+    pub fn copy(&self) -> Portfolio {
+        copy(unsafe { &*self.0 })
+    }
+    pub fn generation(&self) -> u64 {
+        unsafe { &*self.0 }.generation
+    }
+}
+
+impl Drop for Snap {
+    fn drop(&mut self) {
+        unsafe { ww_snapshot_free(self.0) };
+    }
+}
+
+/// One change as `ww_diff` reports it, copied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    pub kind: ww_change_kind,
+    pub before: Option<Ctr>,
+    pub after: Option<Ctr>,
+}
+
+impl Changed {
+    /// The changed container's name (after, else before).
+    pub fn name(&self) -> &str {
+        &self.after.as_ref().or(self.before.as_ref()).expect("a side").name
+    }
+}
+
+/// `ww_diff(from, to)`, copied; checks that the pointers point into the
+/// snapshots compared.
+pub fn diff(from: Option<&Snap>, to: &Snap) -> Vec<Changed> {
+    let (mut out, mut len) = (std::ptr::null(), 0usize);
+    let fp = from.map_or(std::ptr::null(), |f| f.0);
+    assert_eq!(unsafe { ww_diff(fp, to.0, &mut out, &mut len) }, WW_STATUS_OK, "{}", last_error());
+    let within = |p: *const ww_portfolio, c: *const ww_container| {
+        let p = unsafe { &*p };
+        let start = p.containers as usize;
+        let end = start + p.containers_len * std::mem::size_of::<ww_container>();
+        (start..end).contains(&(c as usize))
+    };
+    let changes = unsafe { slice(out, len) }
+        .iter()
+        .map(|c| {
+            let before = (!c.before.is_null()).then(|| {
+                assert!(within(fp, c.before), "before points into from");
+                ctr(unsafe { &*c.before })
+            });
+            let after = (!c.after.is_null()).then(|| {
+                assert!(within(to.0, c.after), "after points into to");
+                ctr(unsafe { &*c.after })
+            });
+            Changed { kind: c.kind, before, after }
+        })
+        .collect();
+    unsafe { ww_changes_free(out) };
+    changes
+}
