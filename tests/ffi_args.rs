@@ -289,3 +289,65 @@ fn version_and_status_names() {
         "engine unreachable or failing, watcher gave up"
     );
 }
+
+/// Runs this test binary's test `name` in a child process with `WW_CHILD`
+/// set, and returns (killed by SIGABRT, stderr).
+fn in_child(name: &str) -> (bool, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("WW_CHILD", "1")
+        .output()
+        .expect("run the child");
+    (out.status.signal() == Some(libc::SIGABRT), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A diff with changes: everything in a fake engine's snapshot started.
+fn with_a_diff(f: impl FnOnce(*const ww_change, usize)) {
+    let fake = support::fake_docker::FakeDocker::start();
+    fake.add(support::fake_docker::FakeContainer::new("one"));
+    let w = Handle::new(&options(), Some(&fake.endpoint())).unwrap();
+    w.ready(Duration::from_secs(10)).expect("ready");
+    let snap = w.raw_snapshot();
+    let (mut out, mut len) = (ptr::null(), 0);
+    assert_eq!(unsafe { ww_diff(ptr::null(), snap, &mut out, &mut len) }, WW_STATUS_OK);
+    assert_eq!(len, 1);
+    f(out, len);
+    unsafe { ww_snapshot_free(snap) };
+}
+
+#[test]
+fn freeing_a_diff_twice_aborts_with_a_message() {
+    if std::env::var_os("WW_CHILD").is_some() {
+        with_a_diff(|out, _| unsafe {
+            ww_changes_free(out);
+            ww_changes_free(out);
+        });
+        return;
+    }
+    let (aborted, stderr) = in_child("freeing_a_diff_twice_aborts_with_a_message");
+    assert!(aborted, "{stderr}");
+    assert!(stderr.contains("ww_changes_free: double free of an array from ww_diff"), "{stderr}");
+}
+
+#[test]
+fn freeing_a_foreign_pointer_as_a_diff_aborts_with_a_message() {
+    if std::env::var_os("WW_CHILD").is_some() {
+        let mine = [0u64; 12];
+        unsafe { ww_changes_free(mine.as_ptr().add(6).cast()) };
+        return;
+    }
+    let (aborted, stderr) = in_child("freeing_a_foreign_pointer_as_a_diff_aborts_with_a_message");
+    assert!(aborted, "{stderr}");
+    assert!(stderr.contains("ww_changes_free: not an array from ww_diff"), "{stderr}");
+}
+
+#[test]
+fn a_diff_freed_once_is_fine() {
+    with_a_diff(|out, len| {
+        let c = unsafe { &*out };
+        assert_eq!((c.kind, len), (WW_CHANGE_STARTED, 1));
+        assert!(c.before.is_null() && !c.after.is_null());
+        unsafe { ww_changes_free(out) };
+    });
+}

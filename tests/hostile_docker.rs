@@ -184,6 +184,24 @@ fn replies_that_never_come_bound_every_call() {
 }
 
 #[test]
+fn a_call_timeout_is_kept_to_the_millisecond() {
+    let _serial = serial();
+    let fake = FakeDocker::start();
+    fake.set(Endpoint::List, Behavior::Hang);
+    let mut o = options();
+    o.backoff = WW_BACKOFF_NONE;
+    o.call_timeout_ms = 1500;
+    let t = Instant::now();
+    let w = Handle::new(&o, Some(&fake.endpoint())).expect("ww_new");
+    let (st, msg) = w.ready(WAIT).unwrap_err();
+    let took = t.elapsed();
+    assert_eq!(st, WW_STATUS_ENGINE, "{msg}");
+    assert!(msg.contains("list: no answer within 1.5s"), "{msg}");
+    assert!(took >= Duration::from_millis(1500), "gave up after {took:?}, before the 1.5 s the caller allowed");
+    assert!(took < Duration::from_millis(2500), "gave up only after {took:?}");
+}
+
+#[test]
 fn an_unusable_engine_clock_still_loses_no_event() {
     let _serial = serial();
     let fake = FakeDocker::start();

@@ -1,8 +1,10 @@
 //! `ww_diff`: what changed between two snapshots, as an array of changes
 //! pointing into them.
 
-use std::alloc::{alloc, dealloc, Layout};
-use std::mem::{align_of, size_of};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+
+use once_cell::sync::Lazy;
 
 use crate::core::diff::{diff, ChangeKind};
 
@@ -32,20 +34,23 @@ pub struct ww_change {
     pub after: *const ww_container,
 }
 
-/// What precedes every changes array: its length, and a tag that tells a
-/// live array from a freed or foreign pointer.
-#[repr(C)]
-struct Header {
-    tag: u64,
-    len: usize,
+/// The arrays `ww_diff` handed out and not yet freed (address and length),
+/// and the addresses of the last ones freed: so that `ww_changes_free` can
+/// tell a double free or a foreign pointer from a live array, whatever the
+/// allocator did with the memory meanwhile.
+#[derive(Default)]
+struct Registry {
+    live: HashMap<usize, usize>,
+    freed: VecDeque<usize>,
 }
 
-const LIVE: u64 = 0x7777_6368_616e_6765; // "wwchange"
-const FREED: u64 = 0x6672_6565_6421_2121;
+/// How many freed addresses are remembered to name a double free as such.
+const FREED_REMEMBERED: usize = 256;
 
-/// Header plus `n` changes, and where the changes start.
-fn layout(n: usize) -> Option<(Layout, usize)> {
-    Layout::new::<Header>().extend(Layout::array::<ww_change>(n).ok()?).ok()
+static REGISTRY: Lazy<Mutex<Registry>> = Lazy::new(Mutex::default);
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Computes what changed from snapshot `from` to snapshot `to`.
@@ -90,26 +95,15 @@ pub unsafe extern "C" fn ww_diff(
             }
             return WW_STATUS_OK;
         }
-        let Some((lay, offset)) = layout(changes.len()) else {
-            return fail(WW_STATUS_INTERNAL, "ww_diff: too many changes");
-        };
-        // SAFETY: the layout has a non-zero size (it holds the header).
-        let base = unsafe { alloc(lay) };
-        if base.is_null() {
-            return fail(WW_STATUS_INTERNAL, format!("ww_diff: out of memory for {} changes", changes.len()));
-        }
         let ptr_in = |owner: Option<&portfolio::PortfolioOwner>, i: Option<usize>| -> *const ww_container {
             match (owner, i) {
                 (Some(o), Some(i)) => o.container(i),
                 _ => std::ptr::null(),
             }
         };
-        // SAFETY: base is a fresh allocation of `lay`: a Header at 0 and
-        // `changes.len()` ww_change at `offset`, each written once.
-        unsafe {
-            base.cast::<Header>().write(Header { tag: LIVE, len: changes.len() });
-            let items = base.add(offset).cast::<ww_change>();
-            for (i, c) in changes.iter().enumerate() {
+        let items: Box<[ww_change]> = changes
+            .iter()
+            .map(|c| {
                 let kind = match c.kind {
                     ChangeKind::Started => WW_CHANGE_STARTED,
                     ChangeKind::Exited => WW_CHANGE_EXITED,
@@ -117,50 +111,55 @@ pub unsafe extern "C" fn ww_diff(
                     ChangeKind::Unpaused => WW_CHANGE_UNPAUSED,
                     ChangeKind::Updated => WW_CHANGE_UPDATED,
                 };
-                items.add(i).write(ww_change {
-                    kind,
-                    before: ptr_in(from, c.before),
-                    after: ptr_in(Some(to), c.after),
-                });
-            }
-            out.write(items);
-            len.write(changes.len());
+                ww_change { kind, before: ptr_in(from, c.before), after: ptr_in(Some(to), c.after) }
+            })
+            .collect();
+        let n = items.len();
+        let array = Box::into_raw(items).cast::<ww_change>();
+        registry().live.insert(array as usize, n);
+        // SAFETY: out and len are non-NULL and writable (documented contract).
+        unsafe {
+            out.write(array);
+            len.write(n);
         }
         WW_STATUS_OK
     })
 }
 
 /// Frees an array from `ww_diff`. NULL: does nothing. Each array must be
-/// freed exactly once; freeing one twice, or a pointer `ww_diff` did not
-/// hand out, is detected where the memory still tells (the process is then
-/// aborted with a message on stderr rather than corrupting memory). Any thread.
+/// freed exactly once: freeing one twice, or a pointer `ww_diff` did not
+/// hand out, aborts the process with a message on stderr (like the C
+/// library's "double free detected") instead of corrupting memory. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn ww_changes_free(changes: *const ww_change) {
     ffi_boundary!((), {
         if changes.is_null() {
             return;
         }
-        let offset = layout(0).map_or(size_of::<Header>(), |(_, o)| o);
-        if !(changes as usize).is_multiple_of(align_of::<ww_change>()) || (changes as usize) < offset {
-            abort_with("ww_changes_free: not an array from ww_diff");
-        }
-        // SAFETY: changes came from ww_diff (documented contract), so a
-        // Header sits `offset` bytes before it; the tag check catches the
-        // common misuse before anything is freed.
-        unsafe {
-            let base = changes.cast::<u8>().sub(offset).cast_mut();
-            let header = base.cast::<Header>();
-            match (*header).tag {
-                LIVE => {}
-                FREED => abort_with("ww_changes_free: double free of an array from ww_diff"),
-                _ => abort_with("ww_changes_free: not an array from ww_diff"),
+        let at = changes as usize;
+        let n = {
+            let mut reg = registry();
+            match reg.live.remove(&at) {
+                Some(n) => {
+                    if reg.freed.len() == FREED_REMEMBERED {
+                        reg.freed.pop_front();
+                    }
+                    reg.freed.push_back(at);
+                    n
+                }
+                None if reg.freed.contains(&at) => {
+                    drop(reg);
+                    abort_with("ww_changes_free: double free of an array from ww_diff")
+                }
+                None => {
+                    drop(reg);
+                    abort_with("ww_changes_free: not an array from ww_diff")
+                }
             }
-            let n = (*header).len;
-            (*header).tag = FREED;
-            if let Some((lay, _)) = layout(n) {
-                dealloc(base, lay);
-            }
-        }
+        };
+        // SAFETY: the registry says ww_diff made this array of n changes
+        // with Box::into_raw, and it is freed once (removed from the registry).
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(changes.cast_mut(), n)) });
     })
 }
 

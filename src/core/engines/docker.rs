@@ -38,7 +38,9 @@ impl Engine for DockerEngine {
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
         let endpoint = self.endpoint.clone();
-        let timeout_secs = self.call_timeout.as_secs().max(1);
+        // bollard's own timeout takes whole seconds: round up, so that the
+        // watch loop's exact bound of every call is the one that acts.
+        let timeout_secs = self.call_timeout.as_millis().div_ceil(1000).max(1) as u64;
         let mut info = self.describe();
         Box::pin(async move {
             let docker = match &endpoint {
