@@ -525,9 +525,9 @@ ww_status ww_diff(const struct ww_portfolio *from,
 
 /**
  * Frees an array from `ww_diff`. NULL: does nothing. Each array must be
- * freed exactly once; freeing one twice, or a pointer `ww_diff` did not
- * hand out, is detected where the memory still tells (the process is then
- * aborted with a message on stderr rather than corrupting memory). Any thread.
+ * freed exactly once: freeing one twice, or a pointer `ww_diff` did not
+ * hand out, aborts the process with a message on stderr (like the C
+ * library's "double free detected") instead of corrupting memory. Any thread.
  */
 void ww_changes_free(const struct ww_change *changes);
 
