@@ -112,11 +112,20 @@ fn c_example_with_make_and_pkg_config() {
     run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
     run(Command::new("make").arg("-C").arg(&dir).arg(format!("PREFIX={}", stage().display())));
     let ldd = run(Command::new("ldd").arg(dir.join("watch")));
-    assert!(ldd.contains(&format!("{}/lib/libwhalewatcher.so.1", stage().display())), "{ldd}");
+    let soname = format!("{}/lib/libwhalewatcher.so.{}", stage().display(), whalewatcher::ffi::WW_ABI_VERSION);
+    assert!(ldd.contains(&soname), "{ldd}");
     let out = run(Command::new(dir.join("watch")).arg(f.docker.endpoint()));
     assert_shows(&out, &f.docker_name, f.docker_pid);
+    assert!(
+        out.starts_with("engine docker.com ") && out.lines().next().unwrap().contains(", synced, generation "),
+        "{out}"
+    );
     let out = run(Command::new(dir.join("watch")).args(["--engine", "containerd"]).arg(&f.containerd.socket));
     assert_shows(&out, &f.ctrd_name, f.ctrd_pid);
+    assert!(
+        out.starts_with("engine containerd.io ") && out.lines().next().unwrap().contains(", synced, generation "),
+        "{out}"
+    );
     run(Command::new("make").arg("-C").arg(&dir).arg("clean"));
 }
 
@@ -145,7 +154,8 @@ fn cmake_find_package_shared_library() {
     let (build, ctest) = cmake("cmake-shared", &[], "docker", &f.docker.endpoint());
     assert_shows(&ctest, &f.docker_name, f.docker_pid);
     let ldd = run(Command::new("ldd").arg(build.join("watch")));
-    assert!(ldd.contains(&format!("{}/lib/libwhalewatcher.so.1", stage().display())), "{ldd}");
+    let soname = format!("{}/lib/libwhalewatcher.so.{}", stage().display(), whalewatcher::ffi::WW_ABI_VERSION);
+    assert!(ldd.contains(&soname), "{ldd}");
     std::fs::remove_dir_all(build).unwrap();
 }
 
