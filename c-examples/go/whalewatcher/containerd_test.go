@@ -17,11 +17,13 @@ func TestContainerdLifecycle(t *testing.T) {
 	project := "wwgo-proj-" + sfx
 
 	p0 := w.Portfolio()
-	if p0.Engine.Type != "containerd.io" || p0.Engine.Version == "" || p0.Engine.ID == "" ||
-		!strings.HasSuffix(p0.Engine.API, c.socket) {
-		t.Errorf("engine info %+v", p0.Engine)
+	e := onlyEngine(t, p0)
+	if e.Kind != Containerd || e.Type != "containerd.io" || e.Version == "" || e.ID == "" ||
+		!strings.HasSuffix(e.Endpoint, c.socket) {
+		t.Errorf("engine info %+v", e)
 	}
-	checkEnginePID(t, p0.Engine, "containerd")
+	checkEnginePID(t, e, "containerd")
+	checkSynced(t, e)
 	// Like the Go original: Version is "<version> <revision>", ID the UUID.
 	out := c.ctr(ns, "version")
 	server := map[string]string{}
@@ -32,12 +34,14 @@ func TestContainerdLifecycle(t *testing.T) {
 			}
 		}
 	}
-	if want := server["Version"] + " " + server["Revision"]; p0.Engine.Version != want || p0.Engine.ID != server["UUID"] {
-		t.Errorf("engine version %q, ID %q; ctr says %q", p0.Engine.Version, p0.Engine.ID, out)
+	if want := server["Version"] + " " + server["Revision"]; e.Version != want || e.ID != server["UUID"] {
+		t.Errorf("engine version %q, ID %q; ctr says %q", e.Version, e.ID, out)
 	}
 
+	before := time.Now()
 	c.run(ns, id, map[string]string{"nerdctl/name": nick, projectLabel: project})
 	pid := c.pid(ns, id)
+	after := time.Now()
 	full, fullName := ns+"/"+id, ns+"/"+nick
 	if ns == "default" {
 		full, fullName = id, nick
@@ -49,7 +53,11 @@ func TestContainerdLifecycle(t *testing.T) {
 		return ""
 	})
 	got := *p1.Container(full)
-	want := Container{ID: full, Name: fullName, PID: pid, Project: project, Labels: c.labels(ns, id)}
+	// The start time comes from the process (in clock ticks): plausible,
+	// not exact.
+	checkStartedBetween(t, got.StartedAt, before, after)
+	want := Container{ID: full, Name: fullName, PID: pid, Project: project, Labels: c.labels(ns, id),
+		Image: busyboxRef, ImageID: c.imageDigest(ns, busyboxRef), StartedAt: got.StartedAt}
 	if want.Labels["nerdctl/name"] != nick || want.Labels[projectLabel] != project {
 		t.Fatalf("ctr reports labels %v", want.Labels)
 	}

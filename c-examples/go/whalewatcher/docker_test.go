@@ -71,18 +71,20 @@ func TestDockerLifecycle(t *testing.T) {
 
 	// Engine info, as the docker CLI tells it.
 	p0 := w.Portfolio()
-	if p0.Engine.Type != "docker.com" || p0.Engine.API != d.endpoint {
-		t.Errorf("engine info %+v", p0.Engine)
+	e := onlyEngine(t, p0)
+	if e.Kind != Docker || e.Type != "docker.com" || e.Endpoint != d.endpoint {
+		t.Errorf("engine info %+v", e)
 	}
-	if v := d.docker("version", "-f", "{{.Server.Version}}"); p0.Engine.Version != v {
-		t.Errorf("engine version %q, docker says %q", p0.Engine.Version, v)
+	if v := d.docker("version", "-f", "{{.Server.Version}}"); e.Version != v {
+		t.Errorf("engine version %q, docker says %q", e.Version, v)
 	}
-	if id := d.docker("info", "-f", "{{.ID}}"); p0.Engine.ID != id {
-		t.Errorf("engine ID %q, docker says %q", p0.Engine.ID, id)
+	if id := d.docker("info", "-f", "{{.ID}}"); e.ID != id {
+		t.Errorf("engine ID %q, docker says %q", e.ID, id)
 	}
 	if strings.HasPrefix(d.endpoint, "unix://") {
-		checkEnginePID(t, p0.Engine, "dockerd")
+		checkEnginePID(t, e, "dockerd")
 	}
+	checkSynced(t, e)
 	if p0.Project(project) != nil {
 		t.Fatal("project exists before its containers")
 	}
@@ -101,12 +103,20 @@ func TestDockerLifecycle(t *testing.T) {
 		t.Errorf("generation %d did not grow from %d", p1.Generation, p0.Generation)
 	}
 	a, b := p1.Container(nameA), p1.Container(nameB)
+	if !a.StartedAt.Equal(d.startedAt(idA)) {
+		t.Errorf("container A started at %v, docker says %v", a.StartedAt, d.startedAt(idA))
+	}
 	wantA := Container{ID: idA, Name: nameA, PID: pidA, Project: project,
-		Labels: map[string]string{projectLabel: project, "wwgo.test": "a=b c"}}
+		Labels: map[string]string{projectLabel: project, "wwgo.test": "a=b c"},
+		Image: "busybox:local", ImageID: d.imageID(idA), StartedAt: a.StartedAt}
+	if !strings.HasPrefix(wantA.ImageID, "sha256:") {
+		t.Errorf("docker says image ID %q", wantA.ImageID)
+	}
 	if !reflect.DeepEqual(*a, wantA) {
 		t.Errorf("container A\n got %+v\nwant %+v", *a, wantA)
 	}
-	if b.ID != idB || b.Name != nameB || b.PID != pidB || b.Project != "" || b.Labels == nil || len(b.Labels) != 0 {
+	if b.ID != idB || b.Name != nameB || b.PID != pidB || b.Project != "" || b.Labels == nil || len(b.Labels) != 0 ||
+		b.Image != "busybox:local" || b.ImageID != a.ImageID || !b.StartedAt.Equal(d.startedAt(idB)) {
 		t.Errorf("container B %+v; want ID %s PID %d", *b, idB, pidB)
 	}
 	if got, want := a.String(), fmt.Sprintf("container '%s'/%s from project '%s' with PID %d", nameA, idA, project, pidA); got != want {

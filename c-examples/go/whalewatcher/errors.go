@@ -6,7 +6,6 @@ package whalewatcher
 import "C"
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -24,6 +23,7 @@ const (
 	StatusABIMismatch Status = 5 // header and loaded library disagree
 	StatusPanic       Status = 6 // a panic was caught inside the library
 	StatusInternal    Status = 7 // an unexpected internal failure
+	StatusClosed      Status = 8 // the watcher was closed while the call waited, or before it
 )
 
 // String returns the library's static name of the status (ww_status_str),
@@ -38,8 +38,8 @@ func (s Status) String() string {
 //
 // Compare with the sentinels: errors.Is(err, whalewatcher.ErrEngine) is true
 // for every *Error whose Status is StatusEngine, whatever its Message.
-// A timeout or cancellation of Ready also unwraps to the context's error
-// (context.DeadlineExceeded or context.Canceled).
+// A timeout or cancellation of Ready or Wait also unwraps to the context's
+// error (context.DeadlineExceeded or context.Canceled).
 type Error struct {
 	Status  Status
 	Message string
@@ -61,7 +61,7 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Status == e.Status
 }
 
-// Unwrap returns the context error behind a Ready timeout or
+// Unwrap returns the context error behind a Ready or Wait timeout or
 // cancellation, else nil.
 func (e *Error) Unwrap() error { return e.cause }
 
@@ -74,10 +74,10 @@ var (
 	ErrABIMismatch = &Error{Status: StatusABIMismatch}
 	ErrPanic       = &Error{Status: StatusPanic}
 	ErrInternal    = &Error{Status: StatusInternal}
+	// ErrClosed: the Watcher was closed before or while Ready, ReadyWithin
+	// or Wait waited. They return ErrClosed itself.
+	ErrClosed = &Error{Status: StatusClosed}
 )
-
-// ErrClosed is returned by Ready and ReadyWithin on a closed Watcher.
-var ErrClosed = errors.New("whalewatcher: watcher is closed")
 
 // lastError wraps a failed status with this thread's last error message.
 // The caller must have locked its goroutine to the OS thread that made the

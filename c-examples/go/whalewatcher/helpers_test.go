@@ -120,6 +120,22 @@ func (d *dockerEngine) pid(nameorid string) int {
 	return pid
 }
 
+// imageID is the image ID of container nameorid, as docker reports it.
+func (d *dockerEngine) imageID(nameorid string) string {
+	d.t.Helper()
+	return d.docker("inspect", "-f", "{{.Image}}", nameorid)
+}
+
+// startedAt is when container nameorid started, as docker reports it.
+func (d *dockerEngine) startedAt(nameorid string) time.Time {
+	d.t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, d.docker("inspect", "-f", "{{.State.StartedAt}}", nameorid))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return at
+}
+
 func (d *dockerEngine) watcher(opts Options) *Watcher {
 	d.t.Helper()
 	opts.Engine = Docker
@@ -175,7 +191,7 @@ func (c *containerdEngine) run(ns, id string, labels map[string]string) {
 	for k, v := range labels {
 		args = append(args, "--label", k+"="+v)
 	}
-	args = append(args, "docker.io/library/busybox:local", id, "/bin/sleep", "100000")
+	args = append(args, busyboxRef, id, "/bin/sleep", "100000")
 	c.t.Cleanup(func() { c.remove(ns, id) })
 	c.ctr(ns, args...)
 }
@@ -212,6 +228,22 @@ func (c *containerdEngine) pid(ns, id string) int {
 	}
 	c.t.Fatalf("no task %s in %s: %s", id, ns, out)
 	return 0
+}
+
+// busyboxRef is the reference of the busybox image in containerd.
+const busyboxRef = "docker.io/library/busybox:local"
+
+// imageDigest is the digest of image ref in ns, as ctr reports it.
+func (c *containerdEngine) imageDigest(ns, ref string) string {
+	c.t.Helper()
+	out := c.ctr(ns, "images", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == ref {
+			return f[2]
+		}
+	}
+	c.t.Fatalf("no image %s in %s: %s", ref, ns, out)
+	return ""
 }
 
 // labels are container id's labels as ctr reports them.
@@ -276,6 +308,40 @@ func eventually(t *testing.T, w *Watcher, cond func(p *Portfolio) string) *Portf
 			t.Fatalf("after %v: %s (generation %d, containers %v)", waitFor, why, p.Generation, p.AllContainers())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// onlyEngine returns the portfolio's engine, failing unless there is
+// exactly one.
+func onlyEngine(t *testing.T, p *Portfolio) EngineInfo {
+	t.Helper()
+	es := p.Engines()
+	if len(es) != 1 {
+		t.Fatalf("engines %+v, want one", es)
+	}
+	return es[0]
+}
+
+// checkSynced checks that the watcher follows engine e, synchronised not
+// long ago without trouble since.
+func checkSynced(t *testing.T, e EngineInfo) {
+	t.Helper()
+	if e.State != Synced || e.State.String() != "synced" || e.LastError != "" {
+		t.Errorf("engine state %v, last error %q; want synced without trouble", e.State, e.LastError)
+	}
+	if e.SyncedAt.IsZero() || time.Since(e.SyncedAt) > 10*time.Minute || time.Until(e.SyncedAt) > time.Second {
+		t.Errorf("engine synchronised at %v, now is %v", e.SyncedAt, time.Now())
+	}
+}
+
+// checkStartedBetween checks that a start time taken from a process
+// (clock ticks since a boot time of whole seconds) lies between before
+// and after.
+func checkStartedBetween(t *testing.T, at, before, after time.Time) {
+	t.Helper()
+	const slack = 2 * time.Second
+	if at.Before(before.Add(-slack)) || at.After(after.Add(slack)) {
+		t.Errorf("started at %v, not between %v and %v", at, before, after)
 	}
 }
 

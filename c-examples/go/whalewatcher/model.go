@@ -2,13 +2,17 @@ package whalewatcher
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Container is one alive container (it has an initial process: it runs or
-// is paused), as in the Go original. Containers handed out are never
-// changed: a later state (say, paused) comes as a new Container in a new
-// Portfolio. Do not modify them, nor their Labels.
+// is paused), as in the Go original, with what libwhalewatcher adds.
+// Containers handed out are never changed: a later state (say, paused)
+// comes as a new Container in a new Portfolio. Do not modify them, nor their
+// Labels.
 type Container struct {
 	// ID is the engine's full container ID; for containerd NAMESPACE/ID,
 	// or just ID in the namespace "default".
@@ -26,6 +30,42 @@ type Container struct {
 	Project string
 	// Paused is true when the container is paused.
 	Paused bool
+	// Image is the image reference as the engine names it (Docker: as
+	// given to `docker run`; containerd: the container's image name), ""
+	// if unknown.
+	Image string
+	// ImageID is the content-addressed image ID or digest (Docker: the
+	// image ID "sha256:..."; containerd: the digest the image name resolved
+	// to when the watcher first saw the container), "" if unknown.
+	ImageID string
+	// StartedAt is when the container's current initial process started;
+	// the zero time if unknown.
+	StartedAt time.Time
+	// Privileged is true when the container runs privileged (Docker:
+	// HostConfig.Privileged); false if unknown.
+	Privileged bool
+	// Pod is the Kubernetes pod the container belongs to; the zero Pod
+	// outside pods.
+	Pod Pod
+	// Engine is the index into the Engines of the Portfolio the container
+	// came from (for a Change: of the Portfolio it is in) of the engine
+	// running it.
+	Engine int
+}
+
+// Pod tells which Kubernetes (or podman) pod a container belongs to, from
+// the labels Kubernetes' runtimes put on pod containers. All zero outside
+// pods.
+type Pod struct {
+	// Name is the pod's name (label io.kubernetes.pod.name); "" outside pods.
+	Name string
+	// Namespace is the pod's Kubernetes namespace.
+	Namespace string
+	// UID is the pod's UID.
+	UID string
+	// Sandbox is true for the pod's sandbox (Kubernetes) or infra (podman)
+	// container.
+	Sandbox bool
 }
 
 // ProjectName returns the container's compose project name, "" if none.
@@ -53,7 +93,12 @@ func (c Container) String() string {
 // ComposerProject is a compose project and its alive containers, sorted by
 // name, then ID. The project "" holds all containers without a project.
 type ComposerProject struct {
-	Name       string
+	Name string
+	// Engine is the index into Portfolio.Engines of the engine the project
+	// belongs to: projects are per engine. It is -1 for a project that
+	// Portfolio.Project merged from the projects of that name of several
+	// engines (only with several engines).
+	Engine     int
 	containers []*Container
 }
 
@@ -93,55 +138,163 @@ func (p *ComposerProject) String() string {
 		p.Name, strings.Join(p.ContainerNames(), "', '"))
 }
 
-// EngineInfo tells about the watched engine, as of a Portfolio.
-type EngineInfo struct {
-	// Type is "docker.com" or "containerd.io".
-	Type string
-	// ID is the engine's ID, "" until first contact.
-	ID string
-	// Version is the engine's version, "" until first contact.
-	Version string
-	// API is the endpoint in use, e.g. "unix:///var/run/docker.sock".
-	API string
-	// PID is the engine daemon's PID (from a unix socket's peer
-	// credentials), 0 if unknown.
-	PID int
+// EngineState is where a watcher stands with one engine.
+type EngineState uint32
+
+// The engine states (WW_ENGINE_STATE_*).
+const (
+	// Connecting: not synchronised yet; the engine's containers are not
+	// shown yet.
+	Connecting EngineState = 0
+	// Synced: following the engine's events; its containers are current.
+	Synced EngineState = 1
+	// Resyncing: lost the engine; its last synchronised containers are
+	// shown while the watcher reconnects.
+	Resyncing EngineState = 2
+	// GaveUp: no retries left; the last synchronised containers are shown
+	// and no longer change.
+	GaveUp EngineState = 3
+)
+
+// String returns "connecting", "synced", "resyncing", "gave up", or
+// "EngineState(N)".
+func (s EngineState) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Synced:
+		return "synced"
+	case Resyncing:
+		return "resyncing"
+	case GaveUp:
+		return "gave up"
+	}
+	return "EngineState(" + strconv.FormatUint(uint64(s), 10) + ")"
 }
 
-// Portfolio is an immutable copy of the watcher's alive containers at one
-// generation, grouped by compose project. It holds only Go memory and is
-// safe for concurrent reads; it never changes, so take a new one with
-// Watcher.Portfolio to see later changes. All methods are safe on a nil
-// *Portfolio (it is empty).
-type Portfolio struct {
-	// Generation is 0 before the first successful synchronisation, >= 1
-	// after, and grows with every change of the tracked state.
-	Generation uint64
-	// Engine tells about the watched engine.
-	Engine EngineInfo
+// EngineInfo tells about one engine of a watcher, as of a Portfolio: its
+// identity and where the watcher stands with it.
+type EngineInfo struct {
+	// Kind is Docker or Containerd.
+	Kind Engine
+	// Type is "docker.com" or "containerd.io".
+	Type string
+	// ID is the engine's ID, "" until first contact (containerd: the
+	// server UUID).
+	ID string
+	// Version is the engine's version, "" until first contact
+	// (containerd: "VERSION REVISION").
+	Version string
+	// Endpoint is the endpoint in use, e.g. "unix:///var/run/docker.sock".
+	Endpoint string
+	// PID is the PID, in this process' PID namespace, of the process
+	// listening on the engine's unix socket (the engine itself unless the
+	// socket was handed to it or belongs to a proxy); 0 if unknown (TCP,
+	// or before first contact).
+	PID int
+	// State is where the watcher stands with the engine.
+	State EngineState
+	// SyncedAt is when the last synchronisation completed; the zero time
+	// if none did.
+	SyncedAt time.Time
+	// LastError is the latest engine trouble, "" if none since the last
+	// synchronisation.
+	LastError string
+	// Repairs counts how often the watcher found its picture of this
+	// engine differing from the engine's own, and repaired it.
+	Repairs uint64
+}
 
-	all      []*Container                // sorted by (project, name, ID)
-	projects []*ComposerProject          // [0] is "", then sorted by name
-	byName   map[string]*ComposerProject // all of projects
+// Portfolio is an immutable copy of a watcher's alive containers at one
+// generation, grouped by engine and compose project. It holds only Go
+// memory and is safe for concurrent reads; it never changes, so take a new
+// one with Watcher.Portfolio to see later changes. All methods are safe on
+// a nil *Portfolio (it is empty).
+//
+// Projects are per engine. Names, Project and Container give the Go
+// original's view, one engine or several alike: Names lists each project
+// name once, Project(name) holds the containers of that project name on
+// every engine, and Container finds the first match in (engine, project,
+// name, ID) order. With one engine (the common case) they are exactly that
+// engine's projects; Projects lists every engine's projects on their own.
+type Portfolio struct {
+	// Generation grows with every published change: a container started,
+	// exited, was paused, resumed or changed, or an engine's state or last
+	// error changed. 0 is the state right after New (every engine
+	// connecting).
+	Generation uint64
+
+	engines  []EngineInfo
+	all      []*Container                // sorted by (engine, project, name, ID)
+	projects []*ComposerProject          // per engine: "", then the named ones sorted
+	byName   map[string]*ComposerProject // by name, merged over the engines
+	names    []string                    // the named projects' names, sorted
+}
+
+// newPortfolio makes a Portfolio of its engines, its containers in
+// (engine, project, name, ID) order and its projects: per engine in engine
+// order, its "" project, then its named ones by name.
+func newPortfolio(generation uint64, engines []EngineInfo, all []*Container, projects []*ComposerProject) *Portfolio {
+	pf := &Portfolio{
+		Generation: generation,
+		engines:    engines,
+		all:        all,
+		projects:   projects,
+		byName:     make(map[string]*ComposerProject, len(projects)),
+	}
+	for _, p := range projects {
+		have := pf.byName[p.Name]
+		switch {
+		case have == nil:
+			pf.byName[p.Name] = p
+			if p.Name != "" {
+				pf.names = append(pf.names, p.Name)
+			}
+		case len(p.containers) == 0:
+			// Nothing to add (an engine's empty unnamed project).
+		case len(have.containers) == 0:
+			pf.byName[p.Name] = p
+		default:
+			// The same name on several engines: one project holding them
+			// all, in engine order.
+			merged := &ComposerProject{Name: p.Name, Engine: -1}
+			merged.containers = append(append([]*Container(nil), have.containers...), p.containers...)
+			pf.byName[p.Name] = merged
+		}
+	}
+	if pf.byName[""] == nil { // the header promises one per engine; be robust anyway
+		p := &ComposerProject{}
+		pf.projects = append([]*ComposerProject{p}, pf.projects...)
+		pf.byName[""] = p
+	}
+	sort.Strings(pf.names)
+	return pf
+}
+
+// Engines returns the watcher's engines (at least one), in engine order:
+// Container.Engine and ComposerProject.Engine index it. A fresh slice each
+// call.
+func (pf *Portfolio) Engines() []EngineInfo {
+	if pf == nil {
+		return nil
+	}
+	return append([]EngineInfo(nil), pf.engines...)
 }
 
 // Names returns the names of all projects except the unnamed "" project,
-// sorted (the Go original returns them in map order). Never nil.
+// sorted, each once even if several engines have it (the Go original
+// returns them in map order). Never nil.
 func (pf *Portfolio) Names() []string {
 	if pf == nil {
 		return []string{}
 	}
-	names := make([]string, 0, len(pf.projects))
-	for _, p := range pf.projects {
-		if p.Name != "" {
-			names = append(names, p.Name)
-		}
-	}
-	return names
+	return append(make([]string, 0, len(pf.names)), pf.names...)
 }
 
-// Project returns the project of that name, or nil if it has no alive
-// containers. Project("") is never nil (except on a nil Portfolio).
+// Project returns the project of that name, or nil if no engine has alive
+// containers in it. Project("") is never nil (except on a nil Portfolio).
+// With several engines having containers in a project of that name, the
+// result holds them all, in engine order, and its Engine is -1.
 func (pf *Portfolio) Project(name string) *ComposerProject {
 	if pf == nil {
 		return nil
@@ -149,7 +302,9 @@ func (pf *Portfolio) Project(name string) *ComposerProject {
 	return pf.byName[name]
 }
 
-// Projects returns all projects: "" first, then the named ones sorted.
+// Projects returns all projects: per engine, in engine order, its unnamed
+// project "" (maybe empty), then its named projects sorted by name. With
+// one engine: "" first, then the named ones sorted.
 func (pf *Portfolio) Projects() []*ComposerProject {
 	if pf == nil {
 		return nil
@@ -157,8 +312,8 @@ func (pf *Portfolio) Projects() []*ComposerProject {
 	return append([]*ComposerProject(nil), pf.projects...)
 }
 
-// Container returns the first container, in (project, name, ID) order,
-// whose name or ID is nameorid, or nil.
+// Container returns the first container, in (engine, project, name, ID)
+// order, whose name or ID is nameorid, or nil.
 func (pf *Portfolio) Container(nameorid string) *Container {
 	if pf == nil {
 		return nil
@@ -171,7 +326,7 @@ func (pf *Portfolio) Container(nameorid string) *Container {
 	return nil
 }
 
-// ContainerTotal returns the number of alive containers in all projects.
+// ContainerTotal returns the number of alive containers of all engines.
 func (pf *Portfolio) ContainerTotal() int {
 	if pf == nil {
 		return 0
@@ -179,8 +334,8 @@ func (pf *Portfolio) ContainerTotal() int {
 	return len(pf.all)
 }
 
-// AllContainers returns all alive containers sorted by (project, name, ID),
-// in a fresh slice.
+// AllContainers returns all alive containers sorted by (engine, project,
+// name, ID), in a fresh slice.
 func (pf *Portfolio) AllContainers() []*Container {
 	if pf == nil {
 		return nil

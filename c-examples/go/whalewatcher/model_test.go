@@ -1,6 +1,7 @@
 package whalewatcher
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -72,7 +73,7 @@ func TestStatusesAndErrors(t *testing.T) {
 		StatusOK: "ok", StatusNullArg: "NULL argument", StatusInvalidArg: "invalid argument",
 		StatusTimeout: "timed out", StatusEngine: "engine unreachable or failing, watcher gave up",
 		StatusABIMismatch: "ABI mismatch", StatusPanic: "internal panic", StatusInternal: "internal error",
-		Status(99): "unknown status",
+		StatusClosed: "watcher closed", Status(99): "unknown status",
 	}
 	for s, want := range names {
 		if s.String() != want {
@@ -81,7 +82,7 @@ func TestStatusesAndErrors(t *testing.T) {
 	}
 	// The numbers are the ABI's.
 	for s, n := range map[Status]uint32{StatusOK: 0, StatusNullArg: 1, StatusInvalidArg: 2, StatusTimeout: 3,
-		StatusEngine: 4, StatusABIMismatch: 5, StatusPanic: 6, StatusInternal: 7} {
+		StatusEngine: 4, StatusABIMismatch: 5, StatusPanic: 6, StatusInternal: 7, StatusClosed: 8} {
 		if uint32(s) != n {
 			t.Errorf("%v = %d, want %d", s, uint32(s), n)
 		}
@@ -96,6 +97,10 @@ func TestStatusesAndErrors(t *testing.T) {
 	if !isStatus(err, ErrEngine) || isStatus(err, ErrTimeout) || isStatus(ErrClosed, ErrEngine) {
 		t.Error("errors.Is does not compare statuses")
 	}
+	if closed := error(&Error{Status: StatusClosed, Message: "ww_wait: closed"}); !errors.Is(closed, ErrClosed) ||
+		ErrClosed.Error() != "whalewatcher: watcher closed" {
+		t.Errorf("ErrClosed: %v", ErrClosed)
+	}
 	if Docker.String() != "docker" || Containerd.String() != "containerd" || Engine(0).String() != "docker" ||
 		Engine(9).String() != "Engine(9)" || BackoffConstant.String() != "constant" || Backoff(-1).String() != "Backoff(-1)" {
 		t.Error("bad String() of Engine or Backoff")
@@ -103,7 +108,7 @@ func TestStatusesAndErrors(t *testing.T) {
 }
 
 func TestLibraryVersions(t *testing.T) {
-	if ABIVersion != 1 || LibraryABIVersion() != ABIVersion {
+	if ABIVersion != 2 || LibraryABIVersion() != ABIVersion {
 		t.Errorf("ABI versions: header %d, library %d", ABIVersion, LibraryABIVersion())
 	}
 	if Version() == "" {

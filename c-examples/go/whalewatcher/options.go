@@ -145,7 +145,9 @@ func (c *cOptions) millis(what string, d time.Duration) C.uint32_t {
 // the caller frees the result with free() after ww_new.
 func (o *Options) toC() (*cOptions, error) {
 	c := &cOptions{}
-	C.ww_options_init(&c.opts)
+	// The size as this package was compiled: the library learns which
+	// version of the struct it gets.
+	C.ww_options_init(&c.opts, C.size_t(unsafe.Sizeof(c.opts)))
 	if o.Engine != 0 {
 		// Unknown engines go through: the library rejects them (INVALID_ARG).
 		c.opts.engine = C.ww_engine(o.Engine)

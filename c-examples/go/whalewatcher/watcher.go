@@ -4,8 +4,8 @@ package whalewatcher
 #cgo pkg-config: whalewatcher
 #include <whalewatcher.h>
 
-#if WW_ABI_VERSION != 1
-#error "this package speaks libwhalewatcher ABI version 1 (WW_ABI_VERSION)"
+#if WW_ABI_VERSION != 2
+#error "this package speaks libwhalewatcher ABI version 2 (WW_ABI_VERSION)"
 #endif
 */
 import "C"
@@ -23,7 +23,7 @@ import (
 
 // ABIVersion is the ABI version this package was compiled against
 // (WW_ABI_VERSION of the header).
-const ABIVersion = 1
+const ABIVersion = 2
 
 // The Go constants are the C header's, or this does not compile (a
 // negative constant overflows uint).
@@ -39,12 +39,22 @@ const (
 	_ = uint(StatusABIMismatch-C.WW_STATUS_ABI_MISMATCH) + uint(C.WW_STATUS_ABI_MISMATCH-StatusABIMismatch)
 	_ = uint(StatusPanic-C.WW_STATUS_PANIC) + uint(C.WW_STATUS_PANIC-StatusPanic)
 	_ = uint(StatusInternal-C.WW_STATUS_INTERNAL) + uint(C.WW_STATUS_INTERNAL-StatusInternal)
+	_ = uint(StatusClosed-C.WW_STATUS_CLOSED) + uint(C.WW_STATUS_CLOSED-StatusClosed)
+	_ = uint(Connecting-C.WW_ENGINE_STATE_CONNECTING) + uint(C.WW_ENGINE_STATE_CONNECTING-Connecting)
+	_ = uint(Synced-C.WW_ENGINE_STATE_SYNCED) + uint(C.WW_ENGINE_STATE_SYNCED-Synced)
+	_ = uint(Resyncing-C.WW_ENGINE_STATE_RESYNCING) + uint(C.WW_ENGINE_STATE_RESYNCING-Resyncing)
+	_ = uint(GaveUp-C.WW_ENGINE_STATE_GAVE_UP) + uint(C.WW_ENGINE_STATE_GAVE_UP-GaveUp)
+	_ = uint(Started-C.WW_CHANGE_STARTED) + uint(C.WW_CHANGE_STARTED-Started)
+	_ = uint(Exited-C.WW_CHANGE_EXITED) + uint(C.WW_CHANGE_EXITED-Exited)
+	_ = uint(Paused-C.WW_CHANGE_PAUSED) + uint(C.WW_CHANGE_PAUSED-Paused)
+	_ = uint(Unpaused-C.WW_CHANGE_UNPAUSED) + uint(C.WW_CHANGE_UNPAUSED-Unpaused)
+	_ = uint(Updated-C.WW_CHANGE_UPDATED) + uint(C.WW_CHANGE_UPDATED-Updated)
 )
 
 // LibraryABIVersion returns the ABI version of the library actually loaded.
 func LibraryABIVersion() uint32 { return uint32(C.ww_abi_version()) }
 
-// Version returns the version of the library actually loaded, e.g. "0.1.0".
+// Version returns the version of the library actually loaded, e.g. "0.2.0".
 func Version() string { return C.GoString(C.ww_version()) }
 
 func checkABI() error {
@@ -55,13 +65,14 @@ func checkABI() error {
 	return nil
 }
 
-// Watcher watches one container engine in the background (in the
-// library's own thread) and hands out Portfolios of its alive containers,
-// answered from memory. All methods may be called from any number of
-// goroutines at the same time, Close included.
+// Watcher watches a container engine in the background (in the library's
+// own thread) and hands out Portfolios of its alive containers, answered
+// from memory, and tells when they change (Wait, Changes). All methods may
+// be called from any number of goroutines at the same time, Close included.
 type Watcher struct {
-	mu sync.RWMutex // RLock: the C watcher is in use; Lock: Close
-	w  *C.ww_watcher
+	mu     sync.RWMutex // RLock: the C watcher is in use; Lock: Close
+	w      *C.ww_watcher
+	closed chan struct{} // closed by Close
 }
 
 // New creates a watcher that starts watching at once; it does not wait for
@@ -93,14 +104,15 @@ func newWatcher(opts Options, structSize uint32) (*Watcher, error) {
 	if s := Status(C.ww_new(&c.opts, &cw)); s != StatusOK {
 		return nil, lastError(s)
 	}
-	w := &Watcher{w: cw}
+	w := &Watcher{w: cw, closed: make(chan struct{})}
 	runtime.SetFinalizer(w, (*Watcher).Close)
 	return w, nil
 }
 
-// Close stops watching and releases the watcher. It waits for Ready calls
-// in progress to notice (within readySlice), and returns once the library's
-// thread has ended. Idempotent; Portfolios taken before stay valid.
+// Close stops watching and releases the watcher. Ready and Wait calls in
+// progress return ErrClosed (within waitSlice), the channels of Changes
+// close, and Close returns once the library's thread has ended.
+// Idempotent; Portfolios and Changes handed out before stay valid.
 func (w *Watcher) Close() {
 	if w == nil {
 		return
@@ -108,6 +120,9 @@ func (w *Watcher) Close() {
 	w.mu.Lock()
 	cw := w.w
 	w.w = nil
+	if cw != nil {
+		close(w.closed)
+	}
 	w.mu.Unlock()
 	if cw != nil {
 		// Nobody else uses cw any more: every user holds the read lock.
@@ -116,9 +131,11 @@ func (w *Watcher) Close() {
 	runtime.SetFinalizer(w, nil)
 }
 
-// readySlice is the longest single ww_ready wait, so that context
-// cancellation and Close are noticed in time.
-const readySlice = 50 * time.Millisecond
+// waitSlice is the longest single ww_ready or ww_wait, so that context
+// cancellation and Close are noticed in time. (ww_close would wake a
+// waiting call itself, but no call may start once ww_close has begun, so
+// Close waits for every call in progress to end before it calls ww_close.)
+const waitSlice = 50 * time.Millisecond
 
 // Ready waits until the watcher's first full synchronisation with the
 // engine has succeeded (it stays ready from then on, also during later
@@ -128,11 +145,72 @@ const readySlice = 50 * time.Millisecond
 // has given up under its backoff policy (the message says why);
 // StatusTimeout when ctx ended first, which also unwraps to ctx.Err() and
 // names the latest engine trouble; StatusInternal if the background work
-// failed; ErrClosed after Close.
+// failed; ErrClosed after Close. An ended ctx still gets an answer: nil
+// if the watcher is ready.
 func (w *Watcher) Ready(ctx context.Context) error {
 	start := time.Now()
+	s, msg, cerr, err := sliced(ctx, w.readyOnce)
+	switch {
+	case err != nil:
+		return err
+	case s == StatusOK:
+		return nil
+	case s == StatusTimeout:
+		return &Error{
+			Status:  StatusTimeout,
+			Message: fmt.Sprintf("not ready after %v (%v): %s", time.Since(start).Round(time.Millisecond), cerr, trouble(msg)),
+			cause:   cerr,
+		}
+	case s == StatusClosed:
+		return ErrClosed
+	}
+	return &Error{Status: s, Message: msg}
+}
+
+// Wait waits until the watcher publishes a generation greater than gen (a
+// container started, exited, was paused, resumed or changed, or an engine's
+// state changed), or until ctx ends, and returns the current generation.
+// It returns at once if the current generation already is greater. Pass the
+// Generation of the Portfolio last looked at, then take a new Portfolio:
+// nothing published in between is missed.
+//
+// Errors, with gen returned unchanged: StatusTimeout when ctx ended first
+// (it also unwraps to ctx.Err(); an ended ctx still gets an answer if a
+// newer generation exists); ErrClosed when the watcher is or gets closed;
+// StatusEngine (errors.Is(err, ErrEngine)) when nothing newer exists and
+// nothing can change anymore because every engine has given up;
+// StatusInternal if the background work failed.
+func (w *Watcher) Wait(ctx context.Context, gen uint64) (uint64, error) {
+	start := time.Now()
+	newer := gen
+	s, msg, cerr, err := sliced(ctx, func(d time.Duration) (Status, string, error) {
+		s, msg, g, err := w.waitOnce(gen, d)
+		newer = g
+		return s, msg, err
+	})
+	switch {
+	case err != nil:
+		return gen, err
+	case s == StatusOK:
+		return newer, nil
+	case s == StatusTimeout:
+		return gen, &Error{
+			Status:  StatusTimeout,
+			Message: fmt.Sprintf("no generation after %d within %v (%v)", gen, time.Since(start).Round(time.Millisecond), cerr),
+			cause:   cerr,
+		}
+	case s == StatusClosed:
+		return gen, ErrClosed
+	}
+	return gen, &Error{Status: s, Message: msg}
+}
+
+// sliced calls once with waits of at most waitSlice until it returns
+// something else than StatusTimeout, or until ctx ends; then it looks a
+// last time without waiting, and a timeout comes with ctx's error.
+func sliced(ctx context.Context, once func(time.Duration) (Status, string, error)) (Status, string, error, error) {
 	for {
-		slice := readySlice
+		slice := waitSlice
 		if dl, ok := ctx.Deadline(); ok {
 			if left := time.Until(dl); left < slice {
 				slice = left
@@ -141,23 +219,12 @@ func (w *Watcher) Ready(ctx context.Context) error {
 		if slice < 0 || ended(ctx) != nil {
 			slice = 0 // just look, one last time
 		}
-		s, msg, err := w.readyOnce(slice)
-		if err != nil {
-			return err
+		s, msg, err := once(slice)
+		if err != nil || s != StatusTimeout {
+			return s, msg, nil, err
 		}
-		switch s {
-		case StatusOK:
-			return nil
-		case StatusTimeout:
-			if cerr := ended(ctx); cerr != nil {
-				return &Error{
-					Status:  StatusTimeout,
-					Message: fmt.Sprintf("not ready after %v (%v): %s", time.Since(start).Round(time.Millisecond), cerr, trouble(msg)),
-					cause:   cerr,
-				}
-			}
-		default:
-			return &Error{Status: s, Message: msg}
+		if cerr := ended(ctx); cerr != nil {
+			return s, msg, cerr, nil
 		}
 	}
 }
@@ -198,12 +265,17 @@ func trouble(msg string) string {
 	return msg
 }
 
-// readyOnce calls ww_ready once, waiting at most d.
-func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
+// millis is d in whole milliseconds, rounded up, for a C timeout.
+func millis(d time.Duration) C.int32_t {
 	ms := (d + time.Millisecond - 1) / time.Millisecond
 	if ms > math.MaxInt32 {
 		ms = math.MaxInt32
 	}
+	return C.int32_t(ms)
+}
+
+// readyOnce calls ww_ready once, waiting at most d.
+func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.w == nil {
@@ -211,7 +283,7 @@ func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	s := Status(C.ww_ready(w.w, C.int32_t(ms)))
+	s := Status(C.ww_ready(w.w, millis(d)))
 	runtime.KeepAlive(w)
 	if s != StatusOK {
 		return s, C.GoString(C.ww_last_error_message()), nil
@@ -219,60 +291,209 @@ func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
 	return s, "", nil
 }
 
-// Portfolio returns the watcher's current alive containers, copied into
-// Go memory (the library's snapshot is released before returning). It
-// never talks to the engine: before the first synchronisation it is empty,
-// with Generation 0. After Close it returns nil (whose methods work, as an
-// empty portfolio).
-func (w *Watcher) Portfolio() *Portfolio {
+
+// waitOnce calls ww_wait once, waiting at most d; on success it also
+// returns the current generation.
+func (w *Watcher) waitOnce(gen uint64, d time.Duration) (Status, string, uint64, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.w == nil {
+		return 0, "", gen, ErrClosed
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s := Status(C.ww_wait(w.w, C.uint64_t(gen), millis(d)))
+	if s != StatusOK {
+		runtime.KeepAlive(w)
+		return s, C.GoString(C.ww_last_error_message()), gen, nil
+	}
+	p := w.snapshotLocked()
+	newer := uint64(p.generation)
+	C.ww_snapshot_free(p)
+	runtime.KeepAlive(w)
+	return s, "", newer, nil
+}
+
+// snapshot takes the watcher's current C snapshot, which the caller frees
+// with ww_snapshot_free; nil after Close.
+func (w *Watcher) snapshot() *C.ww_portfolio {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.w == nil {
 		return nil
 	}
+	p := w.snapshotLocked()
+	runtime.KeepAlive(w)
+	return p
+}
+
+// snapshotLocked is snapshot for a caller holding the read lock of an open
+// watcher.
+func (w *Watcher) snapshotLocked() *C.ww_portfolio {
 	var p *C.ww_portfolio
 	s := Status(C.ww_snapshot(w.w, &p))
-	runtime.KeepAlive(w)
 	if s != StatusOK || p == nil {
 		// Cannot happen: ww_snapshot only fails on NULL arguments.
 		panic(fmt.Sprintf("whalewatcher: ww_snapshot failed with status %d", uint32(s)))
+	}
+	return p
+}
+
+// Portfolio returns the watcher's current alive containers and engines,
+// copied into Go memory (the library's snapshot is released before
+// returning). It never talks to the engine: before an engine's first
+// synchronisation none of its containers are there. After Close it
+// returns nil (whose methods work, as an empty portfolio).
+func (w *Watcher) Portfolio() *Portfolio {
+	p := w.snapshot()
+	if p == nil {
+		return nil
 	}
 	defer C.ww_snapshot_free(p)
 	return copyPortfolio(p)
 }
 
+// Changes watches for changes in a goroutine of its own and sends them, a
+// batch at a time, on the channel it returns. The first batch has every
+// container alive at the start as Started (none if there is none), so
+// that applying the batches in order to an empty picture gives the
+// current one. Then each batch is what changed since the previous one
+// (Diff's kinds and order, computed by the library's ww_diff): never
+// empty, every change seen once.
+//
+// A slow consumer delays only this goroutine, never the library: while a
+// batch waits to be received, later changes accumulate and fold into the
+// next batch, as the difference between the last batch's state and the
+// state current when that batch is made (a container that started and
+// exited meanwhile is not seen). Engine state changes make no batch: see
+// Portfolio().Engines().
+//
+// The channel closes when ctx ends, when the watcher is closed (also while
+// a batch waits to be received: it is dropped), or when nothing can change
+// anymore because every engine has given up. Receive until it closes, or
+// end ctx: the goroutine, and the library snapshot it holds, live until
+// then.
+func (w *Watcher) Changes(ctx context.Context) <-chan []Change {
+	ch := make(chan []Change)
+	prev := w.snapshot()
+	if prev == nil {
+		close(ch)
+		return ch
+	}
+	go w.forward(ctx, ch, prev)
+	return ch
+}
+
+// forward is the goroutine of Changes; it owns and frees prev, the
+// snapshot of the state the consumer has last been sent.
+func (w *Watcher) forward(ctx context.Context, ch chan<- []Change, prev *C.ww_portfolio) {
+	defer close(ch)
+	batch := diffC(nil, prev)
+	for {
+		if len(batch) > 0 {
+			select {
+			case ch <- batch:
+			case <-ctx.Done():
+				C.ww_snapshot_free(prev)
+				return
+			case <-w.closed:
+				C.ww_snapshot_free(prev)
+				return
+			}
+		}
+		gen := uint64(prev.generation)
+		if _, err := w.Wait(ctx, gen); err != nil {
+			C.ww_snapshot_free(prev)
+			return
+		}
+		cur := w.snapshot()
+		if cur == nil { // closed
+			C.ww_snapshot_free(prev)
+			return
+		}
+		batch = diffC(prev, cur)
+		C.ww_snapshot_free(prev)
+		prev = cur
+	}
+}
+
+// diffC is ww_diff from C snapshot from (nil: none) to C snapshot to, with
+// the changed containers copied into Go memory.
+func diffC(from, to *C.ww_portfolio) []Change {
+	var cs *C.ww_change
+	var n C.size_t
+	runtime.LockOSThread()
+	s := Status(C.ww_diff(from, to, &cs, &n))
+	if s != StatusOK {
+		err := lastError(s)
+		runtime.UnlockOSThread()
+		// Only for a NULL argument (a bug here) or when memory runs out.
+		panic("whalewatcher: " + err.Error())
+	}
+	runtime.UnlockOSThread()
+	defer C.ww_changes_free(cs)
+	changes := cslice(cs, n)
+	if len(changes) == 0 {
+		return nil
+	}
+	out := make([]Change, len(changes))
+	for i := range changes {
+		out[i].Kind = ChangeKind(changes[i].kind)
+		if changes[i].before != nil {
+			out[i].Before = copyContainer(changes[i].before)
+		}
+		if changes[i].after != nil {
+			out[i].After = copyContainer(changes[i].after)
+		}
+	}
+	return out
+}
+
 // copyPortfolio deep-copies a C snapshot into Go memory.
 func copyPortfolio(p *C.ww_portfolio) *Portfolio {
-	pf := &Portfolio{
-		Generation: uint64(p.generation),
-		Engine: EngineInfo{
-			Type:    C.GoString(p.engine_type),
-			ID:      C.GoString(p.engine_id),
-			Version: C.GoString(p.engine_version),
-			API:     C.GoString(p.engine_endpoint),
-			PID:     int(p.engine_pid),
-		},
+	ces := cslice(p.engines, p.engines_len)
+	engines := make([]EngineInfo, len(ces))
+	for i := range ces {
+		engines[i] = copyEngine(&ces[i])
 	}
 	ccs := cslice(p.containers, p.containers_len)
-	pf.all = make([]*Container, len(ccs))
+	all := make([]*Container, len(ccs))
 	for i := range ccs {
-		pf.all[i] = copyContainer(&ccs[i])
+		all[i] = copyContainer(&ccs[i])
 	}
 	cps := cslice(p.projects, p.projects_len)
-	pf.projects = make([]*ComposerProject, 0, len(cps)+1)
-	pf.byName = make(map[string]*ComposerProject, len(cps)+1)
+	projects := make([]*ComposerProject, len(cps))
 	for i := range cps {
-		proj := &ComposerProject{Name: C.GoString(cps[i].name)}
-		proj.containers = sharedContainers(p, &cps[i], pf.all)
-		pf.projects = append(pf.projects, proj)
-		pf.byName[proj.Name] = proj
+		projects[i] = &ComposerProject{
+			Name:       C.GoString(cps[i].name),
+			Engine:     int(cps[i].engine),
+			containers: sharedContainers(p, &cps[i], all),
+		}
 	}
-	if pf.byName[""] == nil { // the header promises it; be robust anyway
-		proj := &ComposerProject{}
-		pf.projects = append([]*ComposerProject{proj}, pf.projects...)
-		pf.byName[""] = proj
+	return newPortfolio(uint64(p.generation), engines, all, projects)
+}
+
+func copyEngine(e *C.ww_engine_info) EngineInfo {
+	return EngineInfo{
+		Kind:      Engine(e.kind),
+		Type:      C.GoString(e._type),
+		ID:        C.GoString(e.id),
+		Version:   C.GoString(e.version),
+		Endpoint:  C.GoString(e.endpoint),
+		PID:       int(e.pid),
+		State:     EngineState(e.state),
+		SyncedAt:  unixNano(int64(e.synced_at_ns)),
+		LastError: C.GoString(e.last_error),
+		Repairs:   uint64(e.repairs),
 	}
-	return pf
+}
+
+// unixNano is the time of Unix nanoseconds ns, the zero time for 0.
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // sharedContainers returns the Go copies of a project's containers: the
@@ -302,12 +523,23 @@ func sharedContainers(p *C.ww_portfolio, proj *C.ww_project, all []*Container) [
 func copyContainer(c *C.ww_container) *Container {
 	labels := cslice(c.labels, c.labels_len)
 	ct := &Container{
-		ID:      C.GoString(c.id),
-		Name:    C.GoString(c.name),
-		Project: C.GoString(c.project),
-		PID:     int(c.pid),
-		Paused:  bool(c.paused),
-		Labels:  make(map[string]string, len(labels)),
+		ID:         C.GoString(c.id),
+		Name:       C.GoString(c.name),
+		Project:    C.GoString(c.project),
+		PID:        int(c.pid),
+		Paused:     bool(c.paused),
+		Labels:     make(map[string]string, len(labels)),
+		Image:      C.GoString(c.image),
+		ImageID:    C.GoString(c.image_id),
+		StartedAt:  unixNano(int64(c.started_at_ns)),
+		Privileged: bool(c.privileged),
+		Pod: Pod{
+			Name:      C.GoString(c.pod_name),
+			Namespace: C.GoString(c.pod_namespace),
+			UID:       C.GoString(c.pod_uid),
+			Sandbox:   bool(c.pod_sandbox),
+		},
+		Engine: int(c.engine),
 	}
 	for _, l := range labels {
 		ct.Labels[C.GoString(l.key)] = C.GoString(l.value)

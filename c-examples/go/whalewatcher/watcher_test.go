@@ -115,15 +115,27 @@ func TestUnreachableEngineWithoutBackoffGivesUp(t *testing.T) {
 			if err := w.ReadyWithin(0); !errors.Is(err, ErrEngine) {
 				t.Errorf("second Ready: %v", err)
 			}
+			// Giving up is a published change of the engine's state.
 			p := w.Portfolio()
-			if p.Generation != 0 || p.ContainerTotal() != 0 || p.Project("") == nil || len(p.Names()) != 0 {
+			if p.Generation == 0 || p.ContainerTotal() != 0 || p.Project("") == nil || len(p.Names()) != 0 {
 				t.Errorf("portfolio of a never reached engine: %+v", p)
 			}
+			e := onlyEngine(t, p)
 			wantType := map[Engine]string{Docker: "docker.com", Containerd: "containerd.io"}[tc.engine]
-			if p.Engine.Type != wantType || !strings.Contains(p.Engine.API, "nobody.sock") || p.Engine.ID != "" || p.Engine.Version != "" {
-				t.Errorf("engine info: %+v", p.Engine)
+			if e.Kind != tc.engine || e.Type != wantType || !strings.Contains(e.Endpoint, "nobody.sock") ||
+				e.ID != "" || e.Version != "" || e.PID != 0 || !e.SyncedAt.IsZero() {
+				t.Errorf("engine info: %+v", e)
 			}
-			t.Logf("%v", err)
+			if e.State != GaveUp || e.State.String() != "gave up" || !strings.Contains(e.LastError, "nobody.sock") {
+				t.Errorf("engine state %v, last error %q", e.State, e.LastError)
+			}
+			// Nothing can change anymore: Wait says so at once.
+			start = time.Now()
+			gen, werr := w.Wait(ctx, p.Generation)
+			if !errors.Is(werr, ErrEngine) || gen != p.Generation || time.Since(start) > 2*time.Second {
+				t.Errorf("Wait after giving up: %d, %v after %v", gen, werr, time.Since(start))
+			}
+			t.Logf("%v; %v", err, werr)
 		})
 	}
 }
@@ -215,7 +227,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 	if p := w.Portfolio(); p != nil {
 		t.Errorf("Portfolio after Close: %+v", p)
 	}
-	if before.Project("") == nil || before.Engine.Type != "docker.com" {
+	if before.Project("") == nil || len(before.Engines()) != 1 || before.Engines()[0].Type != "docker.com" {
 		t.Errorf("a portfolio taken before Close changed: %+v", before)
 	}
 }

@@ -90,8 +90,11 @@ func describe(err error) string {
 }
 
 func printPortfolio(out io.Writer, p *whalewatcher.Portfolio) {
-	fmt.Fprintf(out, "engine %s %s at %s (PID %d), generation %d\n",
-		p.Engine.Type, p.Engine.Version, p.Engine.API, p.Engine.PID, p.Generation)
+	engines := p.Engines()
+	for _, e := range engines {
+		fmt.Fprintf(out, "engine %s %s at %s (PID %d), generation %d\n",
+			e.Type, e.Version, e.Endpoint, e.PID, p.Generation)
+	}
 	if p.ContainerTotal() == 0 {
 		fmt.Fprintln(out, "no alive containers")
 	}
@@ -99,20 +102,23 @@ func printPortfolio(out io.Writer, p *whalewatcher.Portfolio) {
 		containers := project.Containers()
 		if project.Name == "" {
 			if len(containers) == 0 {
-				continue // the unnamed project is always there, maybe empty
+				continue // each engine's unnamed project is always there, maybe empty
 			}
 			fmt.Fprintln(out, `project "" (unnamed):`)
 		} else {
 			fmt.Fprintf(out, "project \"%s\":\n", project.Name)
 		}
+		// Docker's IDs are 64 hex digits, shown abbreviated as docker
+		// does; containerd's are names, shown in full.
+		abbreviate := engines[project.Engine].Type == "docker.com"
 		for _, c := range containers {
 			paused := ""
 			if c.Paused {
 				paused = "paused "
 			}
 			id := c.ID
-			if len(id) > 12 {
-				id = id[:12] // like printf's %.12s: bytes
+			if abbreviate && len(id) > 12 {
+				id = id[:12]
 			}
 			fmt.Fprintf(out, "  %scontainer '%s' (ID %s, PID %d)\n", paused, c.Name, id, c.PID)
 		}
