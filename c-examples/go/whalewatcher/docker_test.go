@@ -108,7 +108,7 @@ func TestDockerLifecycle(t *testing.T) {
 	}
 	wantA := Container{ID: idA, Name: nameA, PID: pidA, Project: project,
 		Labels: map[string]string{projectLabel: project, "wwgo.test": "a=b c"},
-		Image: "busybox:local", ImageID: d.imageID(idA), StartedAt: a.StartedAt}
+		Image:  "busybox:local", ImageID: d.imageID(idA), StartedAt: a.StartedAt}
 	if !strings.HasPrefix(wantA.ImageID, "sha256:") {
 		t.Errorf("docker says image ID %q", wantA.ImageID)
 	}

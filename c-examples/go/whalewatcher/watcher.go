@@ -291,7 +291,6 @@ func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
 	return s, "", nil
 }
 
-
 // waitOnce calls ww_wait once, waiting at most d; on success it also
 // returns the current generation.
 func (w *Watcher) waitOnce(gen uint64, d time.Duration) (Status, string, uint64, error) {
