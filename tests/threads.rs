@@ -1,7 +1,9 @@
-//! 8 threads taking, reading, passing on and freeing snapshots while a real
-//! Docker engine's containers churn, under ThreadSanitizer (library and C
-//! program instrumented; see tests/threads/Makefile for how this works on
-//! stable Rust). Any report fails; two deliberate races must be reported first.
+//! 8 threads taking, reading, looking up, passing on and freeing snapshots
+//! while a real Docker engine's containers churn, one of them waiting for each
+//! new generation (ww_wait) and comparing consecutive snapshots (ww_diff),
+//! under ThreadSanitizer (library and C program instrumented; see
+//! tests/threads/Makefile for how this works on stable Rust). Any report
+//! fails; two deliberate races must be reported first.
 
 mod support;
 

@@ -1,6 +1,6 @@
 /*
- * 8 threads taking and freeing snapshots while events churn: a workload for
- * thread checkers (valgrind helgrind / drd, ThreadSanitizer).
+ * 8 threads taking, comparing and freeing snapshots while events churn: a
+ * workload for thread checkers (valgrind helgrind / drd, ThreadSanitizer).
  *
  * Usage: churn ENDPOINT [ITERATIONS [CHURN_SECONDS]]
  *
@@ -14,15 +14,22 @@
  * What it does:
  *   1. starts SEEDS containers (`--network none`, labelled with this run's
  *      tag, some in a compose project), then ww_new + ww_ready (30 s);
- *   2. starts THREADS reader threads; each, at least ITERATIONS times and for
- *      as long as the churn lasts: ww_snapshot, reads every container's id,
- *      name, project and labels (a checksum, and structural checks), calls
- *      ww_ready(w, 0), and ww_snapshot_free. Every 8th iteration it swaps a
- *      second snapshot through a mutex-protected slot, so snapshots are also
- *      read and freed on a thread other than the one that took them;
+ *   2. starts THREADS threads: THREADS - 1 readers and one follower.
+ *      Each reader, at least ITERATIONS times and for as long as the churn
+ *      lasts: ww_snapshot, reads every engine and every container (a
+ *      checksum, and structural checks), looks every container up again
+ *      with ww_portfolio_find_id and ww_portfolio_find_pid, calls
+ *      ww_ready(w, 0) and ww_wait(w, generation, 0), and ww_snapshot_free.
+ *      Every 8th iteration it swaps a second snapshot through a
+ *      mutex-protected slot, so snapshots are also read and freed on a
+ *      thread other than the one that took them. The follower, for as long
+ *      as the churn lasts: ww_wait for a generation newer than its last
+ *      snapshot, ww_snapshot, ww_diff against the last snapshot (every change
+ *      checked against both snapshots), ww_changes_free, ww_snapshot_free of
+ *      the older one;
  *   3. meanwhile the main thread churns: pause, unpause, kill, run, in turn
  *      over the seeded containers, for CHURN_SECONDS;
- *   4. joins the readers, waits (60 s at most) until the snapshot shows
+ *   4. joins the threads, waits (60 s at most) until the snapshot shows
  *      exactly the run's containers that are alive, with their paused state;
  *   5. holds a snapshot across ww_close and reads it afterwards;
  *   6. removes the run's containers.
@@ -65,7 +72,7 @@
 
 #include "whalewatcher.h"
 
-#define THREADS 8
+#define THREADS 8 /* THREADS - 1 readers and one follower */
 #define SEEDS 4
 #define PROJECT_SEEDS 2 /* seeds 0..PROJECT_SEEDS-1 get a compose project */
 #define READY_MS 30000
@@ -218,22 +225,36 @@ static const char *read_portfolio(const ww_portfolio *p, uint64_t *sum)
     uint64_t h = 1469598103934665603ULL;
     if (!p)
         return "snapshot is NULL";
-    if (!p->engine_type || strcmp(p->engine_type, "docker.com") != 0)
-        return "engine_type is not docker.com";
-    if (!p->engine_id || !p->engine_version || !p->engine_endpoint)
+    if (p->engines_len != 1 || !p->engines)
+        return "not exactly one engine";
+    const ww_engine_info *e = &p->engines[0];
+    if (!e->type || strcmp(e->type, "docker.com") != 0 || e->kind != WW_ENGINE_DOCKER)
+        return "the engine is not docker.com";
+    if (!e->id || !e->version || !e->endpoint || !e->last_error)
         return "an engine string is NULL";
-    h = fnv(h, p->engine_id);
-    h = fnv(h, p->engine_version);
-    h = fnv(h, p->engine_endpoint);
+    if (strcmp(e->endpoint, g_endpoint) != 0)
+        return "the engine's endpoint is not the one watched";
+    if (e->state != WW_ENGINE_STATE_SYNCED && e->state != WW_ENGINE_STATE_RESYNCING)
+        return "the engine is neither synced nor resyncing after ww_ready";
+    if (e->synced_at_ns <= 0)
+        return "the engine has no synchronisation time after ww_ready";
+    h = fnv(h, e->id);
+    h = fnv(h, e->version);
+    h = fnv(h, e->endpoint);
+    h = fnv(h, e->last_error);
+    h ^= (uint64_t)e->synced_at_ns ^ e->repairs ^ (uint64_t)(uint32_t)e->pid;
     if ((p->containers_len == 0) != (p->containers == NULL))
         return "containers NULL-ness does not match containers_len";
-    if (p->projects_len < 1 || !p->projects || !p->projects[0].name || p->projects[0].name[0] != '\0')
-        return "projects[0] is not the unnamed project";
+    if (p->projects_len < p->engines_len || !p->projects || !p->projects[0].name ||
+        p->projects[0].name[0] != '\0' || p->projects[0].engine != 0)
+        return "projects[0] is not the engine's unnamed project";
     size_t in_projects = 0;
     for (size_t i = 0; i < p->projects_len; i++) {
         const ww_project *pr = &p->projects[i];
         if (!pr->name)
             return "a project name is NULL";
+        if (pr->engine >= p->engines_len)
+            return "a project's engine index is out of range";
         if ((pr->containers_len == 0) != (pr->containers == NULL))
             return "project containers NULL-ness does not match containers_len";
         if (pr->containers_len && (pr->containers < p->containers ||
@@ -249,18 +270,32 @@ static const char *read_portfolio(const ww_portfolio *p, uint64_t *sum)
         return "projects do not add up to containers_len";
     for (size_t i = 0; i < p->containers_len; i++) {
         const ww_container *c = &p->containers[i];
-        if (!c->id || !c->name || !c->project)
+        if (!c->id || !c->name || !c->project || !c->image || !c->image_id || !c->pod_name ||
+            !c->pod_namespace || !c->pod_uid)
             return "a container string is NULL";
         if (c->id[0] == '\0' || c->name[0] == '\0')
             return "a container id or name is empty";
         if (c->pid <= 0)
             return "a container pid is not > 0";
+        if (c->engine >= p->engines_len)
+            return "a container's engine index is out of range";
         if ((c->labels_len == 0) != (c->labels == NULL))
             return "labels NULL-ness does not match labels_len";
+        if (ww_portfolio_find_id(p, c->id) != c)
+            return "ww_portfolio_find_id does not find the container";
+        if (ww_portfolio_find_pid(p, c->pid) != c)
+            return "ww_portfolio_find_pid does not find the container";
         h = fnv(h, c->id);
         h = fnv(h, c->name);
         h = fnv(h, c->project);
-        h ^= (uint64_t)(uint32_t)c->pid + (c->paused ? 0x100000000ULL : 0);
+        h = fnv(h, c->image);
+        h = fnv(h, c->image_id);
+        h = fnv(h, c->pod_name);
+        h = fnv(h, c->pod_namespace);
+        h = fnv(h, c->pod_uid);
+        h ^= (uint64_t)c->started_at_ns;
+        h ^= (uint64_t)(uint32_t)c->pid + (c->paused ? 0x100000000ULL : 0) + (c->privileged ? 0x200000000ULL : 0) +
+             (c->pod_sandbox ? 0x400000000ULL : 0);
         for (size_t k = 0; k < c->labels_len; k++) {
             const ww_label *l = &c->labels[k];
             if (!l->key || !l->value)
@@ -343,6 +378,9 @@ static void *reader_main(void *arg)
         st = ww_ready(g_w, 0);
         if (st != WW_STATUS_OK)
             reader_fail(r, "ww_ready(w, 0)", ww_last_error_message());
+        st = ww_wait(g_w, last_gen, 0);
+        if (st != WW_STATUS_OK && st != WW_STATUS_TIMEOUT)
+            reader_fail(r, "ww_wait(w, generation, 0)", ww_status_str(st));
 
         if (r->iterations % 8 == (long)r->index % 8) {
             const ww_portfolio *mine = NULL, *theirs;
@@ -366,6 +404,129 @@ static void *reader_main(void *arg)
         }
         r->iterations++;
     }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The follower: ww_wait and ww_diff                                   */
+/* ------------------------------------------------------------------ */
+
+struct follower {
+    pthread_t thread;
+    long rounds;  /* newer generations waited for */
+    long changes; /* changes ww_diff reported */
+    long failures;
+    char first_failure[200];
+    uint64_t first_gen, last_gen;
+};
+
+static void follower_fail(struct follower *f, const char *what, const char *detail)
+{
+    if (f->failures++ == 0)
+        snprintf(f->first_failure, sizeof f->first_failure, "round %ld: %s%s%s", f->rounds, what,
+                 detail ? ": " : "", detail ? detail : "");
+}
+
+static bool points_into(const ww_portfolio *p, const ww_container *c)
+{
+    return c && p->containers_len > 0 && c >= p->containers && c < p->containers + p->containers_len;
+}
+
+/* Is the incarnation of c (its ID and PID) in p? */
+static bool has_incarnation(const ww_portfolio *p, const ww_container *c)
+{
+    const ww_container *same = ww_portfolio_find_id(p, c->id);
+    return same && same->pid == c->pid;
+}
+
+/* Checks one change of ww_diff(from, to): NULL when it agrees with both
+ * snapshots, else what is wrong (static text). */
+static const char *check_change(const ww_change *ch, const ww_portfolio *from, const ww_portfolio *to)
+{
+    switch (ch->kind) {
+    case WW_CHANGE_STARTED:
+        if (ch->before || !points_into(to, ch->after))
+            return "STARTED: before is set, or after is not a container of `to`";
+        if (has_incarnation(from, ch->after))
+            return "STARTED: the same incarnation is already in `from`";
+        return NULL;
+    case WW_CHANGE_EXITED:
+        if (ch->after || !points_into(from, ch->before))
+            return "EXITED: after is set, or before is not a container of `from`";
+        if (has_incarnation(to, ch->before))
+            return "EXITED: the same incarnation is still in `to`";
+        return NULL;
+    case WW_CHANGE_PAUSED:
+    case WW_CHANGE_UNPAUSED:
+    case WW_CHANGE_UPDATED:
+        if (!points_into(from, ch->before) || !points_into(to, ch->after))
+            return "a change of one incarnation does not point into both snapshots";
+        if (strcmp(ch->before->id, ch->after->id) != 0 || ch->before->pid != ch->after->pid)
+            return "a change of one incarnation compares two incarnations";
+        if (ch->kind == WW_CHANGE_PAUSED && (ch->before->paused || !ch->after->paused))
+            return "PAUSED, but not from running to paused";
+        if (ch->kind == WW_CHANGE_UNPAUSED && (!ch->before->paused || ch->after->paused))
+            return "UNPAUSED, but not from paused to running";
+        return NULL;
+    default:
+        return "an unknown change kind";
+    }
+}
+
+/* Waits for each newer generation with ww_wait, and compares each snapshot
+ * with the one before with ww_diff, while the readers take snapshots of the
+ * same generations. */
+static void *follower_main(void *arg)
+{
+    struct follower *f = arg;
+    const ww_portfolio *last = NULL;
+    if (ww_snapshot(g_w, &last) != WW_STATUS_OK || !last) {
+        follower_fail(f, "ww_snapshot", NULL);
+        return NULL;
+    }
+    f->first_gen = last->generation;
+    while (!stopping()) {
+        ww_status st = ww_wait(g_w, last->generation, 100); /* 100 ms: to notice the stop */
+        if (st == WW_STATUS_TIMEOUT)
+            continue;
+        if (st != WW_STATUS_OK) {
+            follower_fail(f, "ww_wait", ww_status_str(st));
+            break;
+        }
+        const ww_portfolio *now = NULL;
+        if (ww_snapshot(g_w, &now) != WW_STATUS_OK || !now) {
+            follower_fail(f, "ww_snapshot", NULL);
+            break;
+        }
+        if (now->generation <= last->generation)
+            follower_fail(f, "ww_wait said newer, the snapshot after it is not", NULL);
+        const ww_change *changes = NULL;
+        size_t n = 0;
+        st = ww_diff(last, now, &changes, &n);
+        if (st != WW_STATUS_OK) {
+            follower_fail(f, "ww_diff", ww_last_error_message());
+        } else {
+            size_t started = 0, exited = 0;
+            if ((n == 0) != (changes == NULL))
+                follower_fail(f, "ww_diff: NULL-ness of the array does not match its length", NULL);
+            for (size_t i = 0; i < n; i++) {
+                const char *bad = check_change(&changes[i], last, now);
+                if (bad)
+                    follower_fail(f, "ww_diff", bad);
+                started += changes[i].kind == WW_CHANGE_STARTED;
+                exited += changes[i].kind == WW_CHANGE_EXITED;
+            }
+            if (last->containers_len + started != now->containers_len + exited)
+                follower_fail(f, "ww_diff: the starts and exits do not add up to the snapshots", NULL);
+            f->changes += (long)n;
+            ww_changes_free(changes);
+        }
+        ww_snapshot_free(last);
+        last = now;
+        f->rounds++;
+    }
+    f->last_gen = last->generation;
+    ww_snapshot_free(last);
     return NULL;
 }
 
@@ -476,7 +637,7 @@ static void *read_then_idle(void *arg)
 static int selftest_free(void)
 {
     ww_options opts;
-    ww_options_init(&opts);
+    ww_options_init(&opts, sizeof opts);
     opts.endpoint = g_endpoint;
     ww_watcher *w = NULL;
     if (ww_new(&opts, &w) != WW_STATUS_OK || ww_ready(w, READY_MS) != WW_STATUS_OK) {
@@ -544,7 +705,7 @@ int main(int argc, char **argv)
     check(seeded, "seed containers started", "see stderr");
 
     ww_options opts;
-    ww_options_init(&opts);
+    ww_options_init(&opts, sizeof opts);
     opts.endpoint = g_endpoint;
     ww_status st = ww_new(&opts, &g_w);
     check(st == WW_STATUS_OK && g_w, "ww_new", "%s: %s", ww_status_str(st), ww_last_error_message());
@@ -571,17 +732,21 @@ int main(int argc, char **argv)
         }
     }
 
-    /* 2. Readers. */
-    struct reader readers[THREADS];
+    /* 2. Readers and the follower. */
+    struct reader readers[THREADS - 1];
+    struct follower follower;
     memset(readers, 0, sizeof readers);
+    memset(&follower, 0, sizeof follower);
     int started = 0;
-    for (int i = 0; i < THREADS; i++) {
+    for (int i = 0; i < THREADS - 1; i++) {
         readers[i].index = i;
         if (pthread_create(&readers[i].thread, NULL, reader_main, &readers[i]) != 0)
             break;
         started++;
     }
-    check(started == THREADS, "reader threads started", "%d of %d", started, THREADS);
+    bool following = pthread_create(&follower.thread, NULL, follower_main, &follower) == 0;
+    check(started == THREADS - 1 && following, "threads started", "%d readers of %d, follower %s", started,
+          THREADS - 1, following ? "started" : "not started");
 
     /* 3. Churn. */
     double t_churn = now_s();
@@ -627,10 +792,22 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&g_handoff_mu);
     printf("#       readers: %ld iterations, %ld handed-over frees, checksum %016llx, %.2f s\n", total_iter,
            total_handoffs, (unsigned long long)checksum, now_s() - t_churn);
-    check(started == THREADS && total_fail == 0, "readers saw consistent snapshots, ww_ready OK", "thread %d: %s",
-          first_failure_thread, first_failure ? first_failure : "too few iterations");
+    check(started == THREADS - 1 && total_fail == 0, "readers saw consistent snapshots, ww_ready and ww_wait OK",
+          "thread %d: %s", first_failure_thread, first_failure ? first_failure : "too few iterations");
     check(max_gen > gen_before, "readers saw the churn (generation grew)", "generation stayed %llu",
           (unsigned long long)gen_before);
+
+    if (following) {
+        pthread_join(follower.thread, NULL);
+        printf("#       follower: %ld newer generations (%llu..%llu), %ld changes, %ld failures\n", follower.rounds,
+               (unsigned long long)follower.first_gen, (unsigned long long)follower.last_gen, follower.changes,
+               follower.failures);
+    }
+    check(following && follower.failures == 0, "the follower's diffs agree with the snapshots compared", "%s",
+          follower.first_failure);
+    check(following && follower.rounds > 0 && follower.changes > 0 && follower.last_gen > follower.first_gen,
+          "the follower saw the churn (ww_wait woke, ww_diff found changes)", "%ld rounds, %ld changes",
+          follower.rounds, follower.changes);
 
     /* 4. Converge on the final state. */
     why[0] = '\0';
