@@ -326,6 +326,9 @@ func (w *Watcher) snapshot() *C.ww_portfolio {
 	return p
 }
 
+// freeSnapshot releases a C snapshot (nil: nothing).
+func freeSnapshot(p *C.ww_portfolio) { C.ww_snapshot_free(p) }
+
 // snapshotLocked is snapshot for a caller holding the read lock of an open
 // watcher.
 func (w *Watcher) snapshotLocked() *C.ww_portfolio {
@@ -383,35 +386,31 @@ func (w *Watcher) Changes(ctx context.Context) <-chan []Change {
 	return ch
 }
 
-// forward is the goroutine of Changes; it owns and frees prev, the
-// snapshot of the state the consumer has last been sent.
+// forward is the goroutine of Changes; it owns prev, the snapshot of the
+// state the consumer has been sent last, and frees it when it ends.
 func (w *Watcher) forward(ctx context.Context, ch chan<- []Change, prev *C.ww_portfolio) {
 	defer close(ch)
+	defer func() { freeSnapshot(prev) }()
 	batch := diffC(nil, prev)
 	for {
 		if len(batch) > 0 {
 			select {
 			case ch <- batch:
 			case <-ctx.Done():
-				C.ww_snapshot_free(prev)
 				return
 			case <-w.closed:
-				C.ww_snapshot_free(prev)
 				return
 			}
 		}
-		gen := uint64(prev.generation)
-		if _, err := w.Wait(ctx, gen); err != nil {
-			C.ww_snapshot_free(prev)
-			return
+		if _, err := w.Wait(ctx, uint64(prev.generation)); err != nil {
+			return // ctx ended, closed, or nothing can change anymore
 		}
 		cur := w.snapshot()
-		if cur == nil { // closed
-			C.ww_snapshot_free(prev)
-			return
+		if cur == nil {
+			return // closed
 		}
 		batch = diffC(prev, cur)
-		C.ww_snapshot_free(prev)
+		freeSnapshot(prev)
 		prev = cur
 	}
 }
