@@ -11,24 +11,37 @@
  *   if (!w.ready(std::chrono::seconds(10))) // first sync; false on timeout,
  *       return 1;                           // throws once the watcher gave up
  *   ww::snapshot s = w.snapshot();          // cheap: takes a reference
- *   for (ww::project_view p : s.projects())
- *       for (ww::container_view c : p.containers())
- *           std::cout << p.name() << ' ' << c.name() << ' ' << c.pid() << '\n';
- *   if (auto c = s.find(id)) std::cout << c->find_label("a").value_or("") << '\n';
+ *   for (ww::container_view c : s.containers())
+ *       std::cout << c.engine().type() << ' ' << c.project() << ' ' << c.name() << ' ' << c.pid() << '\n';
+ *   if (auto c = s.find(id)) std::cout << c->image() << '\n';
+ *
+ *   for (;;) {                              // follow the changes
+ *       if (!w.wait(s.generation(), std::chrono::seconds(5)))
+ *           continue;                       // nothing new within 5 s
+ *       ww::snapshot next = w.snapshot();
+ *       for (ww::change ch : ww::diff(s, next))
+ *           std::cout << ww::name(ch.kind()) << ' ' << ch.container().name() << '\n';
+ *       s = next;
+ *   }
  *
  * Ownership
  * - `watcher` owns one ww_watcher: move-only; its destructor (or close())
- *   calls ww_close. A moved-from watcher holds nothing: ready*() and
- *   snapshot() then throw `error` with WW_STATUS_NULL_ARG, close() and the
- *   destructor do nothing.
+ *   calls ww_close. A moved-from watcher holds nothing: ready*(), wait(),
+ *   snapshot(), event_fd() and acknowledge() then throw `error` with
+ *   WW_STATUS_NULL_ARG (try_*() return it), close() and the destructor do
+ *   nothing.
  * - `snapshot` shares one ww_portfolio (std::shared_ptr whose deleter is
  *   ww_snapshot_free): copying is cheap (a reference count), the last copy
  *   frees it, also long after the watcher is gone. A default-constructed or
- *   moved-from snapshot is empty: generation 0, no containers, no projects,
- *   "" for every string, engine PID 0.
- * - `container_view`, `project_view`, `label`, the ranges and every
- *   std::string_view they hand out BORROW from the snapshot they came from:
- *   keep (a copy of) that snapshot alive while using them.
+ *   moved-from snapshot is empty: generation 0, no containers, projects or
+ *   engines.
+ * - `changes` (what diff() returns) shares one array of ww_diff (freed with
+ *   ww_changes_free by the last copy) and holds copies of both snapshots
+ *   compared, so the changes' containers stay valid as long as it.
+ * - `container_view`, `project_view`, `engine_view`, `label`, `change`, the
+ *   ranges and every std::string_view they hand out BORROW from the
+ *   snapshot (or `changes`) they came from: keep (a copy of) that alive
+ *   while using them.
  *
  * Errors
  * - Failures throw `whalewatcher::error` (a std::runtime_error): status() is
@@ -36,18 +49,29 @@
  *   read on the failing thread right after the failing call), or the
  *   wrapper's own message for arguments it refuses before calling the
  *   library (status WW_STATUS_INVALID_ARG).
- * - watcher::ready() returns false on timeout instead of throwing;
- *   watcher::wait_ready() throws on timeout too; watcher::try_ready() never
- *   throws and returns the raw status (then last_error_message() tells why).
- * - Accessors of snapshots and views never throw and never fail.
+ * - watcher::ready() and watcher::wait() return false on timeout instead of
+ *   throwing; watcher::wait_ready() throws on timeout too; try_ready() and
+ *   try_wait() never throw and return the raw status (then
+ *   last_error_message() tells why).
+ * - Accessors of snapshots, views and changes never throw and never fail.
  *
  * Threads
- * - A watcher may be used (ready*, snapshot) from any number of threads at
- *   the same time; destroying, moving, assigning or close()-ing it must be
- *   the last use, as for ww_close.
+ * - A watcher may be used (ready*, wait, snapshot, event_fd) from any number
+ *   of threads at the same time.
+ * - Destroying, moving, assigning or close()-ing a watcher must be the last
+ *   use of it, as for ww_close, with one exception: it may happen while
+ *   other threads are blocked in ready(), wait_ready() or wait() (or the
+ *   try_ forms) of it. Those wake at once and throw `error` with
+ *   WW_STATUS_CLOSED (try_* return it); close() returns once they have
+ *   left the library, and they touch the watcher object no more. No call
+ *   may start once close() has begun: a thread that is not known to be
+ *   blocked in a wait (e.g. one that loops over wait() and snapshot()) must
+ *   be stopped otherwise before (a flag it checks between bounded waits,
+ *   or poll() on event_fd() together with a descriptor of your own).
  * - A snapshot is immutable: read it from any thread; distinct snapshot
  *   objects sharing one portfolio may be copied and destroyed concurrently
- *   (std::shared_ptr rules).
+ *   (std::shared_ptr rules). The same holds for `changes`.
+ * - event_fd() serves one consumer: acknowledge() from one thread only.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -61,9 +85,11 @@
 
 #include "whalewatcher.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <limits>
 #include <memory>
@@ -71,12 +97,16 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 /* The wrapper is written against this ABI of the C header; a header with a
  * different one needs a matching whalewatcher.hpp. */
-static_assert(WW_ABI_VERSION == 1, "whalewatcher.hpp does not match the ABI version of whalewatcher.h");
+static_assert(WW_ABI_VERSION == 2, "whalewatcher.hpp does not match the ABI version of whalewatcher.h");
 
 namespace whalewatcher {
 
@@ -84,13 +114,13 @@ namespace whalewatcher {
 /* Versions and statuses                                               */
 /* ------------------------------------------------------------------ */
 
-/// The version of the header compiled against, e.g. "0.1.0".
+/// The version of the header compiled against, e.g. "0.2.0".
 inline constexpr std::string_view header_version = WW_VERSION_STRING;
 
 /// The ABI version of the header compiled against (WW_ABI_VERSION).
 inline constexpr std::uint32_t header_abi_version = WW_ABI_VERSION;
 
-/// The version of the library actually loaded, e.g. "0.1.0" (ww_version()).
+/// The version of the library actually loaded, e.g. "0.2.0" (ww_version()).
 [[nodiscard]] inline std::string_view version() noexcept {
     const char *v = ww_version();
     return v != nullptr ? std::string_view(v) : std::string_view();
@@ -132,6 +162,83 @@ private:
     ww_status status_;
 };
 
+/* ------------------------------------------------------------------ */
+/* Enumerations                                                        */
+/* ------------------------------------------------------------------ */
+
+/// Which container engine to watch (ww_engine).
+enum class engine_kind : ww_engine {
+    docker = WW_ENGINE_DOCKER,
+    containerd = WW_ENGINE_CONTAINERD,
+};
+
+/// Where a watcher stands with one engine (ww_engine_state).
+enum class engine_state : ww_engine_state {
+    connecting = WW_ENGINE_STATE_CONNECTING, ///< not synchronised yet: none of its containers shown
+    synced = WW_ENGINE_STATE_SYNCED,         ///< following its events: its containers are current
+    resyncing = WW_ENGINE_STATE_RESYNCING,   ///< lost it: the last synchronised state, reconnecting
+    gave_up = WW_ENGINE_STATE_GAVE_UP,       ///< no retries left: the last synchronised state, final
+};
+
+/// How a container changed between two snapshots (ww_change_kind).
+enum class change_kind : ww_change_kind {
+    started = WW_CHANGE_STARTED,   ///< in `to` only, or a new incarnation: after() is set
+    exited = WW_CHANGE_EXITED,     ///< in `from` only, or the old incarnation: before() is set
+    paused = WW_CHANGE_PAUSED,     ///< paused in `to`, not in `from`: both set
+    unpaused = WW_CHANGE_UNPAUSED, ///< paused in `from`, not in `to`: both set
+    updated = WW_CHANGE_UPDATED,   ///< another name, project, labels or other details: both set
+};
+
+/// How the watcher retries after the engine went away or failed (ww_backoff).
+enum class backoff_policy : ww_backoff {
+    none = WW_BACKOFF_NONE,               ///< the first failure ends the watch
+    constant = WW_BACKOFF_CONSTANT,       ///< every backoff_initial
+    exponential = WW_BACKOFF_EXPONENTIAL, ///< from backoff_initial, x1.5, up to backoff_max
+};
+
+/// "docker", "containerd"; "unknown" for other values.
+[[nodiscard]] constexpr std::string_view name(engine_kind k) noexcept {
+    switch (k) {
+    case engine_kind::docker:
+        return "docker";
+    case engine_kind::containerd:
+        return "containerd";
+    }
+    return "unknown";
+}
+
+/// "connecting", "synced", "resyncing", "gave up"; "unknown" for other values.
+[[nodiscard]] constexpr std::string_view name(engine_state s) noexcept {
+    switch (s) {
+    case engine_state::connecting:
+        return "connecting";
+    case engine_state::synced:
+        return "synced";
+    case engine_state::resyncing:
+        return "resyncing";
+    case engine_state::gave_up:
+        return "gave up";
+    }
+    return "unknown";
+}
+
+/// "started", "exited", "paused", "unpaused", "updated"; "unknown" for other values.
+[[nodiscard]] constexpr std::string_view name(change_kind k) noexcept {
+    switch (k) {
+    case change_kind::started:
+        return "started";
+    case change_kind::exited:
+        return "exited";
+    case change_kind::paused:
+        return "paused";
+    case change_kind::unpaused:
+        return "unpaused";
+    case change_kind::updated:
+        return "updated";
+    }
+    return "unknown";
+}
+
 namespace detail {
 
 /// Throws `error` for status `s` with this thread's last error message,
@@ -153,7 +260,7 @@ namespace detail {
     return s != nullptr ? std::string_view(s) : std::string_view();
 }
 
-/// A timeout for ww_ready: negative = no limit, clamped to INT32_MAX ms.
+/// A timeout for ww_ready / ww_wait: negative = no limit, clamped to INT32_MAX ms.
 [[nodiscard]] inline std::int32_t timeout_ms(std::chrono::milliseconds t) noexcept {
     if (t.count() < 0) {
         return -1;
@@ -172,10 +279,40 @@ namespace detail {
     return static_cast<std::uint32_t>(t.count());
 }
 
+/// Unix nanoseconds as a wall-clock time; 0 ("unknown", "never") is nullopt.
+[[nodiscard]] inline std::optional<std::chrono::system_clock::time_point> wall_clock(std::int64_t ns) noexcept {
+    if (ns == 0) {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+/// What a view of a snapshot needs besides its C struct: the portfolio it
+/// is part of (for engine indices). Views of labels need nothing.
+struct no_context {};
+
+/// The portfolios a change's containers are in: `from` (NULL for
+/// "nothing") and `to`.
+struct change_context {
+    const ww_portfolio *from = nullptr;
+    const ww_portfolio *to = nullptr;
+};
+
 /// A random-access range over a C array of `C`, yielding `View`s by value
-/// (a proxy iterator, like std::vector<bool>'s). A NULL array is empty.
-template <class C, class View>
+/// (a proxy iterator, like std::vector<bool>'s), each made from one element
+/// and the range's `Ctx`. A NULL array is empty.
+template <class C, class View, class Ctx>
 class array_range {
+    [[nodiscard]] static View make(const C &c, const Ctx &ctx) noexcept {
+        if constexpr (std::is_same_v<Ctx, no_context>) {
+            (void)ctx;
+            return View(c);
+        } else {
+            return View(c, ctx);
+        }
+    }
+
 public:
     class iterator {
     public:
@@ -189,18 +326,38 @@ public:
         };
 
         iterator() noexcept = default;
-        explicit iterator(const C *at) noexcept : at_(at) {}
+        iterator(const C *at, Ctx ctx) noexcept : at_(at), ctx_(ctx) {}
 
-        reference operator*() const noexcept { return View(*at_); }
-        pointer operator->() const noexcept { return pointer{View(*at_)}; }
-        reference operator[](difference_type n) const noexcept { return View(at_[n]); }
+        reference operator*() const noexcept { return make(*at_, ctx_); }
+        pointer operator->() const noexcept { return pointer{make(*at_, ctx_)}; }
+        reference operator[](difference_type n) const noexcept { return make(at_[n], ctx_); }
 
-        iterator &operator++() noexcept { ++at_; return *this; }
-        iterator operator++(int) noexcept { iterator old = *this; ++at_; return old; }
-        iterator &operator--() noexcept { --at_; return *this; }
-        iterator operator--(int) noexcept { iterator old = *this; --at_; return old; }
-        iterator &operator+=(difference_type n) noexcept { at_ += n; return *this; }
-        iterator &operator-=(difference_type n) noexcept { at_ -= n; return *this; }
+        iterator &operator++() noexcept {
+            ++at_;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            iterator old = *this;
+            ++at_;
+            return old;
+        }
+        iterator &operator--() noexcept {
+            --at_;
+            return *this;
+        }
+        iterator operator--(int) noexcept {
+            iterator old = *this;
+            --at_;
+            return old;
+        }
+        iterator &operator+=(difference_type n) noexcept {
+            at_ += n;
+            return *this;
+        }
+        iterator &operator-=(difference_type n) noexcept {
+            at_ -= n;
+            return *this;
+        }
         friend iterator operator+(iterator i, difference_type n) noexcept { return i += n; }
         friend iterator operator+(difference_type n, iterator i) noexcept { return i += n; }
         friend iterator operator-(iterator i, difference_type n) noexcept { return i -= n; }
@@ -215,6 +372,7 @@ public:
 
     private:
         const C *at_ = nullptr;
+        Ctx ctx_{};
     };
 
     using value_type = View;
@@ -222,23 +380,25 @@ public:
     using const_iterator = iterator;
 
     array_range() noexcept = default;
-    array_range(const C *data, std::size_t size) noexcept : data_(data), size_(data != nullptr ? size : 0) {}
+    array_range(const C *data, std::size_t size, Ctx ctx = Ctx()) noexcept
+        : data_(data), size_(data != nullptr ? size : 0), ctx_(ctx) {}
 
-    [[nodiscard]] iterator begin() const noexcept { return iterator(data_); }
-    [[nodiscard]] iterator end() const noexcept { return iterator(data_ + size_); }
+    [[nodiscard]] iterator begin() const noexcept { return iterator(data_, ctx_); }
+    [[nodiscard]] iterator end() const noexcept { return iterator(data_ + size_, ctx_); }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     /// The `i`th element; `i` < size().
-    [[nodiscard]] View operator[](std::size_t i) const noexcept { return View(data_[i]); }
+    [[nodiscard]] View operator[](std::size_t i) const noexcept { return make(data_[i], ctx_); }
     /// The first / last element; not empty().
-    [[nodiscard]] View front() const noexcept { return View(data_[0]); }
-    [[nodiscard]] View back() const noexcept { return View(data_[size_ - 1]); }
+    [[nodiscard]] View front() const noexcept { return make(data_[0], ctx_); }
+    [[nodiscard]] View back() const noexcept { return make(data_[size_ - 1], ctx_); }
     /// The C array (NULL when empty).
     [[nodiscard]] const C *data() const noexcept { return size_ != 0 ? data_ : nullptr; }
 
 private:
     const C *data_ = nullptr;
     std::size_t size_ = 0;
+    Ctx ctx_{};
 };
 
 } // namespace detail
@@ -260,12 +420,50 @@ private:
 };
 
 /// The labels of a container, sorted by key.
-using label_range = detail::array_range<ww_label, label>;
+using label_range = detail::array_range<ww_label, label, detail::no_context>;
+
+/// One engine of a watcher: its identity and where the watcher stands with it.
+class engine_view {
+public:
+    explicit engine_view(const ww_engine_info &e) noexcept : e_(&e) {}
+
+    /// engine_kind::docker or engine_kind::containerd.
+    [[nodiscard]] engine_kind kind() const noexcept { return static_cast<engine_kind>(e_->kind); }
+    /// "docker.com" or "containerd.io".
+    [[nodiscard]] std::string_view type() const noexcept { return detail::sv(e_->type); }
+    /// The engine's ID, "" until first contact (containerd: the server UUID).
+    [[nodiscard]] std::string_view id() const noexcept { return detail::sv(e_->id); }
+    /// The engine's version, "" until first contact (containerd: version and revision).
+    [[nodiscard]] std::string_view version() const noexcept { return detail::sv(e_->version); }
+    /// The endpoint in use, e.g. "unix:///var/run/docker.sock".
+    [[nodiscard]] std::string_view endpoint() const noexcept { return detail::sv(e_->endpoint); }
+    /// The PID (in the caller's PID namespace) of the process listening on
+    /// the engine's unix socket; 0 if unknown (TCP, or before first contact).
+    [[nodiscard]] int pid() const noexcept { return static_cast<int>(e_->pid); }
+    [[nodiscard]] engine_state state() const noexcept { return static_cast<engine_state>(e_->state); }
+    /// The wall clock of the last completed synchronisation; nullopt if none.
+    [[nodiscard]] std::optional<std::chrono::system_clock::time_point> synced_at() const noexcept {
+        return detail::wall_clock(e_->synced_at_ns);
+    }
+    /// The latest engine trouble, "" if none since the last synchronisation.
+    [[nodiscard]] std::string_view last_error() const noexcept { return detail::sv(e_->last_error); }
+    /// How often the watcher found its picture of this engine differing from
+    /// the engine's own and repaired it.
+    [[nodiscard]] std::uint64_t repairs() const noexcept { return e_->repairs; }
+    [[nodiscard]] const ww_engine_info &raw() const noexcept { return *e_; }
+
+private:
+    const ww_engine_info *e_;
+};
+
+/// The engines of a snapshot, in engine index order.
+using engine_range = detail::array_range<ww_engine_info, engine_view, detail::no_context>;
 
 /// One alive container.
 class container_view {
 public:
-    explicit container_view(const ww_container &c) noexcept : c_(&c) {}
+    /// `c` must be one of `p`'s containers.
+    container_view(const ww_container &c, const ww_portfolio *p) noexcept : c_(&c), p_(p) {}
 
     /// The engine's full ID; containerd: "NS/ID", or "ID" in namespace "default".
     [[nodiscard]] std::string_view id() const noexcept { return detail::sv(c_->id); }
@@ -274,9 +472,25 @@ public:
     [[nodiscard]] std::string_view name() const noexcept { return detail::sv(c_->name); }
     /// The compose project (label com.docker.compose.project), "" if none.
     [[nodiscard]] std::string_view project() const noexcept { return detail::sv(c_->project); }
+    /// The image reference as the engine names it, "" if unknown.
+    [[nodiscard]] std::string_view image() const noexcept { return detail::sv(c_->image); }
+    /// The content-addressed image ID or digest ("sha256:..."), "" if unknown.
+    [[nodiscard]] std::string_view image_id() const noexcept { return detail::sv(c_->image_id); }
+    /// When its current initial process started; nullopt if unknown.
+    [[nodiscard]] std::optional<std::chrono::system_clock::time_point> started_at() const noexcept {
+        return detail::wall_clock(c_->started_at_ns);
+    }
     /// The PID of the initial process (in the engine's PID namespace), > 0.
     [[nodiscard]] int pid() const noexcept { return static_cast<int>(c_->pid); }
     [[nodiscard]] bool paused() const noexcept { return c_->paused; }
+    /// Runs privileged (Docker: HostConfig.Privileged); false if unknown.
+    [[nodiscard]] bool privileged() const noexcept { return c_->privileged; }
+    /// The Kubernetes pod's name, namespace and UID; "" outside pods.
+    [[nodiscard]] std::string_view pod_name() const noexcept { return detail::sv(c_->pod_name); }
+    [[nodiscard]] std::string_view pod_namespace() const noexcept { return detail::sv(c_->pod_namespace); }
+    [[nodiscard]] std::string_view pod_uid() const noexcept { return detail::sv(c_->pod_uid); }
+    /// A pod's sandbox (Kubernetes) or infra (podman) container.
+    [[nodiscard]] bool pod_sandbox() const noexcept { return c_->pod_sandbox; }
     /// All labels, sorted by key.
     [[nodiscard]] label_range labels() const noexcept { return label_range(c_->labels, c_->labels_len); }
     /// The value of label `key`, if the container has it (binary search).
@@ -296,36 +510,50 @@ public:
         }
         return std::nullopt;
     }
+    /// The index of the engine running it in its snapshot's engines().
+    [[nodiscard]] std::size_t engine_index() const noexcept { return c_->engine; }
+    /// The engine running it.
+    [[nodiscard]] engine_view engine() const noexcept { return engine_view(p_->engines[c_->engine]); }
     [[nodiscard]] const ww_container &raw() const noexcept { return *c_; }
+    /// The C portfolio it is part of.
+    [[nodiscard]] const ww_portfolio &portfolio() const noexcept { return *p_; }
 
 private:
     const ww_container *c_;
+    const ww_portfolio *p_;
 };
 
-/// Containers, sorted by (project, name, id).
-using container_range = detail::array_range<ww_container, container_view>;
+/// Containers, sorted by (engine, project, name, id).
+using container_range = detail::array_range<ww_container, container_view, const ww_portfolio *>;
 
-/// A compose project and its containers (a slice of snapshot::containers()).
+/// A compose project of one engine and its containers (a slice of
+/// snapshot::containers()).
 class project_view {
 public:
-    explicit project_view(const ww_project &p) noexcept : p_(&p) {}
+    /// `p` must be one of `portfolio`'s projects.
+    project_view(const ww_project &p, const ww_portfolio *portfolio) noexcept : p_(&p), portfolio_(portfolio) {}
 
     /// "" for the unnamed project.
     [[nodiscard]] std::string_view name() const noexcept { return detail::sv(p_->name); }
     [[nodiscard]] bool unnamed() const noexcept { return name().empty(); }
     [[nodiscard]] container_range containers() const noexcept {
-        return container_range(p_->containers, p_->containers_len);
+        return container_range(p_->containers, p_->containers_len, portfolio_);
     }
     [[nodiscard]] std::size_t size() const noexcept { return containers().size(); }
     [[nodiscard]] bool empty() const noexcept { return containers().empty(); }
+    /// The index of its engine in its snapshot's engines(): projects are per engine.
+    [[nodiscard]] std::size_t engine_index() const noexcept { return p_->engine; }
+    [[nodiscard]] engine_view engine() const noexcept { return engine_view(portfolio_->engines[p_->engine]); }
     [[nodiscard]] const ww_project &raw() const noexcept { return *p_; }
 
 private:
     const ww_project *p_;
+    const ww_portfolio *portfolio_;
 };
 
-/// Projects: [0] the unnamed "" one (maybe empty), then the named ones by name.
-using project_range = detail::array_range<ww_project, project_view>;
+/// Projects: per engine, in engine order, its unnamed "" one (maybe empty),
+/// then its named ones by name.
+using project_range = detail::array_range<ww_project, project_view, const ww_portfolio *>;
 
 /* ------------------------------------------------------------------ */
 /* snapshot                                                            */
@@ -350,21 +578,38 @@ public:
     [[nodiscard]] bool valid() const noexcept { return p_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
 
-    /// 0 before the first synchronisation, >= 1 after; grows on every change.
+    /// 0 at the watcher's start (every engine connecting); grows with every
+    /// published change.
     [[nodiscard]] std::uint64_t generation() const noexcept { return p_ ? p_->generation : 0; }
 
-    /// All alive containers, sorted by (project, name, id).
+    /// All alive containers, sorted by (engine, project, name, id).
     [[nodiscard]] container_range containers() const noexcept {
-        return p_ ? container_range(p_->containers, p_->containers_len) : container_range();
+        return p_ ? container_range(p_->containers, p_->containers_len, p_.get()) : container_range();
     }
-    /// [0] is the unnamed "" project (maybe empty), then the named ones by name
-    /// (empty only for an empty snapshot).
+    /// Per engine, in engine order: its unnamed "" project (maybe empty),
+    /// then its named ones by name (empty only for an empty snapshot).
     [[nodiscard]] project_range projects() const noexcept {
-        return p_ ? project_range(p_->projects, p_->projects_len) : project_range();
+        return p_ ? project_range(p_->projects, p_->projects_len, p_.get()) : project_range();
+    }
+    /// The watcher's engines (at least one; none for an empty snapshot).
+    [[nodiscard]] engine_range engines() const noexcept {
+        return p_ ? engine_range(p_->engines, p_->engines_len) : engine_range();
     }
 
-    /// The container with full ID `id`, if alive.
+    /// The container with full ID `id`, if alive (ww_portfolio_find_id:
+    /// O(log n)); of several engines with one, the lowest engine index's.
     [[nodiscard]] std::optional<container_view> find(std::string_view id) const noexcept {
+        if (!p_ || id.find('\0') != std::string_view::npos) {
+            return std::nullopt;
+        }
+        char buf[256];
+        if (id.size() < sizeof buf) {
+            std::memcpy(buf, id.data(), id.size());
+            buf[id.size()] = '\0';
+            return view(ww_portfolio_find_id(p_.get(), buf));
+        }
+        // No ID is this long; look anyway, in order (engine first, so the
+        // lowest engine index's), without allocating.
         for (container_view c : containers()) {
             if (c.id() == id) {
                 return c;
@@ -372,8 +617,17 @@ public:
         }
         return std::nullopt;
     }
+    /// The container whose initial process has PID `pid`, if any
+    /// (ww_portfolio_find_pid: O(log n)); of several engines with one, the
+    /// lowest engine index's.
+    [[nodiscard]] std::optional<container_view> find_pid(int pid) const noexcept {
+        if (!p_) {
+            return std::nullopt;
+        }
+        return view(ww_portfolio_find_pid(p_.get(), static_cast<std::int32_t>(pid)));
+    }
     /// The container named `name` (as container_view::name() spells it), if
-    /// alive; the first by ID if several share it.
+    /// alive; the first in containers() order if several share it. O(n).
     [[nodiscard]] std::optional<container_view> find_by_name(std::string_view name) const noexcept {
         for (container_view c : containers()) {
             if (c.name() == name) {
@@ -382,8 +636,9 @@ public:
         }
         return std::nullopt;
     }
-    /// The project `name` ("" is the unnamed one, always there in a valid
-    /// snapshot); named projects exist only while they have containers.
+    /// The project `name` of the lowest-index engine that has one ("" is
+    /// the unnamed one, always there for every engine of a valid snapshot);
+    /// named projects exist only while they have containers.
     [[nodiscard]] std::optional<project_view> project(std::string_view name) const noexcept {
         for (project_view p : projects()) {
             if (p.name() == name) {
@@ -393,44 +648,129 @@ public:
         return std::nullopt;
     }
 
-    /// "docker.com" or "containerd.io".
-    [[nodiscard]] std::string_view engine_type() const noexcept { return p_ ? detail::sv(p_->engine_type) : ""; }
-    /// The engine's ID, "" until first contact.
-    [[nodiscard]] std::string_view engine_id() const noexcept { return p_ ? detail::sv(p_->engine_id) : ""; }
-    /// The engine's version, "" until first contact.
-    [[nodiscard]] std::string_view engine_version() const noexcept {
-        return p_ ? detail::sv(p_->engine_version) : "";
-    }
-    /// The endpoint in use, e.g. "unix:///var/run/docker.sock".
-    [[nodiscard]] std::string_view engine_endpoint() const noexcept {
-        return p_ ? detail::sv(p_->engine_endpoint) : "";
-    }
-    /// The daemon's PID, 0 if unknown.
-    [[nodiscard]] int engine_pid() const noexcept { return p_ ? static_cast<int>(p_->engine_pid) : 0; }
-
     /// The C portfolio (NULL when empty); owned by this snapshot and its copies.
     [[nodiscard]] const ww_portfolio *get() const noexcept { return p_.get(); }
 
 private:
+    [[nodiscard]] std::optional<container_view> view(const ww_container *c) const noexcept {
+        if (c == nullptr) {
+            return std::nullopt;
+        }
+        return container_view(*c, p_.get());
+    }
+
     std::shared_ptr<const ww_portfolio> p_;
 };
 
 /* ------------------------------------------------------------------ */
-/* options and watcher                                                 */
+/* diff                                                                */
 /* ------------------------------------------------------------------ */
 
-/// Which container engine to watch.
-enum class engine_kind : ww_engine {
-    docker = WW_ENGINE_DOCKER,
-    containerd = WW_ENGINE_CONTAINERD,
+/// One change of one container between two snapshots.
+class change {
+public:
+    change(const ww_change &c, detail::change_context ctx) noexcept : c_(&c), ctx_(ctx) {}
+
+    [[nodiscard]] change_kind kind() const noexcept { return static_cast<change_kind>(c_->kind); }
+    /// The container in `from`; nullopt for change_kind::started.
+    [[nodiscard]] std::optional<container_view> before() const noexcept {
+        if (c_->before == nullptr) {
+            return std::nullopt;
+        }
+        return container_view(*c_->before, ctx_.from);
+    }
+    /// The container in `to`; nullopt for change_kind::exited.
+    [[nodiscard]] std::optional<container_view> after() const noexcept {
+        if (c_->after == nullptr) {
+            return std::nullopt;
+        }
+        return container_view(*c_->after, ctx_.to);
+    }
+    /// The container as it is now: after(), or before() for an exited one.
+    [[nodiscard]] container_view container() const noexcept {
+        return c_->after != nullptr ? container_view(*c_->after, ctx_.to) : container_view(*c_->before, ctx_.from);
+    }
+    [[nodiscard]] const ww_change &raw() const noexcept { return *c_; }
+
+private:
+    const ww_change *c_;
+    detail::change_context ctx_;
 };
 
-/// How the watcher retries after the engine went away or failed.
-enum class backoff_policy : ww_backoff {
-    none = WW_BACKOFF_NONE,               ///< the first failure ends the watch
-    constant = WW_BACKOFF_CONSTANT,       ///< every backoff_initial
-    exponential = WW_BACKOFF_EXPONENTIAL, ///< from backoff_initial, x1.5, up to backoff_max
+/// What changed from one snapshot to another (ww_diff): every exited first,
+/// then every started, then the rest, each group sorted by (engine, project,
+/// name, id). Owns the C array (freed with ww_changes_free by the last copy)
+/// and copies of both snapshots, which its containers point into.
+class changes {
+public:
+    using range = detail::array_range<ww_change, change, detail::change_context>;
+    using iterator = range::iterator;
+    using const_iterator = iterator;
+    using value_type = change;
+    using size_type = std::size_t;
+
+    /// No changes.
+    changes() noexcept = default;
+
+    /// Takes ownership of `array` of `len` changes from
+    /// ww_diff(from.get(), to.get(), ...), freed with ww_changes_free by the
+    /// last copy (also if allocating the shared state throws); NULL: none.
+    changes(snapshot from, snapshot to, const ww_change *array, std::size_t len)
+        : from_(std::move(from)), to_(std::move(to)) {
+        if (array != nullptr) {
+            array_.reset(array, [](const ww_change *a) noexcept { ww_changes_free(a); });
+            size_ = len;
+        }
+    }
+
+    [[nodiscard]] iterator begin() const noexcept { return items().begin(); }
+    [[nodiscard]] iterator end() const noexcept { return items().end(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    /// The `i`th change; `i` < size().
+    [[nodiscard]] change operator[](std::size_t i) const noexcept { return items()[i]; }
+    [[nodiscard]] change front() const noexcept { return items().front(); }
+    [[nodiscard]] change back() const noexcept { return items().back(); }
+    /// The C array (NULL when empty).
+    [[nodiscard]] const ww_change *data() const noexcept { return items().data(); }
+
+    /// The snapshots compared (`from` empty for "nothing").
+    [[nodiscard]] const snapshot &from() const noexcept { return from_; }
+    [[nodiscard]] const snapshot &to() const noexcept { return to_; }
+
+private:
+    [[nodiscard]] range items() const noexcept {
+        return range(array_.get(), size_, detail::change_context{from_.get(), to_.get()});
+    }
+
+    snapshot from_, to_;
+    std::shared_ptr<const ww_change> array_;
+    std::size_t size_ = 0;
 };
+
+/// What changed from `from` to `to` (ww_diff). An empty `from` stands for
+/// "nothing": every container of `to` started. A container is the same in
+/// both when its engine (by endpoint), ID and PID are; otherwise the old one
+/// exited and the new one started. One both paused (or resumed) and
+/// otherwise changed has two changes, the pause first. Throws `error`:
+/// WW_STATUS_NULL_ARG when `to` is empty, WW_STATUS_INTERNAL when memory
+/// runs out; std::bad_alloc.
+[[nodiscard]] inline changes diff(const snapshot &from, const snapshot &to) {
+    const ww_change *array = nullptr;
+    std::size_t len = 0;
+    ww_status s = ww_diff(from.get(), to.get(), &array, &len);
+    if (s != WW_STATUS_OK) {
+        detail::throw_last_error(s);
+    }
+    return changes(from, to, array, len);
+}
+
+/// What changed from nothing to `to`: every container of `to` started.
+[[nodiscard]] inline changes diff(const snapshot &to) { return diff(snapshot(), to); }
+
+/* ------------------------------------------------------------------ */
+/* options and watcher                                                 */
+/* ------------------------------------------------------------------ */
 
 /// What to watch and how; the defaults are the library's (ww_options_init).
 /// A zero duration means the library's default for it.
@@ -478,7 +818,7 @@ public:
     explicit watcher(const options &opts) {
         check_abi();
         ww_options raw;
-        ww_options_init(&raw);
+        ww_options_init(&raw, sizeof raw);
         raw.engine = static_cast<ww_engine>(opts.engine);
         if (opts.endpoint.find('\0') != std::string::npos) {
             detail::throw_invalid("options.endpoint contains a NUL byte");
@@ -510,6 +850,7 @@ public:
         w_ = w;
     }
 
+    /// Closes the watcher (see close()).
     ~watcher() { close(); }
 
     watcher(const watcher &) = delete;
@@ -526,10 +867,16 @@ public:
     friend void swap(watcher &a, watcher &b) noexcept { std::swap(a.w_, b.w_); }
 
     /// Stops watching now (ww_close); afterwards the watcher is like a
-    /// moved-from one. Snapshots taken before stay valid. Idempotent.
+    /// moved-from one. Threads blocked in ready(), wait_ready() or wait() of
+    /// this watcher wake and throw `error` WW_STATUS_CLOSED; close() returns
+    /// once they have left (see "Threads" at the top). Snapshots and changes
+    /// taken before stay valid; the event descriptor is closed. Idempotent.
     void close() noexcept {
         if (w_ != nullptr) {
-            ww_close(std::exchange(w_, nullptr));
+            // The handle is cleared only after ww_close, which returns once
+            // every waiter has left, so a waiter's read of it comes first.
+            ww_close(w_);
+            w_ = nullptr;
         }
     }
 
@@ -539,7 +886,8 @@ public:
     /// resynchronisation runs); false when the time ran out (then
     /// last_error_message() names the latest engine trouble). Throws `error`:
     /// WW_STATUS_ENGINE once the watcher gave up under its backoff policy
-    /// (final), WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when moved-from/closed.
+    /// (final), WW_STATUS_CLOSED when closed while waiting,
+    /// WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when moved-from/closed.
     [[nodiscard]] bool ready(std::chrono::milliseconds timeout) const {
         ww_status s = ww_ready(w_, detail::timeout_ms(timeout));
         if (s == WW_STATUS_OK) {
@@ -566,9 +914,43 @@ public:
         return ww_ready(w_, detail::timeout_ms(timeout));
     }
 
-    /// The current snapshot (never talks to the engine, never waits); empty
-    /// with generation 0 before the first synchronisation. Throws `error`
-    /// WW_STATUS_NULL_ARG when moved-from/closed, std::bad_alloc.
+    /// Waits up to `timeout` (as for ready(); default: no limit) until a
+    /// generation greater than `after_generation` is published; at once if
+    /// one already is. Pass the generation of the snapshot last looked at,
+    /// then take a new snapshot: nothing published in between is missed.
+    /// True when a newer generation exists; false when the time ran out.
+    /// Throws `error`: WW_STATUS_ENGINE when nothing newer exists and nothing
+    /// can change anymore (every engine gave up), WW_STATUS_CLOSED when
+    /// closed while waiting, WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when
+    /// moved-from/closed.
+    [[nodiscard]] bool wait(std::uint64_t after_generation,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const {
+        ww_status s = ww_wait(w_, after_generation, detail::timeout_ms(timeout));
+        if (s == WW_STATUS_OK) {
+            return true;
+        }
+        if (s == WW_STATUS_TIMEOUT) {
+            return false;
+        }
+        detail::throw_last_error(s);
+    }
+
+    /// wait() for a generation newer than `seen`'s.
+    [[nodiscard]] bool wait(const whalewatcher::snapshot &seen,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const {
+        return wait(seen.generation(), timeout);
+    }
+
+    /// ww_wait as it is: never throws; the status, and for a failure
+    /// last_error_message() on this thread.
+    [[nodiscard]] ww_status try_wait(std::uint64_t after_generation,
+                                     std::chrono::milliseconds timeout) const noexcept {
+        return ww_wait(w_, after_generation, detail::timeout_ms(timeout));
+    }
+
+    /// The current snapshot (never talks to the engine, never waits);
+    /// generation 0 and no containers before the first synchronisation.
+    /// Throws `error` WW_STATUS_NULL_ARG when moved-from/closed, std::bad_alloc.
     [[nodiscard]] whalewatcher::snapshot snapshot() const {
         const ww_portfolio *p = nullptr;
         ww_status s = ww_snapshot(w_, &p);
@@ -576,6 +958,48 @@ public:
             detail::throw_last_error(s);
         }
         return whalewatcher::snapshot(p);
+    }
+
+    /// The watcher's event descriptor (ww_event_fd), for poll/epoll/select:
+    /// readable once a generation newer than the one last acknowledged
+    /// exists (at once if anything was published before the first call).
+    /// When readable: acknowledge(), then take the snapshot, then compare
+    /// (diff()) with the previous one; a change after acknowledge() makes it
+    /// readable again. The same descriptor on every call; it belongs to the
+    /// watcher (never close it; close() does, so stop polling it before).
+    /// Non-blocking, close-on-exec, for one consumer. Throws `error`:
+    /// WW_STATUS_INTERNAL when no descriptor can be made, WW_STATUS_NULL_ARG
+    /// when moved-from/closed.
+    [[nodiscard]] int event_fd() const {
+        int fd = -1;
+        ww_status s = ww_event_fd(w_, &fd);
+        if (s != WW_STATUS_OK) {
+            detail::throw_last_error(s);
+        }
+        return fd;
+    }
+
+    /// Acknowledges on event_fd() what was published so far (reads its 8
+    /// bytes, without blocking): true if something was unacknowledged,
+    /// false if not. Throws `error` as event_fd(), std::system_error if the
+    /// read fails otherwise.
+    bool acknowledge() const {
+        const int fd = event_fd();
+        for (;;) {
+            std::uint64_t count = 0;
+            ssize_t n = ::read(fd, &count, sizeof count);
+            if (n == static_cast<ssize_t>(sizeof count)) {
+                return true;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                return false;
+            }
+            throw std::system_error(n < 0 ? errno : EIO, std::generic_category(),
+                                    "whalewatcher: reading the event descriptor");
+        }
     }
 
     /// False when moved-from or closed.
