@@ -1,0 +1,2024 @@
+/*
+ * The C++ wrapper include/whalewatcher.hpp, exercised against real engines.
+ *
+ * Usage: test_wrapper DOCKER_ENDPOINT DOCKER_EXPECT_ID DOCKER_EXPECT_NAME
+ *                     DOCKER_EXPECT_PID PROJECT
+ *                     [CONTAINERD_ENDPOINT CTRD_EXPECT_ID CTRD_EXPECT_NAME
+ *                      CTRD_EXPECT_PID CTRD_EXPECT_PROJECT CTRD_IGNORED_ID]
+ *
+ * DOCKER_ENDPOINT is a running Docker engine at a unix socket (e.g. a
+ * private dockerd from tests/engines/dockerd.sh) with the image
+ * busybox:local and at least one alive container: full ID
+ * DOCKER_EXPECT_ID, name DOCKER_EXPECT_NAME (as `docker inspect` reports
+ * it; a leading '/' is dropped), initial process DOCKER_EXPECT_PID, label
+ * com.docker.compose.project=PROJECT (not ""), image busybox:local. The
+ * program leaves that container alone; to see changes happen, it runs,
+ * pauses, resumes and removes containers of its own (busybox:local, named
+ * ww-cpp-PID-N, label whalewatcher.test=consumers) with the docker CLI,
+ * which must be in PATH.
+ *
+ * The six optional arguments (all or none) add containerd:
+ * CONTAINERD_ENDPOINT is a running containerd's socket, as a path or as
+ * unix://PATH (e.g. a private one from tests/engines/containerd.sh), with
+ * - one alive container outside the ignored namespaces, as the library
+ *   names it: CTRD_EXPECT_ID "NS/ID" (just "ID" in namespace "default"),
+ *   CTRD_EXPECT_NAME "NS/NAME" from its label nerdctl/name=NAME (which it
+ *   must have), initial process CTRD_EXPECT_PID, label
+ *   com.docker.compose.project=CTRD_EXPECT_PROJECT;
+ * - one alive container in namespace "moby" (ignored by default),
+ *   CTRD_IGNORED_ID "moby/ID".
+ * The containerd tests read what they compare with through ctr, which must
+ * be in PATH. Without these arguments, the tests that need a containerd
+ * are skipped.
+ *
+ * Other programs may change the engines meanwhile: the checks look at
+ * this program's containers and tolerate changes of others.
+ *
+ * Prints "ok"/"FAILED"/"skipped" per test and finally "N passed, N failed"
+ * (skipped tests count as neither); exits 1 if any test failed, 2 on a bad
+ * command line.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <whalewatcher.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace ww = whalewatcher;
+using namespace std::chrono_literals;
+using wall_clock = std::chrono::system_clock;
+
+namespace {
+
+/* ------------------------------------------------------------------ */
+/* Command line and scratch state                                      */
+/* ------------------------------------------------------------------ */
+
+constexpr std::string_view compose_label = "com.docker.compose.project";
+constexpr std::string_view nerdctl_name_label = "nerdctl/name";
+constexpr std::string_view docker_image = "busybox:local";
+
+// A container a snapshot must hold, exactly.
+struct expect {
+    std::string id;
+    std::string name;
+    int pid = 0;
+    std::string project;
+    std::optional<std::string> name_label; // containerd: value of nerdctl/name
+};
+
+std::string g_endpoint;
+expect g_docker;
+
+bool g_have_ctrd = false;
+std::string g_ctrd_endpoint; // as given
+std::string g_ctrd_url;      // as the library reports it: unix://PATH
+std::string g_ctrd_socket;   // the path
+expect g_ctrd;
+std::string g_ctrd_ns;      // namespace of g_ctrd
+std::string g_ctrd_bare_id; // g_ctrd's ID within its namespace
+std::string g_ctrd_ignored_id;
+
+// A socket nobody listens on (bound, closed) and a path that does not exist.
+std::string g_tmpdir, g_dead_sock, g_dead_endpoint, g_missing_sock, g_missing_endpoint;
+
+/* ------------------------------------------------------------------ */
+/* Checks                                                              */
+/* ------------------------------------------------------------------ */
+
+struct check_failed {};
+struct skipped {};
+
+bool g_mid_line = false;
+std::mutex g_note_lock;
+
+void note_start() {
+    if (g_mid_line) {
+        std::cout.flush();
+        std::cerr << '\n';
+        g_mid_line = false;
+    }
+}
+
+void note(const std::string &text) {
+    std::lock_guard<std::mutex> one(g_note_lock);
+    note_start();
+    std::cerr << "    " << text << '\n';
+}
+
+[[noreturn]] void fail_at(const char *file, int line, const char *cond, const std::string &why) {
+    {
+        std::lock_guard<std::mutex> one(g_note_lock);
+        note_start();
+        std::cerr << "    " << file << ':' << line << ": check failed: " << cond;
+        if (!why.empty()) {
+            std::cerr << ": " << why;
+        }
+        std::cerr << '\n';
+    }
+    throw check_failed{};
+}
+
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fail_at(__FILE__, __LINE__, #cond, std::string());                                                         \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                                              \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            std::ostringstream why_;                                                                                   \
+            why_ << __VA_ARGS__;                                                                                       \
+            fail_at(__FILE__, __LINE__, #cond, why_.str());                                                            \
+        }                                                                                                              \
+    } while (0)
+
+void needs_containerd() {
+    if (!g_have_ctrd) {
+        throw skipped{};
+    }
+}
+
+double now_ms() {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string_view::npos;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+int count_dir(const char *path) {
+    std::error_code ec;
+    int n = 0;
+    for (auto it = std::filesystem::directory_iterator(path, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        n++;
+    }
+    return ec ? -1 : n;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
+        s.pop_back();
+    }
+    std::size_t i = 0;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) {
+        i++;
+    }
+    return s.substr(i);
+}
+
+std::vector<std::string> words(std::string_view line) {
+    std::vector<std::string> out;
+    std::istringstream in{std::string(line)};
+    std::string w;
+    while (in >> w) {
+        out.push_back(w);
+    }
+    return out;
+}
+
+// Wall-clock times as text, for messages.
+std::string show(std::optional<wall_clock::time_point> t) {
+    if (!t) {
+        return "(none)";
+    }
+    return std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(t->time_since_epoch()).count()) +
+           " ns";
+}
+
+// "2026-11-29T20:33:52.123456789Z" as Unix nanoseconds.
+std::optional<wall_clock::time_point> parse_rfc3339_utc(std::string_view t) {
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    std::string text(t);
+    if (text.size() < 20 ||
+        std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &month, &day, &hour, &minute, &second) != 6) {
+        return std::nullopt;
+    }
+    std::size_t i = 19;
+    std::int64_t frac = 0;
+    int digits = 0;
+    if (text[i] == '.') {
+        for (i++; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); i++) {
+            if (digits < 9) {
+                frac = frac * 10 + (text[i] - '0');
+                digits++;
+            }
+        }
+    }
+    for (; digits < 9; digits++) {
+        frac *= 10;
+    }
+    if (i + 1 != text.size() || text[i] != 'Z') {
+        return std::nullopt;
+    }
+    std::tm tm{};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    std::int64_t secs = timegm(&tm);
+    return wall_clock::time_point(std::chrono::duration_cast<wall_clock::duration>(
+        std::chrono::nanoseconds(secs * 1000000000 + frac)));
+}
+
+// What a ww::error thrown by `f` said, plus this thread's last error
+// message right after the throw; fails if `f` throws nothing (or else).
+struct caught {
+    ww_status status;
+    std::string what;
+    std::string status_name;
+    std::string last_error;
+};
+
+template <class F>
+caught expect_error(F &&f, const char *what) {
+    try {
+        f();
+    } catch (const ww::error &e) {
+        caught c{e.status(), e.what(), std::string(e.status_name()), std::string(ww::last_error_message())};
+        return c;
+    }
+    note(std::string(what) + ": threw nothing");
+    throw check_failed{};
+}
+
+/* ------------------------------------------------------------------ */
+/* The engines' own tools                                              */
+/* ------------------------------------------------------------------ */
+
+struct command_result {
+    int status = -1; // the exit status, -1 if it did not exit normally
+    std::string out, err;
+};
+
+// Runs `argv` (found in PATH) and collects what it prints.
+command_result run_command(const std::vector<std::string> &argv) {
+    command_result r;
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        r.err = std::strerror(errno);
+        return r;
+    }
+    if (pipe2(err, O_CLOEXEC) != 0) {
+        r.err = std::strerror(errno);
+        close(out[0]);
+        close(out[1]);
+        return r;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    std::vector<char *> args;
+    for (const std::string &a : argv) {
+        args.push_back(const_cast<char *>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    close(err[1]);
+    if (rc != 0) {
+        close(out[0]);
+        close(err[0]);
+        r.err = argv[0] + ": " + std::strerror(rc);
+        return r;
+    }
+    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    std::string *into[2] = {&r.out, &r.err};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd >= 0 && fds[i].revents != 0) {
+                char buf[4096];
+                ssize_t n = read(fds[i].fd, buf, sizeof buf);
+                if (n > 0) {
+                    into[i]->append(buf, static_cast<std::size_t>(n));
+                } else if (n == 0 || errno != EINTR) {
+                    close(fds[i].fd);
+                    fds[i].fd = -1;
+                    open_fds--;
+                }
+            }
+        }
+    }
+    for (pollfd &p : fds) {
+        if (p.fd >= 0) {
+            close(p.fd);
+        }
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+// Runs the tool; its trimmed output, failing the test unless it succeeds.
+std::string tool(std::vector<std::string> argv) {
+    command_result r = run_command(argv);
+    if (r.status != 0) {
+        std::string line;
+        for (const std::string &a : argv) {
+            line += a + ' ';
+        }
+        note(line + "failed (" + std::to_string(r.status) + "): " + trim(r.err));
+        throw check_failed{};
+    }
+    return trim(r.out);
+}
+
+std::string docker(std::vector<std::string> args) {
+    args.insert(args.begin(), {"docker", "-H", g_endpoint});
+    return tool(std::move(args));
+}
+
+std::string ctr(const std::string &ns, std::vector<std::string> args) {
+    args.insert(args.begin(), {"ctr", "-a", g_ctrd_socket, "-n", ns});
+    return tool(std::move(args));
+}
+
+// A container of this program's own in the Docker engine, removed (docker
+// rm -f) when it goes.
+class scratch {
+public:
+    explicit scratch(const std::vector<std::string> &extra_args = {}) {
+        if (!start(extra_args, true)) {
+            throw check_failed{};
+        }
+    }
+    // Runs it with `args` and `extra_args` if the engine can, else with
+    // `args` only; then with_extra_args() tells which.
+    scratch(const std::vector<std::string> &args, const std::vector<std::string> &extra_args, const char *why_not) {
+        std::vector<std::string> all = args;
+        all.insert(all.end(), extra_args.begin(), extra_args.end());
+        if (start(all, false)) {
+            with_extra_ = true;
+            return;
+        }
+        note(std::string(why_not) + ": " + last_error_.substr(0, last_error_.find('\n')));
+        if (!start(args, true)) {
+            throw check_failed{};
+        }
+    }
+    ~scratch() {
+        if (!name_.empty() && !removed_) {
+            (void)run_command({"docker", "-H", g_endpoint, "rm", "-f", name_});
+        }
+    }
+    scratch(const scratch &) = delete;
+    scratch &operator=(const scratch &) = delete;
+
+    // docker rm -f, now.
+    void remove() {
+        docker({"rm", "-f", id_});
+        removed_ = true;
+    }
+
+    [[nodiscard]] const std::string &id() const { return id_; }
+    [[nodiscard]] const std::string &name() const { return name_; }
+    [[nodiscard]] int pid() const { return pid_; }
+    [[nodiscard]] bool with_extra_args() const { return with_extra_; }
+
+private:
+    // `docker run`; on failure removes what it may have left (a created
+    // container that did not start).
+    bool start(const std::vector<std::string> &extra_args, bool must) {
+        static std::atomic<int> counter{0};
+        std::string name = "ww-cpp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+        std::vector<std::string> args = {"docker", "-H",     g_endpoint, "run",   "-d",
+                                         "--network", "none", "--name",  name, "--label",
+                                         "whalewatcher.test=consumers"};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        args.insert(args.end(), {std::string(docker_image), "/bin/sleep", "100000"});
+        command_result r = run_command(args);
+        if (r.status != 0) {
+            last_error_ = trim(r.err);
+            (void)run_command({"docker", "-H", g_endpoint, "rm", "-f", name});
+            if (must) {
+                note("docker run failed: " + last_error_);
+            }
+            return false;
+        }
+        name_ = name;
+        id_ = trim(r.out);
+        pid_ = std::stoi(docker({"inspect", "-f", "{{.State.Pid}}", id_}));
+        return true;
+    }
+
+    std::string id_, name_, last_error_;
+    int pid_ = 0;
+    bool with_extra_ = false, removed_ = false;
+};
+
+ww::options docker_options(const std::string &endpoint) {
+    ww::options o;
+    o.endpoint = endpoint;
+    return o;
+}
+
+ww::options ctrd_options(std::optional<std::vector<std::string>> ignored = std::nullopt) {
+    ww::options o;
+    o.engine = ww::engine_kind::containerd;
+    o.endpoint = g_ctrd_endpoint;
+    o.ignored_namespaces = std::move(ignored);
+    return o;
+}
+
+// A watcher with `o`, ready (within 30 s).
+ww::watcher ready_watcher(const ww::options &o) {
+    ww::watcher w(o);
+    CHECK(w.valid());
+    CHECK(w.ready(30s));
+    return w;
+}
+
+// The first snapshot after `seen` for which `cond` holds, waiting for each
+// new generation with wait() (never polling); fails after 20 s.
+template <class Cond>
+ww::snapshot snapshot_when(const ww::watcher &w, ww::snapshot seen, Cond cond, const char *what) {
+    const double until = now_ms() + 20000.0;
+    ww::snapshot s = seen.valid() ? seen : w.snapshot();
+    while (!cond(s)) {
+        const double left = until - now_ms();
+        CHECKF(left > 0 && w.wait(s, std::chrono::milliseconds(static_cast<long>(left))),
+               "no snapshot " << what << " within 20 s (last: generation " << s.generation() << ')');
+        s = w.snapshot();
+    }
+    return s;
+}
+
+// Whether `fd` polls readable within `timeout`.
+bool readable(int fd, std::chrono::milliseconds timeout) {
+    pollfd p{fd, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, static_cast<int>(timeout.count()))) < 0 && errno == EINTR) {
+    }
+    return n == 1 && (p.revents & POLLIN) != 0;
+}
+
+// The command name of process `pid` (/proc/PID/comm).
+std::string comm_of(int pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshot checks                                                     */
+/* ------------------------------------------------------------------ */
+
+// Everything every snapshot of a watcher of one engine of `type` at
+// `endpoint` must satisfy, checked through the wrapper's views (and their
+// raw C structs).
+void check_invariants(const ww::snapshot &s, std::string_view type, std::string_view endpoint) {
+    CHECK(s.valid() && static_cast<bool>(s) && s.get() != nullptr);
+    const ww_portfolio *raw = s.get();
+    ww::engine_range es = s.engines();
+    CHECK(es.size() == 1 && es.size() == raw->engines_len && es.data() == raw->engines);
+    ww::engine_view e = es[0];
+    CHECKF(e.type() == type, "engine type \"" << e.type() << "\", expected \"" << type << '"');
+    CHECKF(e.endpoint() == endpoint, "engine endpoint \"" << e.endpoint() << "\", expected \"" << endpoint << '"');
+    CHECK(e.kind() == (type == "docker.com" ? ww::engine_kind::docker : ww::engine_kind::containerd));
+    CHECK(e.pid() >= 0);
+    CHECK(e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::synced ||
+          e.state() == ww::engine_state::resyncing || e.state() == ww::engine_state::gave_up);
+    CHECK((e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::gave_up) ||
+          e.synced_at().has_value());
+
+    ww::container_range cs = s.containers();
+    ww::project_range ps = s.projects();
+    CHECK(cs.size() == raw->containers_len);
+    CHECK(ps.size() == raw->projects_len);
+    CHECK(cs.data() == raw->containers);
+    CHECK(ps.size() >= 1 && ps[0].name().empty() && ps[0].unnamed() && ps[0].engine_index() == 0);
+    CHECK(s.project("").has_value() && &s.project("")->raw() == &ps[0].raw());
+
+    std::size_t n = 0;
+    std::optional<ww::container_view> prev;
+    for (ww::container_view c : cs) {
+        CHECK(&c.raw() == &raw->containers[n] && &c.portfolio() == raw);
+        CHECKF(!c.id().empty(), "container " << n << " has an empty ID");
+        CHECKF(c.pid() > 0, "container " << c.id() << " has PID " << c.pid());
+        CHECK(c.engine_index() < es.size() && &c.engine().raw() == &es[c.engine_index()].raw());
+        std::optional<std::string_view> prev_key;
+        std::size_t nl = 0;
+        for (ww::label l : c.labels()) {
+            CHECKF(!prev_key || *prev_key < l.key(),
+                   "labels of " << c.name() << " not sorted: \"" << *prev_key << "\" before \"" << l.key() << '"');
+            CHECKF(c.find_label(l.key()) == l.value(), "find_label(\"" << l.key() << "\")");
+            prev_key = l.key();
+            nl++;
+        }
+        CHECK(nl == c.labels().size() && nl == c.raw().labels_len);
+        CHECKF(c.project() == c.find_label(compose_label).value_or(""),
+               "container " << c.id() << ": project \"" << c.project() << '"');
+        CHECKF(c.pod_name() == c.find_label("io.kubernetes.pod.name").value_or(""),
+               "container " << c.id() << ": pod \"" << c.pod_name() << '"');
+        CHECK(!c.pod_name().empty() || (c.pod_namespace().empty() && c.pod_uid().empty() && !c.pod_sandbox()));
+        // The lookups find it (an ID or PID twice only across engines).
+        auto by_id = s.find(c.id());
+        CHECKF(by_id && &by_id->raw() == &c.raw(), "find(\"" << c.id() << "\")");
+        auto by_pid = s.find_pid(c.pid());
+        CHECKF(by_pid && &by_pid->raw() == &c.raw(), "find_pid(" << c.pid() << ')');
+        if (prev) {
+            CHECKF(std::make_tuple(prev->engine_index(), prev->project(), prev->name(), prev->id()) <
+                       std::make_tuple(c.engine_index(), c.project(), c.name(), c.id()),
+                   "containers not sorted at " << n << ": (" << prev->project() << ", " << prev->name() << ") before ("
+                                               << c.project() << ", " << c.name() << ')');
+        }
+        prev = c;
+        n++;
+    }
+    CHECK(n == cs.size());
+    CHECK(cs.empty() == (n == 0));
+
+    // Projects: per engine "" first, then named ones sorted, each a
+    // contiguous slice of the containers, together covering all of them in
+    // order.
+    std::size_t at = 0, i = 0;
+    for (ww::project_view p : ps) {
+        CHECK(p.engine_index() < es.size() && &p.engine().raw() == &es[p.engine_index()].raw());
+        if (i > 0 && p.engine_index() == ps[i - 1].engine_index()) {
+            CHECKF(!p.unnamed(), "projects[" << i << "] is a second unnamed one");
+            CHECKF(!p.empty(), "named project \"" << p.name() << "\" without containers");
+            CHECKF(ps[i - 1].name() < p.name(), "projects not sorted: \"" << ps[i - 1].name() << "\" before \""
+                                                                           << p.name() << '"');
+        } else {
+            CHECKF(p.unnamed(), "projects[" << i << "] starts an engine but is named \"" << p.name() << '"');
+        }
+        if (!p.empty()) {
+            CHECKF(p.containers().data() == cs.data() + at,
+                   "project \"" << p.name() << "\" is not the slice at " << at << " of the containers");
+        }
+        for (ww::container_view c : p.containers()) {
+            CHECKF(c.project() == p.name(), "container " << c.name() << " (project \"" << c.project()
+                                                          << "\") in project \"" << p.name() << '"');
+            CHECK(c.engine_index() == p.engine_index());
+        }
+        CHECK(p.size() == p.containers().size());
+        at += p.size();
+        i++;
+    }
+    CHECKF(at == cs.size(), "projects hold " << at << " of " << cs.size() << " containers");
+}
+
+std::size_t sum(std::string_view v) {
+    std::size_t x = 0;
+    for (char ch : v) {
+        x += static_cast<unsigned char>(ch);
+    }
+    return x;
+}
+
+std::size_t touch(ww::container_view c) {
+    std::size_t n = sum(c.id()) + sum(c.name()) + sum(c.project()) + sum(c.image()) + sum(c.image_id()) +
+                    sum(c.pod_name()) + sum(c.pod_namespace()) + sum(c.pod_uid()) +
+                    static_cast<std::size_t>(c.pid()) + c.paused() + c.privileged() + c.pod_sandbox() +
+                    c.engine_index() + sum(c.engine().endpoint());
+    if (auto t = c.started_at()) {
+        n += static_cast<std::size_t>(t->time_since_epoch().count());
+    }
+    for (ww::label l : c.labels()) {
+        n += sum(l.key()) + sum(l.value());
+    }
+    return n;
+}
+
+// Reads every byte of every string (so ASan sees any read of freed memory).
+std::size_t touch_all(const ww::snapshot &s) {
+    std::size_t n = 0;
+    for (ww::engine_view e : s.engines()) {
+        n += sum(e.type()) + sum(e.id()) + sum(e.version()) + sum(e.endpoint()) + sum(e.last_error()) +
+             static_cast<std::size_t>(e.pid()) + static_cast<std::size_t>(e.state()) + e.repairs();
+    }
+    for (ww::container_view c : s.containers()) {
+        n += touch(c);
+    }
+    for (ww::project_view p : s.projects()) {
+        n += sum(p.name()) + p.size() + p.engine_index();
+    }
+    return n;
+}
+
+std::size_t touch_all(const ww::changes &d) {
+    std::size_t n = 0;
+    for (ww::change ch : d) {
+        n += static_cast<std::size_t>(ch.kind());
+        if (auto b = ch.before()) {
+            n += touch(*b);
+        }
+        if (auto a = ch.after()) {
+            n += touch(*a);
+        }
+    }
+    return n;
+}
+
+// The snapshot holds container `e`, exactly, also in its project's slice.
+void check_has(const ww::snapshot &s, const expect &e) {
+    std::optional<ww::container_view> c = s.find(e.id);
+    CHECKF(c.has_value(),
+           "container " << e.id << " not in the snapshot (" << s.containers().size() << " containers, generation "
+                        << s.generation() << ')');
+    CHECKF(c->id() == e.id, "id \"" << c->id() << '"');
+    CHECKF(c->name() == e.name, "name \"" << c->name() << "\", expected \"" << e.name << '"');
+    CHECKF(c->pid() == e.pid, "pid " << c->pid() << ", expected " << e.pid);
+    CHECKF(c->project() == e.project, "project \"" << c->project() << "\", expected \"" << e.project << '"');
+    CHECK(!c->paused());
+    CHECK(!c->image().empty() && starts_with(c->image_id(), "sha256:"));
+    CHECK(c->engine_index() == 0 && &c->engine().raw() == &s.engines()[0].raw());
+    CHECK(!c->labels().empty());
+    CHECKF(c->find_label(compose_label) == std::optional<std::string_view>(e.project),
+           "label " << compose_label << "=\"" << c->find_label(compose_label).value_or("(none)") << '"');
+    if (e.name_label) {
+        CHECKF(c->find_label(nerdctl_name_label) == std::optional<std::string_view>(*e.name_label),
+               "label " << nerdctl_name_label << "=\"" << c->find_label(nerdctl_name_label).value_or("(none)")
+                        << "\", expected \"" << *e.name_label << '"');
+    }
+    CHECK(!c->find_label("no.such.label/at-all").has_value());
+    // The same container (same C struct) by PID, by name and in its project.
+    auto by_pid = s.find_pid(e.pid);
+    CHECKF(by_pid && &by_pid->raw() == &c->raw(), "find_pid(" << e.pid << ')');
+    auto by_name = s.find_by_name(e.name);
+    CHECK(by_name && &by_name->raw() == &c->raw());
+    auto p = s.project(e.project);
+    CHECKF(p.has_value(), "no project \"" << e.project << '"');
+    CHECK(p->name() == e.project && p->engine_index() == 0);
+    bool in_slice = false;
+    for (ww::container_view pc : p->containers()) {
+        in_slice = in_slice || &pc.raw() == &c->raw();
+    }
+    CHECKF(in_slice, "container not in the slice of project \"" << e.project << '"');
+}
+
+// The snapshot of a watcher that never reached its engine: no containers,
+// the engine connecting (or given up), never synchronised.
+void check_unsynced(const ww::snapshot &s, std::string_view type, std::string_view endpoint) {
+    check_invariants(s, type, endpoint);
+    CHECK(s.containers().empty() && s.containers().data() == nullptr && s.get()->containers == nullptr);
+    CHECK(s.containers().begin() == s.containers().end());
+    CHECK(s.projects().size() == 1 && s.projects()[0].unnamed() && s.projects()[0].empty());
+    CHECK(s.projects()[0].containers().begin() == s.projects()[0].containers().end());
+    ww::engine_view e = s.engines()[0];
+    CHECKF(e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::gave_up, ww::name(e.state()));
+    CHECK(e.id().empty() && e.version().empty() && e.pid() == 0);
+    CHECKF(!e.synced_at().has_value(), show(e.synced_at()));
+    CHECK(e.repairs() == 0);
+    CHECK(!s.find(g_docker.id).has_value() && !s.find_pid(g_docker.pid).has_value());
+    CHECK(ww::diff(s).empty());
+}
+
+// An empty (default-constructed or moved-from) snapshot.
+void check_empty(const ww::snapshot &s) {
+    CHECK(!s.valid() && !s && s.get() == nullptr);
+    CHECK(s.generation() == 0);
+    CHECK(s.containers().empty() && s.containers().size() == 0 && s.containers().begin() == s.containers().end());
+    CHECK(s.projects().empty() && s.projects().begin() == s.projects().end());
+    CHECK(s.engines().empty() && s.engines().begin() == s.engines().end() && s.engines().data() == nullptr);
+    CHECK(!s.find(g_docker.id) && !s.find_by_name(g_docker.name) && !s.project("") && !s.project(g_docker.project));
+    CHECK(!s.find_pid(g_docker.pid) && !s.find_pid(1));
+    std::size_t n = 0;
+    for (ww::container_view c : s.containers()) {
+        n += c.id().size() + 1;
+    }
+    CHECK(n == 0);
+}
+
+// The one change of container `id` in `d` (others' changes are ignored).
+ww::change only_change_of(const ww::changes &d, std::string_view id) {
+    std::optional<ww::change> found;
+    int n = 0;
+    for (ww::change ch : d) {
+        if (ch.container().id() == id) {
+            found = ch;
+            n++;
+        }
+    }
+    CHECKF(n == 1, n << " changes of " << id << " among " << d.size());
+    return *found;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: lifetime, versions, types, errors                            */
+/* ------------------------------------------------------------------ */
+
+// Runs first: RAII ends a watcher's whole life (thread, engine connection
+// and event descriptor) and frees its snapshots and changes, for the first
+// watcher of the process too, and for ones that outlive their watcher.
+void test_raii_threads_and_fds_return_to_baseline() {
+    int base_tasks = count_dir("/proc/self/task"), base_fds = count_dir("/proc/self/fd");
+    CHECK(base_tasks >= 1 && base_fds >= 1);
+    for (int round = 0; round < 3; round++) {
+        int during_tasks = -1, during_fds = -1;
+        {
+            ww::snapshot kept;
+            ww::changes kept_changes;
+            {
+                ww::watcher w = ready_watcher(docker_options(g_endpoint));
+                ww::snapshot s = w.snapshot();
+                CHECK(s.generation() >= 1);
+                int fd = w.event_fd();
+                CHECK(fd >= 0 && w.event_fd() == fd);
+                during_tasks = count_dir("/proc/self/task");
+                during_fds = count_dir("/proc/self/fd");
+                CHECKF(during_tasks > base_tasks, "the watcher runs no thread of its own? " << during_tasks);
+                if (round == 1) {
+                    kept = s; // outlives the watcher
+                    kept_changes = ww::diff(s);
+                }
+            }
+            if (round == 1) {
+                check_has(kept, g_docker);
+                CHECK(kept_changes.size() == kept.containers().size() && touch_all(kept_changes) > 0);
+            }
+        }
+        int tasks = -1, fds = -1;
+        double until = now_ms() + 1000.0;
+        for (;;) {
+            tasks = count_dir("/proc/self/task");
+            fds = count_dir("/proc/self/fd");
+            if ((tasks == base_tasks && fds == base_fds) || now_ms() >= until) {
+                break;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        std::ostringstream m;
+        m << "round " << round << ": " << base_tasks << " tasks / " << base_fds << " fds before, " << during_tasks
+          << " / " << during_fds << " while watching, " << tasks << " / " << fds << " after";
+        note(m.str());
+        CHECK(tasks == base_tasks);
+        CHECK(fds == base_fds);
+    }
+}
+
+void test_version_and_abi() {
+    CHECKF(ww::version() == WW_VERSION_STRING, '"' << ww::version() << '"');
+    CHECK(ww::header_version == WW_VERSION_STRING);
+    CHECK(ww::version().data() == ww::version().data());
+    CHECK(ww::abi_version() == 2 && ww::abi_version() == WW_ABI_VERSION && ww::header_abi_version == WW_ABI_VERSION);
+    ww::check_abi(); // throws on a mismatch
+    CHECK(ww::status_name(WW_STATUS_ENGINE) == ww_status_str(WW_STATUS_ENGINE));
+    CHECK(ww::status_name(99) == "unknown status");
+    for (ww_status a = 0; a <= WW_STATUS_CLOSED; a++) {
+        CHECK(!ww::status_name(a).empty() && ww::status_name(a) != "unknown status");
+    }
+}
+
+void test_enums_match_the_c_api() {
+    static_assert(static_cast<ww_engine>(ww::engine_kind::docker) == WW_ENGINE_DOCKER);
+    static_assert(static_cast<ww_engine>(ww::engine_kind::containerd) == WW_ENGINE_CONTAINERD);
+    static_assert(static_cast<ww_engine_state>(ww::engine_state::connecting) == WW_ENGINE_STATE_CONNECTING);
+    static_assert(static_cast<ww_engine_state>(ww::engine_state::synced) == WW_ENGINE_STATE_SYNCED);
+    static_assert(static_cast<ww_engine_state>(ww::engine_state::resyncing) == WW_ENGINE_STATE_RESYNCING);
+    static_assert(static_cast<ww_engine_state>(ww::engine_state::gave_up) == WW_ENGINE_STATE_GAVE_UP);
+    static_assert(static_cast<ww_change_kind>(ww::change_kind::started) == WW_CHANGE_STARTED);
+    static_assert(static_cast<ww_change_kind>(ww::change_kind::exited) == WW_CHANGE_EXITED);
+    static_assert(static_cast<ww_change_kind>(ww::change_kind::paused) == WW_CHANGE_PAUSED);
+    static_assert(static_cast<ww_change_kind>(ww::change_kind::unpaused) == WW_CHANGE_UNPAUSED);
+    static_assert(static_cast<ww_change_kind>(ww::change_kind::updated) == WW_CHANGE_UPDATED);
+    static_assert(static_cast<ww_backoff>(ww::backoff_policy::none) == WW_BACKOFF_NONE);
+    static_assert(static_cast<ww_backoff>(ww::backoff_policy::constant) == WW_BACKOFF_CONSTANT);
+    static_assert(static_cast<ww_backoff>(ww::backoff_policy::exponential) == WW_BACKOFF_EXPONENTIAL);
+    static_assert(ww::name(ww::engine_state::gave_up) == "gave up"); // usable at compile time
+    CHECK(ww::name(ww::engine_kind::docker) == "docker" && ww::name(ww::engine_kind::containerd) == "containerd");
+    CHECK(ww::name(ww::engine_state::connecting) == "connecting" && ww::name(ww::engine_state::synced) == "synced");
+    CHECK(ww::name(ww::engine_state::resyncing) == "resyncing");
+    CHECK(ww::name(ww::change_kind::started) == "started" && ww::name(ww::change_kind::exited) == "exited");
+    CHECK(ww::name(ww::change_kind::paused) == "paused" && ww::name(ww::change_kind::unpaused) == "unpaused");
+    CHECK(ww::name(ww::change_kind::updated) == "updated");
+    CHECK(ww::name(static_cast<ww::change_kind>(77)) == "unknown");
+    CHECK(ww::name(static_cast<ww::engine_state>(77)) == "unknown");
+    CHECK(ww::name(static_cast<ww::engine_kind>(77)) == "unknown");
+}
+
+void test_error_type() {
+    static_assert(std::is_base_of_v<std::runtime_error, ww::error>);
+    static_assert(std::is_nothrow_copy_constructible_v<ww::error>);
+    ww::error e(WW_STATUS_ENGINE, std::string("gave up"));
+    CHECK(e.status() == WW_STATUS_ENGINE);
+    CHECK(std::string_view(e.what()) == "gave up");
+    CHECK(e.status_name() == ww_status_str(WW_STATUS_ENGINE));
+    try {
+        throw ww::error(WW_STATUS_INTERNAL, "x");
+    } catch (const std::exception &ex) {
+        CHECK(std::string_view(ex.what()) == "x");
+        CHECK(dynamic_cast<const ww::error *>(&ex) != nullptr);
+    }
+    // Types: move-only watcher, copyable snapshot and changes, nothrow moves.
+    static_assert(!std::is_copy_constructible_v<ww::watcher> && !std::is_copy_assignable_v<ww::watcher>);
+    static_assert(std::is_nothrow_move_constructible_v<ww::watcher> && std::is_nothrow_move_assignable_v<ww::watcher>);
+    static_assert(std::is_nothrow_destructible_v<ww::watcher>);
+    static_assert(std::is_copy_constructible_v<ww::snapshot> && std::is_nothrow_move_constructible_v<ww::snapshot>);
+    static_assert(std::is_nothrow_default_constructible_v<ww::snapshot>);
+    static_assert(std::is_copy_constructible_v<ww::changes> && std::is_nothrow_move_constructible_v<ww::changes>);
+    static_assert(std::is_nothrow_default_constructible_v<ww::changes>);
+    static_assert(std::is_same_v<std::iterator_traits<ww::container_range::iterator>::iterator_category,
+                                 std::random_access_iterator_tag>);
+    static_assert(std::is_same_v<std::iterator_traits<ww::changes::iterator>::iterator_category,
+                                 std::random_access_iterator_tag>);
+    static_assert(std::is_same_v<std::iterator_traits<ww::engine_range::iterator>::value_type, ww::engine_view>);
+    // Views are a pointer or two: cheap to pass by value.
+    static_assert(sizeof(ww::container_view) == 2 * sizeof(void *) && sizeof(ww::engine_view) == sizeof(void *));
+    static_assert(std::is_trivially_copyable_v<ww::container_view> && std::is_trivially_copyable_v<ww::change>);
+    // Timestamps are std::chrono wall-clock times.
+    static_assert(std::is_same_v<decltype(std::declval<ww::container_view>().started_at()),
+                                 std::optional<wall_clock::time_point>>);
+    static_assert(std::is_same_v<decltype(std::declval<ww::engine_view>().synced_at()),
+                                 std::optional<wall_clock::time_point>>);
+    static_assert(std::is_same_v<decltype(std::declval<ww::watcher &>().wait(std::uint64_t{0}, 1s)), bool>);
+}
+
+// Bad endpoints are refused by the constructor with INVALID_ARG, the
+// library's message naming the endpoint, read on this thread.
+void test_bad_endpoint_invalid_arg() {
+    static const char *const bad[] = {"ssh://host", "unix://", "/var/run/docker.sock", "unix://relative/docker.sock",
+                                      "tcp://", "npipe:////./pipe/docker"};
+    for (const char *endpoint : bad) {
+        caught c = expect_error([&] { ww::watcher w(docker_options(endpoint)); }, endpoint);
+        CHECKF(c.status == WW_STATUS_INVALID_ARG, endpoint << ": status " << c.status << " (" << c.status_name << ')');
+        CHECKF(contains(c.what, endpoint), "message \"" << c.what << "\" does not name \"" << endpoint << '"');
+        CHECKF(c.what == c.last_error, '"' << c.what << "\" vs last error \"" << c.last_error << '"');
+        CHECK(c.status_name == ww::status_name(WW_STATUS_INVALID_ARG));
+    }
+    caught c = expect_error([] { ww::watcher w(docker_options("unix:///tmp/\xff\xfe.sock")); }, "bad UTF-8");
+    CHECKF(c.status == WW_STATUS_INVALID_ARG && contains(c.what, "UTF-8"), c.status << ": " << c.what);
+}
+
+// Options the wrapper or the library refuses: INVALID_ARG, nothing leaks.
+void test_bad_options_invalid_arg() {
+    struct bad_case {
+        const char *what;
+        ww::options o;
+        const char *needle;
+    };
+    std::vector<bad_case> cases;
+    auto add = [&](const char *what, auto change, const char *needle) {
+        ww::options o = docker_options(g_endpoint);
+        change(o);
+        cases.push_back({what, std::move(o), needle});
+    };
+    add("NUL in endpoint", [](ww::options &o) { o.endpoint = std::string("unix:///tmp/a\0b", 15); }, "NUL");
+    add("comma in namespace", [](ww::options &o) { o.ignored_namespaces = std::vector<std::string>{"a,b"}; },
+        "a,b");
+    add("empty namespace", [](ww::options &o) { o.ignored_namespaces = std::vector<std::string>{"moby", ""}; },
+        "namespace");
+    add("negative duration", [](ww::options &o) { o.backoff_initial = -1ms; }, "backoff_initial");
+    add("too long duration", [](ww::options &o) { o.call_timeout = std::chrono::hours(24 * 50); }, "call_timeout");
+    add("max below initial",
+        [](ww::options &o) {
+            o.backoff_initial = 2s;
+            o.backoff_max = 1s;
+        },
+        nullptr);
+    add("unknown engine", [](ww::options &o) { o.engine = static_cast<ww::engine_kind>(9); }, nullptr);
+    add("unknown backoff", [](ww::options &o) { o.backoff = static_cast<ww::backoff_policy>(9); }, nullptr);
+    add("socket path too long",
+        [](ww::options &o) { o.endpoint = "unix:///tmp/" + std::string(120, 'x') + ".sock"; }, nullptr);
+    for (const bad_case &bc : cases) {
+        caught c = expect_error([&] { ww::watcher w(bc.o); }, bc.what);
+        CHECKF(c.status == WW_STATUS_INVALID_ARG, bc.what << ": status " << c.status << ": " << c.what);
+        CHECKF(!c.what.empty(), bc.what);
+        CHECKF(bc.needle == nullptr || contains(c.what, bc.needle), bc.what << ": \"" << c.what << '"');
+    }
+    // Valid ones pass: durations in any unit, a namespace list.
+    ww::options o = docker_options(g_missing_endpoint);
+    o.backoff = ww::backoff_policy::constant;
+    o.backoff_initial = 1s;
+    o.backoff_max = std::chrono::minutes(1);
+    o.call_timeout = 5s;
+    o.ignored_namespaces = std::vector<std::string>{"moby", "k8s.io"};
+    ww::watcher w(o);
+    CHECK(w.valid());
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: unreachable engines                                          */
+/* ------------------------------------------------------------------ */
+
+// Backoff NONE at an unreachable socket: ready() throws ENGINE at once,
+// naming the path and the OS error; giving up is final, shows in the
+// engine's state, and wait() for anything newer throws ENGINE at once.
+void gives_up_at_once(ww::engine_kind engine, const std::string &endpoint, const std::string &reported,
+                      const std::string &path, int err) {
+    ww::options o;
+    o.engine = engine;
+    o.endpoint = endpoint;
+    o.backoff = ww::backoff_policy::none;
+    ww::watcher w(o);
+    double t0 = now_ms();
+    caught c = expect_error([&] { (void)w.ready(5s); }, "ready");
+    double took = now_ms() - t0;
+    note(endpoint + ": " + c.status_name + " after " + std::to_string(static_cast<long>(took)) + " ms: " + c.what);
+    CHECKF(c.status == WW_STATUS_ENGINE, c.status_name << ": " << c.what);
+    CHECKF(took < 2000.0, "ready took " << took << " ms");
+    CHECKF(contains(c.what, path), "message \"" << c.what << "\" does not name " << path);
+    CHECKF(contains(c.what, std::strerror(err)), "message \"" << c.what << "\" does not name \"" << std::strerror(err)
+                                                               << '"');
+    CHECK(c.what == c.last_error);
+    CHECK(w.try_ready(0ms) == WW_STATUS_ENGINE);
+    CHECK(w.try_ready(-1ms) == WW_STATUS_ENGINE);
+    caught again = expect_error([&] { w.wait_ready(); }, "wait_ready");
+    CHECK(again.status == WW_STATUS_ENGINE);
+
+    ww::snapshot s = w.snapshot();
+    const std::string_view type = engine == ww::engine_kind::containerd ? "containerd.io" : "docker.com";
+    check_unsynced(s, type, reported);
+    ww::engine_view e = s.engines()[0];
+    CHECKF(e.state() == ww::engine_state::gave_up, ww::name(e.state()));
+    CHECKF(contains(e.last_error(), path), '"' << e.last_error() << '"');
+    CHECK(s.generation() >= 1); // giving up was published
+
+    // Nothing newer can come: wait() says so at once, with or without a limit.
+    t0 = now_ms();
+    caught w1 = expect_error([&] { (void)w.wait(s, 5s); }, "wait");
+    caught w2 = expect_error([&] { (void)w.wait(s.generation()); }, "wait without limit");
+    took = now_ms() - t0;
+    CHECKF(w1.status == WW_STATUS_ENGINE && w2.status == WW_STATUS_ENGINE, w1.status_name << ", " << w2.status_name);
+    CHECKF(contains(w1.what, "ww_wait") && contains(w1.what, path), '"' << w1.what << '"');
+    CHECKF(took < 2000.0, "wait took " << took << " ms");
+    CHECK(w.try_wait(s.generation(), 0ms) == WW_STATUS_ENGINE);
+    // What was published stays there to be seen.
+    CHECK(w.wait(s.generation() - 1, 0ms) && w.wait(0, 5s));
+}
+
+void test_unreachable_backoff_none_engine() {
+    gives_up_at_once(ww::engine_kind::docker, g_dead_endpoint, g_dead_endpoint, g_dead_sock, ECONNREFUSED);
+    gives_up_at_once(ww::engine_kind::docker, g_missing_endpoint, g_missing_endpoint, g_missing_sock, ENOENT);
+}
+
+void test_containerd_unreachable_backoff_none_engine() {
+    // Needs no containerd: a path and unix://PATH, both reported as unix://PATH.
+    gives_up_at_once(ww::engine_kind::containerd, g_dead_sock, g_dead_endpoint, g_dead_sock, ECONNREFUSED);
+    gives_up_at_once(ww::engine_kind::containerd, g_missing_endpoint, g_missing_endpoint, g_missing_sock, ENOENT);
+}
+
+// The default backoff never gives up: ready() returns false on timeout,
+// wait_ready() throws TIMEOUT, try_ready() says TIMEOUT; the engine stays
+// connecting, its last error naming the trouble.
+void test_unreachable_default_backoff_times_out() {
+    ww::watcher w(docker_options(g_dead_endpoint));
+    check_unsynced(w.snapshot(), "docker.com", g_dead_endpoint);
+    double t0 = now_ms();
+    bool r = w.ready(200ms);
+    double took = now_ms() - t0;
+    CHECK(!r);
+    CHECKF(took >= 190.0 && took < 2000.0, "ready(200ms) took " << took << " ms");
+    CHECKF(!ww::last_error_message().empty(), "no message after a timeout");
+    CHECK(w.try_ready(0ms) == WW_STATUS_TIMEOUT);
+    t0 = now_ms();
+    caught c = expect_error([&] { w.wait_ready(100ms); }, "wait_ready(100ms)");
+    took = now_ms() - t0;
+    CHECKF(c.status == WW_STATUS_TIMEOUT, c.status_name << ": " << c.what);
+    CHECKF(!c.what.empty() && c.what == c.last_error, '"' << c.what << '"');
+    CHECKF(took >= 90.0 && took < 2000.0, "wait_ready(100ms) took " << took << " ms");
+    ww::snapshot s = w.snapshot();
+    check_unsynced(s, "docker.com", g_dead_endpoint);
+    ww::engine_view e = s.engines()[0];
+    CHECKF(e.state() == ww::engine_state::connecting, ww::name(e.state()));
+    CHECKF(contains(e.last_error(), g_dead_sock), '"' << e.last_error() << '"');
+
+    // wait() for a generation that never comes: false after the timeout.
+    t0 = now_ms();
+    r = w.wait(std::numeric_limits<std::uint64_t>::max(), 150ms);
+    took = now_ms() - t0;
+    CHECK(!r);
+    CHECKF(took >= 140.0 && took < 2000.0, "wait(150ms) took " << took << " ms");
+    CHECK(w.try_wait(std::numeric_limits<std::uint64_t>::max(), 0ms) == WW_STATUS_TIMEOUT);
+    CHECKF(contains(ww::last_error_message(), "ww_wait"), '"' << ww::last_error_message() << '"');
+}
+
+// Exponential backoff with a deadline: ENGINE once the time is up.
+void test_unreachable_max_elapsed_engine() {
+    ww::options o = docker_options(g_dead_endpoint);
+    o.backoff_initial = 50ms;
+    o.backoff_max_elapsed = 300ms;
+    ww::watcher w(o);
+    double t0 = now_ms();
+    caught c = expect_error([&] { (void)w.ready(10s); }, "ready");
+    double took = now_ms() - t0;
+    CHECKF(c.status == WW_STATUS_ENGINE, c.status_name << ": " << c.what);
+    CHECKF(took >= 250.0 && took < 5000.0, "gave up after " << took << " ms");
+    CHECK(contains(c.what, g_dead_sock));
+    CHECK(w.snapshot().engines()[0].state() == ww::engine_state::gave_up);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: a real Docker engine                                         */
+/* ------------------------------------------------------------------ */
+
+void test_real_engine_docker() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    CHECK(w.ready(0ms));
+    CHECK(w.try_ready(-1ms) == WW_STATUS_OK);
+    CHECK(w.ready(std::chrono::milliseconds::max())); // clamped, not wrapped to "no limit" or negative
+    CHECK(w.ready(std::chrono::hours(24 * 365)));
+    CHECK(w.ready(-1ms));
+    w.wait_ready();
+    w.wait_ready(0ms);
+    ww::snapshot s = w.snapshot();
+    CHECK(s.generation() >= 1);
+    check_invariants(s, "docker.com", g_endpoint);
+    check_has(s, g_docker);
+    CHECK(!s.find("0000000000000000000000000000000000000000000000000000000000000000"));
+    CHECK(!s.find(""));
+    CHECK(!s.find(std::string_view(g_docker.id).substr(0, 12))); // IDs are exact, no prefixes
+    CHECK(!s.find(g_docker.id + std::string(1, '\0')));          // no NUL in an ID
+    CHECK(!s.find(std::string(300, 'a')));                       // longer than any ID
+    CHECK(!s.find_pid(0) && !s.find_pid(-1) && !s.find_pid(std::numeric_limits<int>::max()));
+    CHECK(!s.project("no-such-project"));
+
+    // The ranges: range-for, iterator arithmetic, indexing, ->.
+    ww::container_range cs = s.containers();
+    CHECK(static_cast<std::size_t>(std::distance(cs.begin(), cs.end())) == cs.size());
+    CHECK(static_cast<std::size_t>(cs.end() - cs.begin()) == cs.size());
+    CHECK(!cs.empty() && cs.front().id() == cs[0].id() && cs.back().id() == cs[cs.size() - 1].id());
+    std::size_t i = 0;
+    for (auto it = cs.begin(); it != cs.end(); ++it, ++i) {
+        CHECK(it->id() == cs[i].id() && (*it).pid() == cs.begin()[static_cast<std::ptrdiff_t>(i)].pid());
+        CHECK(cs.begin() + static_cast<std::ptrdiff_t>(i) == it && it - cs.begin() == static_cast<std::ptrdiff_t>(i));
+        CHECK(it < cs.end() && it >= cs.begin());
+    }
+    auto back = cs.end();
+    --back;
+    CHECK(&(*back).raw() == &cs.back().raw());
+    auto found = std::find_if(cs.begin(), cs.end(), [](ww::container_view c) { return c.id() == g_docker.id; });
+    CHECK(found != cs.end() && found->name() == g_docker.name);
+    note(std::to_string(cs.size()) + " containers in " + std::to_string(s.projects().size()) +
+         " projects, generation " + std::to_string(s.generation()));
+    // The expected container's labels, as a sorted list of pairs.
+    auto c = s.find(g_docker.id);
+    std::vector<std::pair<std::string_view, std::string_view>> labels;
+    for (ww::label l : c->labels()) {
+        labels.emplace_back(l.key(), l.value());
+    }
+    CHECK(std::is_sorted(labels.begin(), labels.end()));
+    CHECK(std::find(labels.begin(), labels.end(), std::make_pair(compose_label, std::string_view(g_docker.project))) !=
+          labels.end());
+}
+
+// The engine view: what the docker CLI says of the engine, SYNCED, synced
+// while this test watched.
+void test_docker_engine_view() {
+    const wall_clock::time_point t0 = wall_clock::now();
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    const wall_clock::time_point t1 = wall_clock::now();
+    ww::snapshot s = w.snapshot();
+    check_invariants(s, "docker.com", g_endpoint);
+    ww::engine_view e = s.engines()[0];
+    CHECK(&e.raw() == &s.get()->engines[0]);
+    CHECK(e.kind() == ww::engine_kind::docker);
+    CHECKF(e.state() == ww::engine_state::synced, ww::name(e.state()));
+    CHECKF(e.id() == docker({"info", "-f", "{{.ID}}"}), '"' << e.id() << '"');
+    CHECKF(e.version() == docker({"version", "-f", "{{.Server.Version}}"}), '"' << e.version() << '"');
+    CHECKF(e.pid() > 0 && comm_of(e.pid()) == "dockerd", "PID " << e.pid() << " (" << comm_of(e.pid()) << ')');
+    CHECKF(e.synced_at() && *e.synced_at() >= t0 - 1s && *e.synced_at() <= t1 + 1s,
+           "synced at " << show(e.synced_at()) << ", watched from " << show(t0) << " to " << show(t1));
+    CHECKF(e.last_error().empty(), '"' << e.last_error() << '"');
+    CHECK(e.repairs() == 0);
+    CHECK(s.find(g_docker.id)->engine().id() == e.id());
+    note("engine " + std::string(e.type()) + " " + std::string(e.version()) + ", PID " + std::to_string(e.pid()) +
+         ", " + std::string(ww::name(e.state())));
+}
+
+// A container's record as Docker has it: image, image ID, start time, not
+// privileged, outside pods.
+void test_docker_record_fields() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s = w.snapshot();
+    auto c = s.find(g_docker.id);
+    CHECK(c.has_value());
+    CHECKF(c->image() == docker_image, '"' << c->image() << '"');
+    std::string image_id = docker({"inspect", "-f", "{{.Image}}", g_docker.id});
+    CHECKF(c->image_id() == image_id && starts_with(image_id, "sha256:") && image_id.size() == 71,
+           '"' << c->image_id() << "\", docker says \"" << image_id << '"');
+    auto started = parse_rfc3339_utc(docker({"inspect", "-f", "{{.State.StartedAt}}", g_docker.id}));
+    CHECK(started.has_value());
+    CHECKF(c->started_at() == started, show(c->started_at()) << ", docker says " << show(started));
+    CHECK(*c->started_at() <= wall_clock::now());
+    CHECK(!c->privileged() && !c->paused());
+    CHECK(c->pod_name().empty() && c->pod_namespace().empty() && c->pod_uid().empty() && !c->pod_sandbox());
+}
+
+// Projects are slices of the containers, found by name.
+void test_project_view_slices() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s = w.snapshot();
+    auto p = s.project(g_docker.project);
+    CHECK(p.has_value() && !p->unnamed() && !p->empty());
+    CHECK(p->engine_index() == 0 && p->engine().endpoint() == g_endpoint);
+    auto first = s.containers().begin();
+    std::ptrdiff_t offset = p->containers().data() - s.containers().data();
+    CHECK(offset >= 0 && static_cast<std::size_t>(offset) + p->size() <= s.containers().size());
+    std::size_t k = 0;
+    for (ww::container_view c : p->containers()) {
+        CHECK(&c.raw() == &first[offset + static_cast<std::ptrdiff_t>(k)].raw());
+        CHECK(c.project() == g_docker.project);
+        k++;
+    }
+    CHECK(k == p->size());
+    // Outside the slice, no container of the project.
+    std::size_t members = 0;
+    for (ww::container_view c : s.containers()) {
+        members += c.project() == g_docker.project;
+    }
+    CHECK(members == p->size());
+    std::size_t total = 0;
+    for (ww::project_view pv : s.projects()) {
+        total += pv.size();
+    }
+    CHECK(total == s.containers().size());
+    CHECK(s.project("")->raw().name == s.projects()[0].raw().name);
+}
+
+// A snapshot outlives its watcher: after the destructor, after close(), and
+// freed in either order.
+void test_snapshot_outlives_watcher() {
+    ww::snapshot a, b;
+    {
+        ww::watcher w = ready_watcher(docker_options(g_endpoint));
+        a = w.snapshot();
+        b = w.snapshot();
+        CHECK(a.generation() <= b.generation());
+    }
+    check_has(a, g_docker);
+    CHECK(touch_all(a) > 0);
+    a = ww::snapshot();
+    check_has(b, g_docker);
+
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot c = w.snapshot();
+    w.close();
+    CHECK(!w.valid());
+    w.close(); // idempotent
+    check_invariants(c, "docker.com", g_endpoint);
+    check_has(c, g_docker);
+    CHECK(touch_all(c) == touch_all(ww::snapshot(c)));
+}
+
+// Copies share one portfolio (freed once, by the last); moved-from and
+// default snapshots are empty and safe.
+void test_snapshot_copies_and_moves() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s = w.snapshot();
+    const ww_portfolio *raw = s.get();
+    ww::snapshot copy = s;
+    CHECK(copy.get() == raw);
+    ww::snapshot assigned;
+    check_empty(assigned);
+    assigned = copy;
+    CHECK(assigned.get() == raw);
+    ww::snapshot &alias = assigned;
+    assigned = alias; // self-copy
+    CHECK(assigned.get() == raw);
+    ww::snapshot moved = std::move(copy);
+    CHECK(moved.get() == raw);
+    check_empty(copy); // NOLINT(bugprone-use-after-move): moved-from is documented as empty
+    copy = std::move(moved);
+    check_empty(moved);
+    CHECK(copy.get() == raw);
+    copy = std::move(alias); // moves from `assigned`
+    check_empty(assigned);
+    CHECK(copy.get() == raw);
+    ww::snapshot &self = copy;
+    copy = std::move(self); // self-move
+    CHECK(copy.get() == raw);
+    s = ww::snapshot(); // the first handle goes; the copy keeps it alive
+    check_empty(s);
+    w.close();
+    check_has(copy, g_docker);
+    // A snapshot from the wrapper's raw constructor: NULL is empty.
+    check_empty(ww::snapshot(nullptr));
+    // Many copies, freed out of order.
+    std::vector<ww::snapshot> many(100, copy);
+    for (std::size_t i = 0; i < many.size(); i += 2) {
+        many[i] = ww::snapshot();
+    }
+    copy = ww::snapshot();
+    check_has(many[1], g_docker);
+}
+
+// A moved-from or closed watcher holds nothing: its calls throw NULL_ARG
+// (or do nothing), the new owner works; move-assignment closes the old one.
+void test_moved_from_watcher_safe() {
+    ww::watcher a(docker_options(g_endpoint));
+    ww_watcher *raw = a.native_handle();
+    CHECK(raw != nullptr && a.valid() && static_cast<bool>(a));
+    ww::watcher b = std::move(a);
+    CHECK(b.native_handle() == raw);
+    CHECK(!a.valid() && !a && a.native_handle() == nullptr); // NOLINT(bugprone-use-after-move)
+    caught c = expect_error([&] { (void)a.snapshot(); }, "snapshot of a moved-from watcher");
+    CHECKF(c.status == WW_STATUS_NULL_ARG, c.status_name << ": " << c.what);
+    CHECKF(contains(c.what, "ww_snapshot"), '"' << c.what << '"');
+    c = expect_error([&] { (void)a.ready(0ms); }, "ready of a moved-from watcher");
+    CHECKF(c.status == WW_STATUS_NULL_ARG && contains(c.what, "ww_ready"), c.status_name << ": " << c.what);
+    c = expect_error([&] { a.wait_ready(); }, "wait_ready of a moved-from watcher");
+    CHECK(c.status == WW_STATUS_NULL_ARG);
+    c = expect_error([&] { (void)a.wait(0, 0ms); }, "wait of a moved-from watcher");
+    CHECKF(c.status == WW_STATUS_NULL_ARG && contains(c.what, "ww_wait"), c.status_name << ": " << c.what);
+    c = expect_error([&] { (void)a.event_fd(); }, "event_fd of a moved-from watcher");
+    CHECKF(c.status == WW_STATUS_NULL_ARG && contains(c.what, "ww_event_fd"), c.status_name << ": " << c.what);
+    c = expect_error([&] { (void)a.acknowledge(); }, "acknowledge of a moved-from watcher");
+    CHECK(c.status == WW_STATUS_NULL_ARG);
+    CHECK(a.try_ready(0ms) == WW_STATUS_NULL_ARG && a.try_wait(0, 0ms) == WW_STATUS_NULL_ARG);
+    a.close();
+    CHECK(b.ready(30s));
+    check_has(b.snapshot(), g_docker);
+
+    // Move-assignment into a live watcher closes that one first.
+    ww::watcher d(docker_options(g_missing_endpoint));
+    d = std::move(b);
+    CHECK(d.native_handle() == raw && !b.valid()); // NOLINT(bugprone-use-after-move)
+    CHECK(d.ready(0ms));
+    // Back into the moved-from one, swap, self-move.
+    a = std::move(d);
+    CHECK(a.native_handle() == raw && !d.valid()); // NOLINT(bugprone-use-after-move)
+    swap(a, d);
+    CHECK(d.native_handle() == raw && !a.valid());
+    ww::watcher &self = d;
+    d = std::move(self);
+    CHECK(d.native_handle() == raw);
+    check_has(d.snapshot(), g_docker);
+    ww::watcher e = std::move(a); // moving an empty one
+    CHECK(!e.valid() && !a.valid());
+    d.close();
+    CHECK(!d.valid() && d.try_ready(0ms) == WW_STATUS_NULL_ARG);
+}
+
+// The default constructor watches Docker at DOCKER_HOST.
+void test_default_watcher_uses_docker_host() {
+    const char *old = std::getenv("DOCKER_HOST");
+    std::optional<std::string> saved = old != nullptr ? std::optional<std::string>(old) : std::nullopt;
+    setenv("DOCKER_HOST", g_endpoint.c_str(), 1);
+    bool ok = false;
+    try {
+        ww::watcher w;
+        CHECK(w.ready(30s));
+        ww::snapshot s = w.snapshot();
+        CHECKF(s.engines()[0].endpoint() == g_endpoint, '"' << s.engines()[0].endpoint() << '"');
+        check_has(s, g_docker);
+        ok = true;
+    } catch (...) {
+        if (saved) {
+            setenv("DOCKER_HOST", saved->c_str(), 1);
+        } else {
+            unsetenv("DOCKER_HOST");
+        }
+        throw;
+    }
+    if (saved) {
+        setenv("DOCKER_HOST", saved->c_str(), 1);
+    } else {
+        unsetenv("DOCKER_HOST");
+    }
+    CHECK(ok);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: changes (wait, event descriptor, diff)                       */
+/* ------------------------------------------------------------------ */
+
+// diff() from nothing: every container started, in the snapshot's order;
+// from a snapshot to itself: nothing; an empty `to`: NULL_ARG.
+void test_diff_from_nothing_and_to_itself() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s = w.snapshot();
+    ww::changes all = ww::diff(s);
+    CHECK(!all.from().valid() && all.to().get() == s.get());
+    CHECKF(all.size() == s.containers().size(), all.size() << " changes, " << s.containers().size() << " containers");
+    CHECK(!all.empty() && all.data() != nullptr);
+    std::size_t i = 0;
+    for (ww::change ch : all) {
+        CHECK(ch.kind() == ww::change_kind::started && ch.raw().kind == WW_CHANGE_STARTED);
+        CHECK(!ch.before().has_value() && ch.raw().before == nullptr);
+        CHECK(ch.after().has_value() && &ch.after()->raw() == &s.containers()[i].raw());
+        CHECK(&ch.after()->portfolio() == s.get() && &ch.container().raw() == &ch.after()->raw());
+        i++;
+    }
+    CHECK(i == all.size() && &all.front().raw() == &all.data()[0] && &all.back().raw() == &all[all.size() - 1].raw());
+    CHECK(static_cast<std::size_t>(all.end() - all.begin()) == all.size());
+    ww::change mine = only_change_of(all, g_docker.id);
+    CHECK(mine.after()->pid() == g_docker.pid && mine.after()->name() == g_docker.name);
+    // An empty `from` is "nothing" too.
+    CHECK(ww::diff(ww::snapshot(), s).size() == all.size());
+
+    ww::changes none = ww::diff(s, s);
+    CHECK(none.empty() && none.size() == 0 && none.begin() == none.end() && none.data() == nullptr);
+    CHECK(none.from().get() == s.get() && none.to().get() == s.get());
+    ww::changes nothing;
+    CHECK(nothing.empty() && nothing.begin() == nothing.end() && !nothing.from() && !nothing.to());
+
+    caught c = expect_error([&] { (void)ww::diff(s, ww::snapshot()); }, "diff to an empty snapshot");
+    CHECKF(c.status == WW_STATUS_NULL_ARG && contains(c.what, "ww_diff"), c.status_name << ": " << c.what);
+    c = expect_error([&] { (void)ww::diff(ww::snapshot()); }, "diff from nothing to nothing");
+    CHECK(c.status == WW_STATUS_NULL_ARG);
+}
+
+// wait(): at once when something newer exists, false after the timeout when
+// nothing does, and the same through try_wait().
+void test_wait_generations_and_timeouts() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s = w.snapshot();
+    CHECK(s.generation() >= 1);
+    double t0 = now_ms();
+    CHECK(w.wait(s.generation() - 1, 0ms));
+    CHECK(w.wait(0));        // no limit, but newer exists
+    CHECK(w.wait(0, 10min)); // likewise
+    CHECK(w.try_wait(0, 0ms) == WW_STATUS_OK);
+    CHECKF(now_ms() - t0 < 1000.0, "waits for what exists took " << now_ms() - t0 << " ms");
+    t0 = now_ms();
+    bool r = w.wait(std::numeric_limits<std::uint64_t>::max(), 150ms);
+    double took = now_ms() - t0;
+    CHECK(!r);
+    CHECKF(took >= 140.0 && took < 2000.0, "wait(150ms) took " << took << " ms");
+    CHECK(w.try_wait(std::numeric_limits<std::uint64_t>::max(), 0ms) == WW_STATUS_TIMEOUT);
+    CHECKF(contains(ww::last_error_message(), "ww_wait"), '"' << ww::last_error_message() << '"');
+    // Generations only grow.
+    ww::snapshot later = w.snapshot();
+    CHECK(later.generation() >= s.generation());
+}
+
+// A thread blocked in wait() wakes when a container is paused with `docker
+// pause`, and diff() shows the pause; then the event descriptor becomes
+// readable when it is resumed, acknowledge() takes the wake-up, and diff()
+// shows the resume.
+void test_wait_wakes_on_docker_pause() {
+    scratch box;
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s0 = snapshot_when(
+        w, ww::snapshot(), [&](const ww::snapshot &s) { return s.find(box.id()).has_value(); }, "with the container");
+    CHECK(!s0.find(box.id())->paused());
+
+    std::atomic<bool> waiting{false};
+    std::atomic<int> wake_ups{0};
+    ww::snapshot seen;
+    std::string failure;
+    std::thread waiter([&] {
+        try {
+            ww::snapshot s = s0;
+            waiting = true;
+            for (;;) {
+                if (!w.wait(s, 20s)) {
+                    failure = "no wake-up within 20 s";
+                    return;
+                }
+                wake_ups++;
+                s = w.snapshot();
+                auto c = s.find(box.id());
+                if (c && c->paused()) {
+                    seen = s;
+                    return;
+                }
+            }
+        } catch (const std::exception &e) {
+            failure = e.what();
+        }
+    });
+    while (!waiting) {
+        std::this_thread::sleep_for(1ms);
+    }
+    std::this_thread::sleep_for(100ms); // in wait() by now
+    const double t0 = now_ms();
+    bool paused = run_command({"docker", "-H", g_endpoint, "pause", box.id()}).status == 0;
+    waiter.join();
+    const double took = now_ms() - t0;
+    CHECK(paused);
+    CHECKF(failure.empty(), failure);
+    note("woke " + std::to_string(wake_ups.load()) + " time(s); paused seen " + std::to_string(static_cast<long>(took)) +
+         " ms after `docker pause` began");
+    CHECK(wake_ups >= 1 && seen.generation() > s0.generation());
+
+    // diff: the pause, from the container in s0 to the one in `seen`.
+    ww::changes d = ww::diff(s0, seen);
+    CHECK(d.from().get() == s0.get() && d.to().get() == seen.get());
+    ww::change ch = only_change_of(d, box.id());
+    CHECKF(ch.kind() == ww::change_kind::paused, ww::name(ch.kind()));
+    CHECK(ch.before() && ch.after());
+    CHECK(&ch.before()->raw() == &s0.find(box.id())->raw() && &ch.before()->portfolio() == s0.get());
+    CHECK(&ch.after()->raw() == &seen.find(box.id())->raw() && &ch.after()->portfolio() == seen.get());
+    CHECK(!ch.before()->paused() && ch.after()->paused());
+    CHECK(ch.before()->pid() == box.pid() && ch.after()->pid() == box.pid());
+    CHECK(&ch.container().raw() == &ch.after()->raw());
+    CHECK(ch.before()->engine().endpoint() == g_endpoint && ch.after()->engine().state() == ww::engine_state::synced);
+
+    // The event descriptor: readable at once (generations were published
+    // before the first call), non-blocking and close-on-exec.
+    const int fd = w.event_fd();
+    CHECK(fd >= 0 && w.event_fd() == fd);
+    CHECK((fcntl(fd, F_GETFL) & O_NONBLOCK) != 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(readable(fd, 0ms));
+    ww::snapshot before_ack = w.snapshot();
+    CHECK(w.acknowledge());
+    const bool still = readable(fd, 0ms);
+    const bool more = w.acknowledge();
+    // Only a publication after the acknowledgement may leave it readable.
+    CHECKF((!still && !more) || w.snapshot().generation() > before_ack.generation(),
+           "readable " << still << ", acknowledged again " << more);
+
+    // Resume it from another thread while this one sleeps in poll().
+    ww::snapshot shown = w.snapshot();
+    std::atomic<int> unpause_status{-2};
+    std::thread resumer([&] {
+        std::this_thread::sleep_for(100ms);
+        unpause_status = run_command({"docker", "-H", g_endpoint, "unpause", box.id()}).status;
+    });
+    ww::snapshot now;
+    int polls = 0;
+    std::string poll_failure;
+    for (;;) {
+        if (!readable(fd, 20s)) {
+            poll_failure = "the event descriptor stayed unreadable for 20 s";
+            break;
+        }
+        polls++;
+        // First acknowledge, then look: nothing published later is missed.
+        if (!w.acknowledge()) {
+            poll_failure = "readable, but nothing to acknowledge";
+            break;
+        }
+        now = w.snapshot();
+        auto c = now.find(box.id());
+        if (c && !c->paused()) {
+            break;
+        }
+    }
+    resumer.join();
+    CHECK(unpause_status == 0);
+    CHECKF(poll_failure.empty(), poll_failure);
+    CHECK(polls >= 1 && now.generation() > shown.generation());
+    ww::changes resumed = ww::diff(shown, now); // the change borrows from it
+    ww::change back = only_change_of(resumed, box.id());
+    CHECKF(back.kind() == ww::change_kind::unpaused, ww::name(back.kind()));
+    CHECK(back.before()->paused() && !back.after()->paused());
+    CHECK(&back.before()->portfolio() == shown.get() && &back.after()->portfolio() == now.get());
+}
+
+// A container started: diff() shows it started, with its record as Docker
+// has it (image, image ID, start time, privileged, pod); removed: exited.
+// The changes outlive their snapshots and the watcher.
+void test_diff_shows_started_and_exited() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::snapshot s0 = w.snapshot();
+    const wall_clock::time_point t0 = wall_clock::now();
+    const std::vector<std::string> pod_labels = {"--label", "io.kubernetes.pod.name=web-0",
+                                                 "--label", "io.kubernetes.pod.namespace=shop",
+                                                 "--label", "io.kubernetes.pod.uid=4b1f-77",
+                                                 "--label", "io.kubernetes.docker.type=podsandbox",
+                                                 "--label", std::string(compose_label) + "=ww-cpp-diff"};
+    // Where the engine itself lacks the capabilities, a privileged container
+    // cannot start: then an unprivileged one shows privileged() false.
+    scratch box(pod_labels, {"--privileged"}, "this engine cannot run a privileged container");
+    const wall_clock::time_point t1 = wall_clock::now();
+    ww::snapshot s1 = snapshot_when(
+        w, s0, [&](const ww::snapshot &s) { return s.find(box.id()).has_value(); }, "with the new container");
+    check_invariants(s1, "docker.com", g_endpoint);
+
+    ww::changes started = ww::diff(s0, s1);
+    ww::change ch = only_change_of(started, box.id());
+    CHECKF(ch.kind() == ww::change_kind::started, ww::name(ch.kind()));
+    CHECK(!ch.before() && ch.after() && &ch.after()->raw() == &s1.find(box.id())->raw());
+    ww::container_view c = ch.container();
+    CHECK(c.name() == box.name() && c.pid() == box.pid() && c.project() == "ww-cpp-diff" && !c.paused());
+    CHECKF(c.image() == docker_image, '"' << c.image() << '"');
+    std::string image_id = docker({"image", "inspect", "-f", "{{.Id}}", std::string(docker_image)});
+    CHECKF(c.image_id() == image_id, '"' << c.image_id() << "\", docker says \"" << image_id << '"');
+    CHECKF(c.started_at() && *c.started_at() >= t0 - 1s && *c.started_at() <= t1 + 1s,
+           "started at " << show(c.started_at()) << ", `docker run` from " << show(t0) << " to " << show(t1));
+    CHECK(c.started_at() == parse_rfc3339_utc(docker({"inspect", "-f", "{{.State.StartedAt}}", box.id()})));
+    CHECKF(c.privileged() == box.with_extra_args(), "privileged " << c.privileged());
+    CHECK(docker({"inspect", "-f", "{{.HostConfig.Privileged}}", box.id()}) == (c.privileged() ? "true" : "false"));
+    CHECKF(c.pod_name() == "web-0" && c.pod_namespace() == "shop" && c.pod_uid() == "4b1f-77" && c.pod_sandbox(),
+           c.pod_name() << ' ' << c.pod_namespace() << ' ' << c.pod_uid() << ' ' << c.pod_sandbox());
+    CHECK(c.engine_index() == 0 && c.engine().kind() == ww::engine_kind::docker);
+    CHECK(s1.find_pid(box.pid()) && &s1.find_pid(box.pid())->raw() == &c.raw());
+    auto project = s1.project("ww-cpp-diff");
+    CHECK(project && project->size() == 1 && &project->containers()[0].raw() == &c.raw());
+
+    box.remove();
+    ww::snapshot s2 = snapshot_when(
+        w, s1, [&](const ww::snapshot &s) { return !s.find(box.id()).has_value(); }, "without the container");
+    ww::changes exited = ww::diff(s1, s2);
+    ch = only_change_of(exited, box.id());
+    CHECKF(ch.kind() == ww::change_kind::exited, ww::name(ch.kind()));
+    CHECK(ch.before() && !ch.after() && &ch.before()->raw() == &s1.find(box.id())->raw());
+    CHECK(ch.container().name() == box.name() && ch.container().pid() == box.pid());
+    CHECK(&ch.container().portfolio() == s1.get());
+    CHECK(!s2.find_pid(box.pid()) && !s2.project("ww-cpp-diff"));
+
+    // The changes keep both snapshots: all of them survive the watcher and
+    // every other handle.
+    const std::size_t sums = touch_all(started) + touch_all(exited);
+    ww::changes copy = exited;
+    CHECK(copy.data() == exited.data() && copy.size() == exited.size());
+    s0 = s1 = s2 = ww::snapshot();
+    w.close();
+    exited = ww::changes();
+    CHECK(touch_all(started) + touch_all(copy) == sums);
+    CHECK(only_change_of(copy, box.id()).before()->image() == docker_image);
+}
+
+// Closing (destroying) a watcher wakes the threads blocked in its wait()
+// and ready(): they throw CLOSED (try_wait() returns it), at once.
+void test_close_wakes_blocked_waiters() {
+    auto w = std::make_unique<ww::watcher>(ready_watcher(docker_options(g_endpoint)));
+    auto unready = std::make_unique<ww::watcher>(docker_options(g_dead_endpoint)); // never ready
+    constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+
+    std::atomic<int> entered{0};
+    struct result {
+        ww_status status = WW_STATUS_OK;
+        std::string what;
+        double at = 0;
+    };
+    result in_wait, in_try_wait, in_ready, in_wait_ready;
+    auto blocked = [&entered](result &r, auto call) {
+        return std::thread([&entered, &r, call] {
+            entered++;
+            try {
+                call();
+                r.what = "returned";
+            } catch (const ww::error &e) {
+                r.status = e.status();
+                r.what = e.what();
+            } catch (const std::exception &e) {
+                r.what = e.what();
+            }
+            r.at = now_ms();
+        });
+    };
+    ww::watcher *wp = w.get(), *up = unready.get();
+    std::vector<std::thread> threads;
+    threads.push_back(blocked(in_wait, [wp] { (void)wp->wait(never); }));
+    threads.push_back(blocked(in_try_wait, [wp, &in_try_wait] {
+        in_try_wait.status = wp->try_wait(never, -1ms);
+        in_try_wait.what = std::string(ww::last_error_message());
+        throw ww::error(in_try_wait.status, in_try_wait.what);
+    }));
+    threads.push_back(blocked(in_ready, [up] { (void)up->ready(-1ms); }));
+    threads.push_back(blocked(in_wait_ready, [up] { up->wait_ready(); }));
+    while (entered < 4) {
+        std::this_thread::sleep_for(1ms);
+    }
+    std::this_thread::sleep_for(200ms); // all blocked by now
+    const double t0 = now_ms();
+    w.reset();
+    const double closed_after = now_ms() - t0;
+    unready.reset();
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    note("closing took " + std::to_string(static_cast<long>(closed_after)) + " ms");
+    CHECKF(closed_after < 2000.0, "closing took " << closed_after << " ms");
+    for (const result *r : {&in_wait, &in_try_wait, &in_ready, &in_wait_ready}) {
+        CHECKF(r->status == WW_STATUS_CLOSED, ww::status_name(r->status) << ": " << r->what);
+        CHECKF(contains(r->what, "closed"), '"' << r->what << '"');
+        CHECKF(r->at - t0 < 2000.0, "woke " << r->at - t0 << " ms after closing began");
+    }
+    CHECK(contains(in_wait.what, "ww_wait") && contains(in_ready.what, "ww_ready"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: threads                                                      */
+/* ------------------------------------------------------------------ */
+
+constexpr int snap_threads = 8;
+constexpr int snap_rounds = 10000;
+
+// 8 std::threads take snapshots of one ready watcher (and copy the main
+// thread's) while the main thread holds one; `e` must still be in it.
+void concurrent_snapshots(ww::watcher w, std::string_view type, const expect &e) {
+    ww::snapshot held = w.snapshot();
+    const std::uint64_t generation = held.generation();
+    std::atomic<long> failures{0}, rounds{0};
+    std::vector<std::thread> threads;
+    double t0 = now_ms();
+    for (int t = 0; t < snap_threads; t++) {
+        threads.emplace_back([&, t] {
+            try {
+                std::uint64_t last = generation;
+                for (int i = 0; i < snap_rounds; i++) {
+                    ww::snapshot s = w.snapshot();
+                    if (s.generation() < last || s.engines().empty() || s.engines()[0].type() != type ||
+                        s.projects().empty()) {
+                        failures++;
+                    }
+                    last = s.generation();
+                    if ((i + t) % 500 == 0) {
+                        ww::snapshot copy = held; // shared count, concurrently
+                        auto c = s.find(e.id);
+                        auto p = s.find_pid(e.pid);
+                        if (!c || c->pid() != e.pid || c->name() != e.name || !p || &p->raw() != &c->raw() ||
+                            !copy.find(e.id) || w.try_ready(0ms) != WW_STATUS_OK || !w.wait(0, 0ms) ||
+                            ww::diff(copy, s).size() > s.containers().size() + copy.containers().size()) {
+                            failures++;
+                        }
+                    }
+                    rounds++;
+                }
+            } catch (const std::exception &ex) {
+                failures++;
+                note("thread " + std::to_string(t) + ": " + ex.what());
+            }
+        });
+    }
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    note(std::to_string(snap_threads) + " threads x " + std::to_string(snap_rounds) + " snapshots in " +
+         std::to_string(static_cast<long>(now_ms() - t0)) + " ms");
+    CHECKF(failures.load() == 0, failures.load() << " failures");
+    CHECK(rounds.load() == static_cast<long>(snap_threads) * snap_rounds);
+    check_has(held, e);
+    w.close();
+    check_has(held, e);
+}
+
+void test_concurrent_snapshots() {
+    concurrent_snapshots(ready_watcher(docker_options(g_endpoint)), "docker.com", g_docker);
+}
+
+// Errors in 8 threads at once: each thread's error carries its own message.
+void test_errors_per_thread() {
+    std::atomic<long> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < snap_threads; t++) {
+        threads.emplace_back([&failures, t] {
+            for (int i = 0; i < 200; i++) {
+                std::string endpoint = "ssh://host-" + std::to_string(t) + "-" + std::to_string(i);
+                try {
+                    ww::watcher w(docker_options(endpoint));
+                    failures++;
+                } catch (const ww::error &e) {
+                    if (e.status() != WW_STATUS_INVALID_ARG || !contains(e.what(), endpoint) ||
+                        ww::last_error_message() != e.what()) {
+                        failures++;
+                    }
+                } catch (...) {
+                    failures++;
+                }
+            }
+        });
+    }
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    CHECKF(failures.load() == 0, failures.load() << " failures");
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: a real containerd                                            */
+/* ------------------------------------------------------------------ */
+
+// The value after "KEY:" in the "Server:" part of `ctr version`.
+std::string ctr_server(const std::string &version, std::string_view key) {
+    std::istringstream in(version);
+    std::string line;
+    bool server = false;
+    while (std::getline(in, line)) {
+        std::string t = trim(line);
+        if (t == "Server:") {
+            server = true;
+        } else if (server && starts_with(t, std::string(key) + ":")) {
+            return trim(t.substr(key.size() + 1));
+        }
+    }
+    return "";
+}
+
+void test_containerd_real_engine() {
+    needs_containerd();
+    const wall_clock::time_point t0 = wall_clock::now();
+    ww::watcher w = ready_watcher(ctrd_options());
+    const wall_clock::time_point t1 = wall_clock::now();
+    ww::snapshot s = w.snapshot();
+    CHECK(s.generation() >= 1);
+    check_invariants(s, "containerd.io", g_ctrd_url);
+    check_has(s, g_ctrd);
+    CHECKF(!s.find(g_ctrd_ignored_id), g_ctrd_ignored_id << " of an ignored namespace in the snapshot");
+    // Every name is the nerdctl/name label (namespaced like the ID), else the ID.
+    for (ww::container_view c : s.containers()) {
+        std::string_view id = c.id();
+        std::size_t slash = id.find('/');
+        std::string want(id);
+        if (auto label = c.find_label(nerdctl_name_label); label && !label->empty()) {
+            want = slash == std::string_view::npos ? std::string(*label)
+                                                   : std::string(id.substr(0, slash + 1)) + std::string(*label);
+        }
+        CHECKF(c.name() == want, "container " << id << ": name \"" << c.name() << "\", expected \"" << want << '"');
+        CHECKF(id.substr(0, slash == std::string_view::npos ? 0 : slash) != "moby", id);
+    }
+
+    // The engine as ctr sees it.
+    ww::engine_view e = s.engines()[0];
+    std::string version = ctr("default", {"version"});
+    CHECK(e.kind() == ww::engine_kind::containerd);
+    CHECKF(e.state() == ww::engine_state::synced, ww::name(e.state()));
+    CHECKF(!ctr_server(version, "UUID").empty() && e.id() == ctr_server(version, "UUID"),
+           '"' << e.id() << "\" vs\n" << version);
+    CHECKF(contains(e.version(), ctr_server(version, "Version")) && contains(e.version(), ctr_server(version, "Revision")),
+           '"' << e.version() << "\" vs\n" << version);
+    CHECKF(e.pid() > 0 && comm_of(e.pid()) == "containerd", "PID " << e.pid() << " (" << comm_of(e.pid()) << ')');
+    CHECKF(e.synced_at() && *e.synced_at() >= t0 - 1s && *e.synced_at() <= t1 + 1s, show(e.synced_at()));
+    CHECKF(e.last_error().empty(), '"' << e.last_error() << '"');
+    CHECK(e.repairs() == 0);
+
+    // The record: image and digest as ctr lists them, a plausible start.
+    auto c = s.find(g_ctrd.id);
+    std::string image;
+    {
+        std::istringstream in(ctr(g_ctrd_ns, {"containers", "ls"}));
+        for (std::string line; std::getline(in, line);) {
+            std::vector<std::string> f = words(line);
+            if (f.size() >= 2 && f[0] == g_ctrd_bare_id) {
+                image = f[1];
+            }
+        }
+    }
+    CHECKF(!image.empty() && c->image() == image, '"' << c->image() << "\", ctr says \"" << image << '"');
+    std::string digest;
+    {
+        std::istringstream in(ctr(g_ctrd_ns, {"images", "ls"}));
+        for (std::string line; std::getline(in, line);) {
+            std::vector<std::string> f = words(line);
+            if (f.size() >= 3 && f[0] == image) {
+                digest = f[2];
+            }
+        }
+    }
+    CHECKF(starts_with(digest, "sha256:") && c->image_id() == digest,
+           '"' << c->image_id() << "\", ctr says \"" << digest << '"');
+    CHECKF(c->started_at() && *c->started_at() <= wall_clock::now() && *c->started_at() > wall_clock::now() - 6h,
+           show(c->started_at()));
+    CHECK(!c->privileged() && !c->pod_sandbox() && c->pod_name().empty());
+}
+
+// ignored_namespaces: an empty list watches all; a list is joined with ','.
+void test_containerd_ignored_namespaces() {
+    needs_containerd();
+    {
+        ww::watcher w = ready_watcher(ctrd_options(std::vector<std::string>{}));
+        ww::snapshot s = w.snapshot();
+        check_invariants(s, "containerd.io", g_ctrd_url);
+        check_has(s, g_ctrd);
+        auto m = s.find(g_ctrd_ignored_id);
+        CHECKF(m.has_value(), g_ctrd_ignored_id << " not in the snapshot of all namespaces");
+        CHECK(m->pid() > 0 && !m->paused() && m->name() == g_ctrd_ignored_id);
+    }
+    {
+        ww::watcher w = ready_watcher(ctrd_options(std::vector<std::string>{"k8s.io", g_ctrd_ns}));
+        ww::snapshot s = w.snapshot();
+        check_invariants(s, "containerd.io", g_ctrd_url);
+        CHECKF(!s.find(g_ctrd.id), g_ctrd.id << " of ignored namespace " << g_ctrd_ns << " in the snapshot");
+        CHECKF(s.find(g_ctrd_ignored_id).has_value(), g_ctrd_ignored_id << " (moby not ignored) missing");
+    }
+}
+
+// Snapshots of different watchers may be compared: from Docker's to
+// containerd's, every Docker container exited and every containerd one
+// started, each seen with its own engine.
+void test_diff_across_watchers() {
+    needs_containerd();
+    ww::watcher d = ready_watcher(docker_options(g_endpoint));
+    ww::watcher c = ready_watcher(ctrd_options());
+    ww::snapshot from = d.snapshot(), to = c.snapshot();
+    ww::changes ch = ww::diff(from, to);
+    CHECK(ch.size() == from.containers().size() + to.containers().size());
+    std::size_t exited = 0, started = 0;
+    for (ww::change x : ch) {
+        if (x.kind() == ww::change_kind::exited) {
+            CHECK(started == 0); // every exited first
+            CHECK(x.before()->engine().type() == "docker.com" && &x.before()->portfolio() == from.get());
+            exited++;
+        } else {
+            CHECK(x.kind() == ww::change_kind::started);
+            CHECK(x.after()->engine().type() == "containerd.io" && &x.after()->portfolio() == to.get());
+            started++;
+        }
+    }
+    CHECK(exited == from.containers().size() && started == to.containers().size());
+    CHECK(only_change_of(ch, g_docker.id).kind() == ww::change_kind::exited);
+    CHECK(only_change_of(ch, g_ctrd.id).kind() == ww::change_kind::started);
+}
+
+void test_containerd_concurrent_snapshots() {
+    needs_containerd();
+    concurrent_snapshots(ready_watcher(ctrd_options()), "containerd.io", g_ctrd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Runner                                                              */
+/* ------------------------------------------------------------------ */
+
+enum class outcome { passed, failed, skipped };
+
+outcome run_test(void (*test)(), const char *name) {
+    double t0 = now_ms();
+    std::cout << "test " << name << " ... " << std::flush;
+    g_mid_line = true;
+    outcome result = outcome::passed;
+    try {
+        test();
+    } catch (const check_failed &) {
+        result = outcome::failed;
+    } catch (const skipped &) {
+        result = outcome::skipped;
+    } catch (const ww::error &e) {
+        note(std::string("unexpected whalewatcher::error: ") + std::string(e.status_name()) + ": " + e.what());
+        result = outcome::failed;
+    } catch (const std::exception &e) {
+        note(std::string("unexpected exception: ") + e.what());
+        result = outcome::failed;
+    }
+    std::cerr.flush();
+    if (!g_mid_line) {
+        std::cout << "test " << name << " ... "; // notes were printed in between
+    }
+    g_mid_line = false;
+    std::cout << (result == outcome::passed ? "ok" : result == outcome::failed ? "FAILED" : "skipped") << " ("
+              << static_cast<long>(now_ms() - t0) << " ms)" << std::endl;
+    return result;
+}
+
+bool setup_sockets() {
+    char dir[] = "/tmp/ww-cpp-XXXXXX";
+    if (mkdtemp(dir) == nullptr) {
+        std::perror("mkdtemp");
+        return false;
+    }
+    g_tmpdir = dir;
+    g_dead_sock = g_tmpdir + "/dead.sock";
+    g_missing_sock = g_tmpdir + "/missing.sock";
+    g_dead_endpoint = "unix://" + g_dead_sock;
+    g_missing_endpoint = "unix://" + g_missing_sock;
+    // Bound but never listened, then closed: connecting is refused.
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", g_dead_sock.c_str());
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+        std::perror("dead socket");
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+void teardown_sockets() {
+    unlink(g_dead_sock.c_str());
+    rmdir(g_tmpdir.c_str());
+}
+
+bool parse_pid(const char *text, int &pid) {
+    char *end = nullptr;
+    errno = 0;
+    long v = std::strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v <= 0 || v > INT32_MAX) {
+        return false;
+    }
+    pid = static_cast<int>(v);
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc != 6 && argc != 12) {
+        std::cerr << "usage: " << argv[0]
+                  << " DOCKER_ENDPOINT DOCKER_EXPECT_ID DOCKER_EXPECT_NAME DOCKER_EXPECT_PID PROJECT\n"
+                     "       [CONTAINERD_ENDPOINT CTRD_EXPECT_ID CTRD_EXPECT_NAME CTRD_EXPECT_PID "
+                     "CTRD_EXPECT_PROJECT CTRD_IGNORED_ID]\n";
+        return 2;
+    }
+    g_endpoint = argv[1];
+    g_docker.id = argv[2];
+    g_docker.name = argv[3][0] == '/' ? argv[3] + 1 : argv[3];
+    g_docker.project = argv[5];
+    if (!parse_pid(argv[4], g_docker.pid) || g_docker.project.empty() || !starts_with(g_endpoint, "unix://")) {
+        std::cerr << argv[0] << ": bad DOCKER_EXPECT_PID \"" << argv[4]
+                  << "\", empty PROJECT or DOCKER_ENDPOINT not unix://\n";
+        return 2;
+    }
+    if (argc == 12) {
+        g_have_ctrd = true;
+        g_ctrd_endpoint = argv[6];
+        g_ctrd_url = starts_with(g_ctrd_endpoint, "unix://") ? g_ctrd_endpoint : "unix://" + g_ctrd_endpoint;
+        g_ctrd_socket = g_ctrd_url.substr(7);
+        g_ctrd.id = argv[7];
+        g_ctrd.name = argv[8];
+        g_ctrd.project = argv[10];
+        g_ctrd_ignored_id = argv[11];
+        if (!parse_pid(argv[9], g_ctrd.pid)) {
+            std::cerr << argv[0] << ": bad CTRD_EXPECT_PID \"" << argv[9] << "\"\n";
+            return 2;
+        }
+        std::size_t slash = g_ctrd.id.find('/');
+        g_ctrd_ns = slash == std::string::npos ? "default" : g_ctrd.id.substr(0, slash);
+        g_ctrd_bare_id = slash == std::string::npos ? g_ctrd.id : g_ctrd.id.substr(slash + 1);
+        std::size_t name_slash = g_ctrd.name.find('/');
+        g_ctrd.name_label = name_slash == std::string::npos ? g_ctrd.name : g_ctrd.name.substr(name_slash + 1);
+    }
+    if (!setup_sockets()) {
+        return 2;
+    }
+
+    const std::pair<void (*)(), const char *> tests[] = {
+        // First, before any other watcher exists in this process.
+        {test_raii_threads_and_fds_return_to_baseline, "raii_threads_and_fds_return_to_baseline"},
+        {test_version_and_abi, "version_and_abi"},
+        {test_enums_match_the_c_api, "enums_match_the_c_api"},
+        {test_error_type, "error_type"},
+        {test_bad_endpoint_invalid_arg, "bad_endpoint_invalid_arg"},
+        {test_bad_options_invalid_arg, "bad_options_invalid_arg"},
+        {test_unreachable_backoff_none_engine, "unreachable_backoff_none_engine"},
+        {test_containerd_unreachable_backoff_none_engine, "containerd_unreachable_backoff_none_engine"},
+        {test_unreachable_default_backoff_times_out, "unreachable_default_backoff_times_out"},
+        {test_unreachable_max_elapsed_engine, "unreachable_max_elapsed_engine"},
+        {test_real_engine_docker, "real_engine_docker"},
+        {test_docker_engine_view, "docker_engine_view"},
+        {test_docker_record_fields, "docker_record_fields"},
+        {test_project_view_slices, "project_view_slices"},
+        {test_snapshot_outlives_watcher, "snapshot_outlives_watcher"},
+        {test_snapshot_copies_and_moves, "snapshot_copies_and_moves"},
+        {test_moved_from_watcher_safe, "moved_from_watcher_safe"},
+        {test_default_watcher_uses_docker_host, "default_watcher_uses_docker_host"},
+        {test_diff_from_nothing_and_to_itself, "diff_from_nothing_and_to_itself"},
+        {test_wait_generations_and_timeouts, "wait_generations_and_timeouts"},
+        {test_wait_wakes_on_docker_pause, "wait_wakes_on_docker_pause"},
+        {test_diff_shows_started_and_exited, "diff_shows_started_and_exited"},
+        {test_close_wakes_blocked_waiters, "close_wakes_blocked_waiters"},
+        {test_concurrent_snapshots, "concurrent_snapshots"},
+        {test_errors_per_thread, "errors_per_thread"},
+        {test_containerd_real_engine, "containerd_real_engine"},
+        {test_containerd_ignored_namespaces, "containerd_ignored_namespaces"},
+        {test_diff_across_watchers, "diff_across_watchers"},
+        {test_containerd_concurrent_snapshots, "containerd_concurrent_snapshots"},
+    };
+
+    int passed = 0, failed = 0;
+    for (const auto &[fn, name] : tests) {
+        switch (run_test(fn, name)) {
+        case outcome::passed:
+            passed++;
+            break;
+        case outcome::failed:
+            failed++;
+            break;
+        case outcome::skipped:
+            break;
+        }
+    }
+    teardown_sockets();
+    std::cout << passed << " passed, " << failed << " failed" << std::endl;
+    return failed == 0 ? 0 : 1;
+}
