@@ -1,8 +1,8 @@
-// Package whalewatcher is the Go binding (cgo) of libwhalewatcher: the
-// alive containers of a Docker or containerd engine, always current,
-// answered from memory. Its API follows the Go original,
-// github.com/thediveo/whalewatcher: a Portfolio of ComposerProjects of
-// Containers.
+// Package whalewatcher is the Go binding (cgo) of libwhalewatcher (ABI
+// version 2): the alive containers of Docker and containerd engines,
+// always current, answered from memory, and what changes as it happens.
+// Its API follows the Go original, github.com/thediveo/whalewatcher: a
+// Portfolio of ComposerProjects of Containers.
 //
 //	w, err := whalewatcher.New(whalewatcher.Options{
 //		Engine:   whalewatcher.Docker,
@@ -20,9 +20,35 @@
 //		fmt.Println(pf.Project(name)) // composer project 'shop' with containers: 'web'
 //	}
 //
+// # Engines and projects
+//
+// A Portfolio lists the watcher's engines (Engines: identity, State,
+// SyncedAt, LastError, ...); each Container and ComposerProject names its
+// engine by index into that list. Projects are per engine, as the library
+// has them (Projects). Names, Project and Container keep the Go original's
+// engine-agnostic view: with one engine, which is what New creates, they
+// are exactly that engine's projects; with several, Names lists each name
+// once, Project(name) merges that name's projects of all engines, and
+// Container finds the first match in (engine, project, name, ID) order.
+//
+// # Changes
+//
+// Every change (a container started, exited, was paused, resumed or
+// changed; an engine's state changed) publishes a new generation:
+//
+//   - Wait(ctx, gen) blocks until a generation after gen exists;
+//   - Diff(from, to) tells what changed between two Portfolios: Started,
+//     Exited, Paused, Unpaused, Updated;
+//   - Changes(ctx) sends batches of changes on a channel from a goroutine of
+//     its own, starting with everything alive as Started; a slow receiver
+//     gets the changes meanwhile folded into its next batch.
+//
+// # Concurrency and memory
+//
 // The library watches in its own thread. Watcher methods may be called from
-// any goroutine at the same time; Portfolios are immutable Go values, safe
-// to share. Build with pkg-config finding whalewatcher.pc, e.g.
+// any goroutine at the same time; Portfolios and Changes are immutable Go
+// values, safe to share: no C memory is reachable from them. Build with
+// pkg-config finding whalewatcher.pc, e.g.
 //
 //	PKG_CONFIG_PATH=$STAGE/lib/pkgconfig CGO_LDFLAGS=-Wl,-rpath,$STAGE/lib go build ./...
 //
