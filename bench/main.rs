@@ -172,9 +172,10 @@ fn docker_at(sock: &str) -> Docker {
 fn build_query() -> String {
     let root = env!("CARGO_MANIFEST_DIR");
     let rel = format!("{root}/target/release");
-    let so1 = format!("{rel}/libwhalewatcher.so.1");
-    if std::fs::symlink_metadata(&so1).is_err() {
-        let _ = std::os::unix::fs::symlink("libwhalewatcher.so", &so1);
+    // The program loads the library by its SONAME, which cargo does not write.
+    let soname = format!("{rel}/libwhalewatcher.so.{WW_ABI_VERSION}");
+    if std::fs::symlink_metadata(&soname).is_err() {
+        let _ = std::os::unix::fs::symlink("libwhalewatcher.so", &soname);
     }
     let out = format!("{root}/target/bench-query");
     let st = Command::new("cc")
@@ -196,15 +197,26 @@ struct QueryRun {
     rss_ready_kb: f64,
     ns: HashMap<u32, Vec<f64>>,
     cpu: HashMap<u32, Vec<f64>>,
+    /// ns per ww_portfolio_find_id / ww_portfolio_find_pid, one value per repeat (with `lookups`).
+    find_id: Vec<f64>,
+    find_pid: Vec<f64>,
 }
-fn run_query(bin: &str, endpoint: &str, threads: &str, repeats: u32, ms_per: u32) -> QueryRun {
+fn run_query(bin: &str, endpoint: &str, threads: &str, repeats: u32, ms_per: u32, lookups: bool) -> QueryRun {
     let out = Command::new(bin)
         .args(["docker", endpoint, threads, &repeats.to_string(), &ms_per.to_string()])
+        .args(lookups.then_some("lookups"))
         .output()
         .expect("query");
     assert!(out.status.success(), "query failed: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut q = QueryRun { rss_before_kb: 0.0, rss_ready_kb: 0.0, ns: HashMap::new(), cpu: HashMap::new() };
+    let mut q = QueryRun {
+        rss_before_kb: 0.0,
+        rss_ready_kb: 0.0,
+        ns: HashMap::new(),
+        cpu: HashMap::new(),
+        find_id: Vec::new(),
+        find_pid: Vec::new(),
+    };
     for line in text.lines() {
         let kv: HashMap<&str, &str> = line.split_whitespace().filter_map(|t| t.split_once('=')).collect();
         if line.starts_with("RSS") {
@@ -215,6 +227,10 @@ fn run_query(bin: &str, endpoint: &str, threads: &str, repeats: u32, ms_per: u32
             let parse = |s: &str| s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect();
             q.ns.insert(t, parse(kv["ns"]));
             q.cpu.insert(t, parse(kv["cpu"]));
+        } else if line.starts_with("LOOKUP") {
+            let parse = |s: &str| s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect();
+            q.find_id = parse(kv["id_ns"]);
+            q.find_pid = parse(kv["pid_ns"]);
         }
     }
     q
@@ -339,10 +355,12 @@ fn micro(o: &mut Out, quick: bool) {
 fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool, real: Option<&str>) {
     let (reps, per_ms) = if quick { (5, 150) } else { (9, 300) };
     let mut single = Vec::new();
+    let mut lookups = Vec::new();
     for &n in &[0usize, 100, 1000, 10_000] {
         let fake = FakeDocker::start();
         fake.add_many(n);
-        let q = run_query(bin, &fake.endpoint(), "1,8", reps, per_ms);
+        let q = run_query(bin, &fake.endpoint(), "1,8", reps, per_ms, true);
+        lookups.push(format!("{n}: ID {}, PID {}", ms(&q.find_id, "ns"), ms(&q.find_pid, "ns")));
         // Baseline: list + inspect over the Docker API, sequential.
         let docker = docker_at(&fake.endpoint());
         let breps = if n >= 10_000 { 3 } else { 5 };
@@ -387,6 +405,14 @@ fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool,
             let _ = n8w;
         }
     }
+    o.row(
+        "1.find",
+        "ww_portfolio_find_id / ww_portfolio_find_pid from C, 1 thread, at 0 / 100 / 1 000 / 10 000 containers (fake)",
+        &lookups.join("; "),
+        "",
+        "",
+        "",
+    );
     let spread = single.iter().cloned().fold(f64::MIN, f64::max) / single.iter().cloned().fold(f64::MAX, f64::min);
     o.row(
         "1.N",
@@ -399,7 +425,7 @@ fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool,
     if let Some(sock) = real {
         let docker = docker_at(sock);
         let n = rt.block_on(async { docker.list_containers(Some(alive_opts())).await.unwrap().len() });
-        let q = run_query(bin, sock, "1,8", reps, per_ms);
+        let q = run_query(bin, sock, "1,8", reps, per_ms, false);
         let mut base = Vec::new();
         for _ in 0..5 {
             let t0 = Instant::now();
@@ -428,8 +454,8 @@ fn rss_rows(o: &mut Out, bin: &str, quick: bool) {
     let fake = FakeDocker::start();
     fake.add_many(10_000);
     for _ in 0..reps {
-        let q0 = run_query(bin, &fake0.endpoint(), "1", 1, 1);
-        let q = run_query(bin, &fake.endpoint(), "1", 1, 1);
+        let q0 = run_query(bin, &fake0.endpoint(), "1", 1, 1, false);
+        let q = run_query(bin, &fake.endpoint(), "1", 1, 1, false);
         zero.push(q0.rss_ready_kb - q0.rss_before_kb);
         per.push((q.rss_ready_kb - q0.rss_ready_kb) * 1024.0 / 10_000.0);
     }
@@ -860,7 +886,7 @@ fn query_rows_real(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: 
     let (reps, per_ms) = if quick { (5, 150) } else { (9, 300) };
     let docker = docker_at(sock);
     let n = rt.block_on(async { docker.list_containers(Some(alive_opts())).await.unwrap().len() });
-    let q = run_query(bin, sock, "1,8", reps, per_ms);
+    let q = run_query(bin, sock, "1,8", reps, per_ms, false);
     let mut base = Vec::new();
     for _ in 0..5 {
         let t0 = Instant::now();

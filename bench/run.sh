@@ -23,7 +23,9 @@ trap cleanup EXIT INT TERM
 
 echo "== building (release)" >&2
 cargo build --release --lib >&2
-[[ -e target/release/libwhalewatcher.so.1 ]] || ln -s libwhalewatcher.so target/release/libwhalewatcher.so.1
+# The C program loads the library by its SONAME, which cargo does not write.
+ABI=$(sed -n 's/^#define WW_ABI_VERSION \([0-9][0-9]*\).*/\1/p' include/whalewatcher.h)
+[[ -e target/release/libwhalewatcher.so.$ABI ]] || ln -s libwhalewatcher.so "target/release/libwhalewatcher.so.$ABI"
 cargo bench --bench whalewatcher --no-run >&2
 
 echo "== starting engines" >&2
