@@ -74,6 +74,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -505,6 +506,25 @@ bool readable(int fd, std::chrono::milliseconds timeout) {
     while ((n = poll(&p, 1, static_cast<int>(timeout.count()))) < 0 && errno == EINTR) {
     }
     return n == 1 && (p.revents & POLLIN) != 0;
+}
+
+// Returns once thread `tid` of this process sleeps (state S): a thread that
+// has nothing else to sleep in than the blocking call it made is in it.
+void wait_until_asleep(long tid) {
+    const std::string stat = "/proc/self/task/" + std::to_string(tid) + "/stat";
+    const double until = now_ms() + 10000.0;
+    for (;;) {
+        std::ifstream f(stat);
+        std::string line;
+        std::getline(f, line);
+        const std::size_t paren = line.rfind(')');
+        if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'S') {
+            break;
+        }
+        CHECKF(now_ms() < until, "thread " << tid << " not asleep within 10 s: " << line);
+        std::this_thread::sleep_for(1ms);
+    }
+    std::this_thread::sleep_for(20ms);
 }
 
 // The command name of process `pid` (/proc/PID/comm).
@@ -1400,14 +1420,14 @@ void test_wait_wakes_on_docker_pause() {
         w, ww::snapshot(), [&](const ww::snapshot &s) { return s.find(box.id()).has_value(); }, "with the container");
     CHECK(!s0.find(box.id())->paused());
 
-    std::atomic<bool> waiting{false};
+    std::atomic<long> waiting{0}; // the waiter's thread ID
     std::atomic<int> wake_ups{0};
     ww::snapshot seen;
     std::string failure;
     std::thread waiter([&] {
         try {
             ww::snapshot s = s0;
-            waiting = true;
+            waiting = syscall(SYS_gettid);
             for (;;) {
                 if (!w.wait(s, 20s)) {
                     failure = "no wake-up within 20 s";
@@ -1425,10 +1445,10 @@ void test_wait_wakes_on_docker_pause() {
             failure = e.what();
         }
     });
-    while (!waiting) {
+    while (waiting == 0) {
         std::this_thread::sleep_for(1ms);
     }
-    std::this_thread::sleep_for(100ms); // in wait() by now
+    wait_until_asleep(waiting); // in wait()
     const double t0 = now_ms();
     bool paused = run_command({"docker", "-H", g_endpoint, "pause", box.id()}).status == 0;
     waiter.join();
@@ -1577,6 +1597,7 @@ void test_close_wakes_blocked_waiters() {
 
     std::atomic<int> entered{0};
     struct result {
+        std::atomic<long> tid{0};
         ww_status status = WW_STATUS_OK;
         std::string what;
         double at = 0;
@@ -1584,6 +1605,7 @@ void test_close_wakes_blocked_waiters() {
     result in_wait, in_try_wait, in_ready, in_wait_ready;
     auto blocked = [&entered](result &r, auto call) {
         return std::thread([&entered, &r, call] {
+            r.tid = syscall(SYS_gettid);
             entered++;
             try {
                 call();
@@ -1599,18 +1621,22 @@ void test_close_wakes_blocked_waiters() {
     };
     ww::watcher *wp = w.get(), *up = unready.get();
     std::vector<std::thread> threads;
-    threads.push_back(blocked(in_wait, [wp] { (void)wp->wait(never); }));
+    // (Bounded: should closing not wake a waiter, the test still ends.)
+    threads.push_back(blocked(in_wait, [wp] { (void)wp->wait(never, 30s); }));
     threads.push_back(blocked(in_try_wait, [wp, &in_try_wait] {
-        in_try_wait.status = wp->try_wait(never, -1ms);
+        in_try_wait.status = wp->try_wait(never, 30s);
         in_try_wait.what = std::string(ww::last_error_message());
         throw ww::error(in_try_wait.status, in_try_wait.what);
     }));
-    threads.push_back(blocked(in_ready, [up] { (void)up->ready(-1ms); }));
-    threads.push_back(blocked(in_wait_ready, [up] { up->wait_ready(); }));
+    threads.push_back(blocked(in_ready, [up] { (void)up->ready(30s); }));
+    threads.push_back(blocked(in_wait_ready, [up] { up->wait_ready(30s); }));
     while (entered < 4) {
         std::this_thread::sleep_for(1ms);
     }
-    std::this_thread::sleep_for(200ms); // all blocked by now
+    // Closing may begin once every waiter is inside the library.
+    for (const result *r : {&in_wait, &in_try_wait, &in_ready, &in_wait_ready}) {
+        wait_until_asleep(r->tid);
+    }
     const double t0 = now_ms();
     w.reset();
     const double closed_after = now_ms() - t0;
