@@ -525,6 +525,20 @@ static bool test_event_fd_out_of_descriptors(void) {
     o.backoff = WW_BACKOFF_NONE;
     CHECK_OK(ww_new(&o, &w));
     CHECK(ww_ready(w, 5000) == WW_STATUS_ENGINE);
+    /* The watcher thread may still be closing what its attempt opened: wait
+     * until the descriptors of the process stay as they are. */
+    {
+        int same = 0, before = count_dir("/proc/self/fd");
+        double until = now_ms() + 3000.0;
+        while (same < 10 && now_ms() < until) {
+            int now;
+            sleep_ms(20);
+            now = count_dir("/proc/self/fd");
+            same = now == before ? same + 1 : 0;
+            before = now;
+        }
+        CHECK(same >= 10);
+    }
     /* Every descriptor below the lowest free one is taken: a limit there
      * leaves none to make. */
     lowest = dup(0);
