@@ -1,9 +1,8 @@
 //! Runs the C test program (tests/c: test_abi, one file per topic) against
 //! a real private dockerd and a real private containerd: plainly, under
 //! valgrind and with AddressSanitizer. The program pauses and resumes the
-//! Docker container it is given (docker CLI) and reads the containerd one's
-//! image with ctr. The shared object must be built first (`cargo build`, as
-//! tests/run.sh does).
+//! containers it is given (docker CLI, ctr) and leaves them running. The
+//! shared object must be built first (`cargo build`, as tests/run.sh does).
 
 mod support;
 

@@ -157,6 +157,37 @@ out:
     return ok;
 }
 
+/* The same with containerd (ctr tasks pause and resume). */
+static bool test_containerd_diff_of_a_pause_and_a_resume(void) {
+    bool ok = true;
+    ww_watcher *w = NULL;
+    const ww_portfolio *before = NULL, *paused = NULL, *resumed = NULL;
+    bool is_paused = false;
+    NEEDS_CONTAINERD();
+    w = ctrd_ready_watcher(NULL);
+    CHECK(w != NULL);
+    CHECK_OK(ww_snapshot(w, &before));
+    CHECK(has_ctrd_containers(before, false));
+    CHECK(ctrd_pause(true));
+    is_paused = true;
+    CHECK(await_container(w, g_ctrd.id, true, 10000, &paused));
+    CHECK(diff_is_one(before, paused, WW_CHANGE_PAUSED, g_ctrd.id));
+    CHECK(ctrd_pause(false));
+    is_paused = false;
+    CHECK(await_container(w, g_ctrd.id, false, 10000, &resumed));
+    CHECK(diff_is_one(paused, resumed, WW_CHANGE_UNPAUSED, g_ctrd.id));
+    CHECK(diff_is_empty(before, resumed));
+out:
+    if (is_paused) {
+        ctrd_pause(false);
+    }
+    ww_snapshot_free(before);
+    ww_snapshot_free(paused);
+    ww_snapshot_free(resumed);
+    ww_close(w);
+    return ok;
+}
+
 /* Two watchers of the same engine, both synchronised, see the same
  * containers: no change between their snapshots either way. */
 static bool same_engine_two_watchers(ww_watcher *a, ww_watcher *b) {
@@ -180,9 +211,12 @@ static bool test_diff_between_two_watchers_of_one_engine(void) {
     return same_engine_two_watchers(ready_watcher(), ready_watcher());
 }
 
+/* One given the socket as a path, the other as unix://PATH: the same engine. */
 static bool test_containerd_diff_between_two_watchers_of_one_engine(void) {
+    ww_options o;
     NEEDS_CONTAINERD();
-    return same_engine_two_watchers(ctrd_ready_watcher(NULL), ctrd_ready_watcher(NULL));
+    o = ctrd_options(g_ctrd_other_form, NULL);
+    return same_engine_two_watchers(ctrd_ready_watcher(NULL), ready_watcher_with(&o));
 }
 
 /* Engines are told apart by endpoint: from a synchronised snapshot to the
@@ -228,6 +262,7 @@ out:
 const struct test diff_tests[] = {
     {test_diff_from_nothing_and_with_itself, "diff_from_nothing_and_with_itself"},
     {test_diff_of_a_pause_and_a_resume, "diff_of_a_pause_and_a_resume"},
+    {test_containerd_diff_of_a_pause_and_a_resume, "containerd_diff_of_a_pause_and_a_resume"},
     {test_diff_between_two_watchers_of_one_engine, "diff_between_two_watchers_of_one_engine"},
     {test_containerd_diff_between_two_watchers_of_one_engine, "containerd_diff_between_two_watchers_of_one_engine"},
     {test_diff_against_another_endpoint, "diff_against_another_endpoint"},

@@ -547,6 +547,10 @@ bool docker_pause(bool pause) {
     return docker_cli(NULL, 0, pause ? "pause" : "unpause", g_docker.id, NULL, NULL);
 }
 
+bool ctrd_pause(bool pause) {
+    return ctr_cli(NULL, 0, g_ctrd_ns, "tasks", pause ? "pause" : "resume", g_ctrd_bare_id);
+}
+
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                           */
 /* ------------------------------------------------------------------ */

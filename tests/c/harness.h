@@ -285,5 +285,7 @@ bool await_container(ww_watcher *w, const char *id, bool paused, double timeout_
 
 /* `docker pause|unpause` of the Docker container given on the command line. */
 bool docker_pause(bool pause);
+/* `ctr tasks pause|resume` of the containerd container given on the command line. */
+bool ctrd_pause(bool pause);
 
 #endif /* WW_TEST_HARNESS_H */

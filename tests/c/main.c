@@ -27,9 +27,10 @@
  *   com.docker.compose.project=CTRD_EXPECT_PROJECT;
  * - one alive container in namespace "moby" (ignored by default),
  *   CTRD_IGNORED_ID "moby/ID".
- * `ctr` (in PATH) must reach it, to read the container's image. Without
- * these arguments the tests that need a containerd are skipped; those that
- * need none (argument checks, unreachable sockets) run anyway.
+ * `ctr` (in PATH) must reach it: the program reads the container's image
+ * and pauses and resumes it (it leaves it running). Without these arguments
+ * the tests that need a containerd are skipped; those that need none
+ * (argument checks, unreachable sockets) run anyway.
  *
  * Run as root (as tests/c_abi.rs does): the permission test forks a child
  * that becomes user nobody (65534); not as root, it is skipped.
