@@ -172,7 +172,8 @@ func needContainerd(t *testing.T) *containerdEngine {
 
 func (c *containerdEngine) try(ns string, args ...string) (string, error) {
 	c.t.Helper()
-	return run(c.t, "ctr", append([]string{"-a", c.socket, "-n", ns}, args...)...)
+	// A lost engine fails a call soon instead of hanging the tests.
+	return run(c.t, "ctr", append([]string{"-a", c.socket, "--connect-timeout", "5s", "-n", ns}, args...)...)
 }
 
 func (c *containerdEngine) ctr(ns string, args ...string) string {
@@ -200,7 +201,7 @@ func (c *containerdEngine) run(ns, id string, labels map[string]string) {
 func (c *containerdEngine) remove(ns, id string) {
 	_, _ = c.try(ns, "tasks", "resume", id)
 	_, _ = c.try(ns, "tasks", "kill", "-s", "SIGKILL", id)
-	for i := 0; i < 100; i++ {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if _, err := c.try(ns, "tasks", "delete", "-f", id); err == nil {
 			break
 		}
