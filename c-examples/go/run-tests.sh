@@ -9,7 +9,7 @@
 # WW_GO_ENGINES_DIR (default: a temporary directory under /tmp, short
 # enough for unix socket paths).
 # Runs the C example c-examples/watch.c too (built here with cc) to compare
-# its output with the Go example's.
+# its output, listing and --follow, with the Go example's.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ENGINES=$HERE/../../tests/engines
@@ -25,7 +25,8 @@ cleanup() {
 trap cleanup EXIT
 
 make -C "$HERE/../.." install PREFIX="$STAGE" >/dev/null
-# The C example, for TestWatchDocker to compare its output with the Go one's.
+# The C example, for TestWatchDocker and TestFollowDocker to compare its
+# output with the Go one's.
 # shellcheck disable=SC2046
 ${CC:-cc} -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$TMP/c-watch" "$HERE/../watch.c" \
   $(PKG_CONFIG_PATH=$STAGE/lib/pkgconfig pkg-config --cflags --libs whalewatcher) -Wl,-rpath,"$STAGE/lib"
