@@ -711,8 +711,20 @@ void check_has(const ww::snapshot &s, const expect &e) {
     // The same container (same C struct) by PID, by name and in its project.
     auto by_pid = s.find_pid(e.pid);
     CHECKF(by_pid && &by_pid->raw() == &c->raw(), "find_pid(" << e.pid << ')');
+    // Names need not be unique (containerd's come from a label): the first
+    // of that name in the snapshot's order.
     auto by_name = s.find_by_name(e.name);
-    CHECK(by_name && &by_name->raw() == &c->raw());
+    std::optional<ww::container_view> first_named;
+    bool among_named = false;
+    for (ww::container_view x : s.containers()) {
+        if (x.name() == e.name) {
+            if (!first_named) {
+                first_named = x;
+            }
+            among_named = among_named || &x.raw() == &c->raw();
+        }
+    }
+    CHECK(among_named && by_name && &by_name->raw() == &first_named->raw());
     auto p = s.project(e.project);
     CHECKF(p.has_value(), "no project \"" << e.project << '"');
     CHECK(p->name() == e.project && p->engine_index() == 0);
