@@ -216,15 +216,17 @@ typedef uint32_t ww_engine_state;
  */
 typedef struct ww_engine_info {
   /**
-   * "docker.com" or "containerd.io".
+   * "docker.com", "containerd.io", "podman.io" or "k8s.io/cri-api".
    */
   const char *type;
   /**
-   * The engine's ID, "" until first contact (containerd: the server UUID).
+   * The engine's ID, "" until first contact (containerd: the server UUID;
+   * CRI, which has none: the host's name).
    */
   const char *id;
   /**
-   * The engine's version, "" until first contact (containerd: version and revision).
+   * The engine's version, "" until first contact (containerd: version and
+   * revision; CRI: runtime name and version).
    */
   const char *version;
   /**
@@ -245,7 +247,7 @@ typedef struct ww_engine_info {
    */
   uint64_t repairs;
   /**
-   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, ...
+   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, `WW_ENGINE_CRI`, `WW_ENGINE_PODMAN`.
    */
   ww_engine kind;
   /**
@@ -331,15 +333,20 @@ typedef struct ww_options {
    */
   uint32_t struct_size;
   /**
-   * `WW_ENGINE_DOCKER` (the default) or `WW_ENGINE_CONTAINERD`.
+   * `WW_ENGINE_DOCKER` (the default), `WW_ENGINE_CONTAINERD`,
+   * `WW_ENGINE_CRI` or `WW_ENGINE_PODMAN`.
    */
   ww_engine engine;
   /**
    * NUL-terminated UTF-8 endpoint, or NULL for the default: for Docker
    * `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`; for
    * containerd `CONTAINERD_ADDRESS` if set, else
-   * `/run/containerd/containerd.sock`. Docker takes `unix:///PATH`,
-   * `tcp://HOST:PORT` and `http://HOST:PORT`; containerd an absolute socket path or
+   * `/run/containerd/containerd.sock`; for podman `CONTAINER_HOST` if
+   * set, else `/run/podman/podman.sock` for root and
+   * `$XDG_RUNTIME_DIR/podman/podman.sock` for other users; for CRI
+   * `CONTAINER_RUNTIME_ENDPOINT` if set, else `/run/crio/crio.sock`.
+   * Docker and podman take `unix:///PATH`, `tcp://HOST:PORT` and
+   * `http://HOST:PORT`; containerd and CRI an absolute socket path or
    * `unix:///PATH`. Only read during `ww_new`.
    */
   const char *endpoint;
@@ -370,11 +377,28 @@ typedef struct ww_options {
   uint32_t call_timeout_ms;
   /**
    * containerd only: comma-separated namespaces not to watch, replacing
-   * the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
+   * the default list "moby" (Docker's own containers: watch them through
+   * Docker; Kubernetes' containers in "k8s.io" are watched);
    * "" watches all namespaces. NULL means the default. Only read during
    * `ww_new`.
    */
   const char *ignored_namespaces;
+  /**
+   * How often, in ms, an engine that sends no events is listed again to
+   * learn what changed: CRI runtimes (unless `cri_events`), and a podman
+   * whose event log is off; 0 means the default, 1000 (kubelet's own
+   * relist interval).
+   */
+  uint32_t cri_poll_ms;
+  /**
+   * CRI: non-zero also follows the runtime's `GetContainerEvents` stream
+   * (relisting stays on as its consistency check); 0, the default, only
+   * relists. The stream is shared: on containerd 1.7 every subscriber
+   * takes events away from the others (kubelet's evented PLEG among
+   * them), so leave it off on Kubernetes nodes. A runtime without the
+   * call is only relisted.
+   */
+  uint32_t cri_events;
 } ww_options;
 
 /**
@@ -457,6 +481,16 @@ typedef struct ww_options {
  * containerd, in all namespaces but the ignored ones.
  */
 #define WW_ENGINE_CONTAINERD 2
+
+/**
+ * A runtime speaking Kubernetes' CRI API (CRI-O, containerd's CRI plugin).
+ */
+#define WW_ENGINE_CRI 3
+
+/**
+ * podman's API service (`podman system service`).
+ */
+#define WW_ENGINE_PODMAN 4
 
 /**
  * Never retry: the first failure ends the watch (`ww_ready` reports `WW_STATUS_ENGINE`).
@@ -598,7 +632,7 @@ WW_MUST_USE ww_status ww_event_fd(struct ww_watcher *w, int *fd);
  * Fills the first `size` bytes of `*opts`: `struct_size = size`, the
  * defaults (Docker at its default endpoint, exponential backoff from 500 ms
  * up to 30 s, never give up, 10 s per engine call, containerd namespaces
- * "moby" and "k8s.io" ignored), and zero in any bytes beyond the fields
+ * "moby" ignored, 1 s relisting), and zero in any bytes beyond the fields
  * this library knows (a caller compiled against a newer header; zero means
  * "default" for every field). Pass `sizeof(ww_options)` as the caller
  * compiled it. Writes exactly `size` bytes, never more.

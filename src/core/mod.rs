@@ -10,6 +10,7 @@ pub mod options;
 pub mod pods;
 pub mod process;
 pub mod publish;
+pub mod relist;
 pub mod retry;
 pub mod shared;
 pub mod snapshot;

@@ -9,7 +9,9 @@ use tokio::sync::oneshot;
 
 use super::engine::Engine;
 use super::engines::containerd::ContainerdEngine;
+use super::engines::cri::CriEngine;
 use super::engines::docker::DockerEngine;
+use super::engines::podman::PodmanEngine;
 use super::options::{Endpoint, EngineKind, Options};
 use super::publish::{Publisher, Render};
 use super::retry::Retry;
@@ -34,6 +36,15 @@ impl<R: Send + Sync + 'static> Watcher<R> {
     pub fn start(opts: &Options, render: Render<R>, thread_init: fn()) -> std::io::Result<Self> {
         let engine: Arc<dyn Engine> = match opts.engine {
             EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
+            EngineKind::Cri => {
+                let Endpoint::Unix(socket) = &opts.endpoint else {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "CRI needs a unix socket"));
+                };
+                Arc::new(CriEngine::new(socket.clone(), opts.call_timeout, opts.relist_interval, opts.cri_events))
+            }
+            EngineKind::Podman => {
+                Arc::new(PodmanEngine::new(opts.endpoint.clone(), opts.call_timeout, opts.relist_interval))
+            }
             EngineKind::Containerd => {
                 let Endpoint::Unix(socket) = &opts.endpoint else {
                     return Err(std::io::Error::new(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::core::{EngineKind, EngineState, Snapshot};
 
-use super::options::{ww_engine, WW_ENGINE_CONTAINERD, WW_ENGINE_DOCKER};
+use super::options::{ww_engine, WW_ENGINE_CONTAINERD, WW_ENGINE_CRI, WW_ENGINE_DOCKER, WW_ENGINE_PODMAN};
 
 /// Where a watcher stands with one engine (`ww_engine_info.state`).
 pub type ww_engine_state = u32;
@@ -86,11 +86,13 @@ pub struct ww_project {
 /// it. All strings are never NULL.
 #[repr(C)]
 pub struct ww_engine_info {
-    /// "docker.com" or "containerd.io".
+    /// "docker.com", "containerd.io", "podman.io" or "k8s.io/cri-api".
     pub r#type: *const c_char,
-    /// The engine's ID, "" until first contact (containerd: the server UUID).
+    /// The engine's ID, "" until first contact (containerd: the server UUID;
+    /// CRI, which has none: the host's name).
     pub id: *const c_char,
-    /// The engine's version, "" until first contact (containerd: version and revision).
+    /// The engine's version, "" until first contact (containerd: version and
+    /// revision; CRI: runtime name and version).
     pub version: *const c_char,
     /// The endpoint in use, e.g. "unix:///var/run/docker.sock".
     pub endpoint: *const c_char,
@@ -101,7 +103,7 @@ pub struct ww_engine_info {
     /// How often the watcher found its picture of this engine differing
     /// from the engine's own and repaired it.
     pub repairs: u64,
-    /// `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, ...
+    /// `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, `WW_ENGINE_CRI`, `WW_ENGINE_PODMAN`.
     pub kind: ww_engine,
     /// The PID, in the caller's PID namespace, of the process that listens
     /// on the engine's unix socket (`SO_PEERCRED`): the engine itself unless
@@ -224,6 +226,8 @@ fn engine_kind(k: EngineKind) -> ww_engine {
     match k {
         EngineKind::Docker => WW_ENGINE_DOCKER,
         EngineKind::Containerd => WW_ENGINE_CONTAINERD,
+        EngineKind::Podman => WW_ENGINE_PODMAN,
+        EngineKind::Cri => WW_ENGINE_CRI,
     }
 }
 

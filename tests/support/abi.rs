@@ -200,6 +200,15 @@ impl Handle {
         Handle::new(&o, Some(endpoint)).expect("ww_new")
     }
 
+    /// A podman watcher.
+    pub fn podman(endpoint: &str) -> Handle {
+        let mut o = options();
+        o.engine = WW_ENGINE_PODMAN;
+        o.backoff_initial_ms = 100;
+        o.backoff_max_ms = 500;
+        Handle::new(&o, Some(endpoint)).expect("ww_new")
+    }
+
     /// A containerd watcher; `ignored` replaces the ignored namespaces.
     pub fn containerd(endpoint: &str, ignored: Option<&str>) -> Handle {
         let mut o = options();

@@ -3,6 +3,7 @@ pub mod abi;
 pub mod containerd;
 pub mod docker;
 pub mod fake_docker;
+pub mod podman;
 pub mod scripted;
 pub mod stage;
 

@@ -3,4 +3,7 @@
 
 pub mod clock;
 pub mod containerd;
+pub mod cri;
 pub mod docker;
+pub mod http;
+pub mod podman;
