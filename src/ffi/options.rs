@@ -1,7 +1,7 @@
 //! `ww_options`: what `ww_new` is told, and its translation into core options.
 
 use std::ffi::{c_char, CStr};
-use std::mem::{size_of, MaybeUninit};
+use std::mem::{offset_of, size_of, MaybeUninit};
 use std::time::Duration;
 
 use crate::core::engines::containerd::DEFAULT_IGNORED_NAMESPACES;
@@ -91,10 +91,11 @@ pub struct ww_options {
     pub cri_events: u32,
 }
 
-/// The sizes of every released version of `ww_options` within this ABI,
-/// oldest first: each version is the previous one plus fields at the end,
-/// whose zero value means "default". ABI 2 has one.
-const KNOWN_SIZES: [usize; 1] = [size_of::<ww_options>()];
+/// The sizes of every version of `ww_options` within this ABI, oldest
+/// first: each version is the previous one plus fields at the end, whose
+/// zero value means "default". The first ended with `ignored_namespaces`;
+/// the second added `cri_poll_ms` and `cri_events`.
+const KNOWN_SIZES: [usize; 2] = [offset_of!(ww_options, cri_poll_ms), size_of::<ww_options>()];
 
 impl Default for ww_options {
     fn default() -> Self {

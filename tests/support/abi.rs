@@ -209,6 +209,18 @@ impl Handle {
         Handle::new(&o, Some(endpoint)).expect("ww_new")
     }
 
+    /// A CRI watcher relisting every `poll_ms`, following the runtime's
+    /// events too when `events`.
+    pub fn cri(endpoint: &str, poll_ms: u32, events: bool) -> Handle {
+        let mut o = options();
+        o.engine = WW_ENGINE_CRI;
+        o.backoff_initial_ms = 100;
+        o.backoff_max_ms = 500;
+        o.cri_poll_ms = poll_ms;
+        o.cri_events = u32::from(events);
+        Handle::new(&o, Some(endpoint)).expect("ww_new")
+    }
+
     /// A containerd watcher; `ignored` replaces the ignored namespaces.
     pub fn containerd(endpoint: &str, ignored: Option<&str>) -> Handle {
         let mut o = options();

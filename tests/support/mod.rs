@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 pub mod abi;
 pub mod containerd;
+pub mod cri;
 pub mod docker;
 pub mod fake_docker;
 pub mod podman;

@@ -114,15 +114,15 @@ impl Engine for CriEngine {
             info.id = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
             let cache = Arc::new(Mutex::new(Cache::default()));
             let baseline = relist_now(&channel, &endpoint, &cache).await?;
-            let events = if use_events { subscribe(&channel, &endpoint).await? } else { None };
             Ok(Arc::new(CriConnection {
                 channel,
                 endpoint,
                 info,
                 cache,
-                relisting: Mutex::new(Some((baseline, events))),
+                baseline: Mutex::new(Some(baseline)),
                 interval,
                 call_timeout,
+                use_events,
             }) as Arc<dyn Connection>)
         })
     }
@@ -145,18 +145,16 @@ struct Details {
     started_at_ns: i64,
 }
 
-type EventStream = tonic::Streaming<k8s_cri::v1::ContainerEventResponse>;
-
 struct CriConnection {
     channel: Channel,
     endpoint: String,
     info: EngineInfo,
     cache: Arc<Mutex<Cache>>,
-    /// The first relist (taken while connecting) and the event stream, if
-    /// followed; taken by `events`.
-    relisting: Mutex<Option<(Vec<Seen>, Option<EventStream>)>>,
+    /// The first relist, taken while connecting; taken by `events`.
+    baseline: Mutex<Option<Vec<Seen>>>,
     interval: Duration,
     call_timeout: Duration,
+    use_events: bool,
 }
 
 /// Lists running containers and ready sandboxes (two calls), refreshes the
@@ -201,13 +199,31 @@ async fn relist_now(channel: &Channel, endpoint: &str, cache: &Mutex<Cache>) -> 
     Ok(seen)
 }
 
-/// Opens `GetContainerEvents`; `None` when the runtime does not have it.
-async fn subscribe(channel: &Channel, endpoint: &str) -> Result<Option<EventStream>, EngineError> {
-    match RuntimeServiceClient::new(channel.clone()).get_container_events(GetEventsRequest {}).await {
-        Ok(r) => Ok(Some(r.into_inner())),
-        Err(s) if s.code() == Code::Unimplemented => Ok(None),
-        Err(s) => Err(status_error(endpoint, "container events", s)),
-    }
+/// The runtime's `GetContainerEvents` stream, mapped. A runtime without
+/// the call (`Unimplemented`) gives an empty stream: relisting alone then
+/// tells what changed. (containerd 1.7 answers the call only with its first
+/// event, so the call is made here, in the stream, not while connecting.)
+fn followed(channel: Channel, endpoint: String) -> BoxStream<'static, Result<Event, EngineError>> {
+    let opened = async move {
+        let mut client = RuntimeServiceClient::new(channel);
+        match client.get_container_events(GetEventsRequest {}).await {
+            Ok(r) => {
+                let endpoint = endpoint.clone();
+                r.into_inner()
+                    .filter_map(move |item| {
+                        let out = match item {
+                            Ok(ev) => to_event(&ev).map(Ok),
+                            Err(s) => Some(Err(status_error(&endpoint, "container events", s))),
+                        };
+                        std::future::ready(out)
+                    })
+                    .boxed()
+            }
+            Err(s) if s.code() == Code::Unimplemented => stream::empty().boxed(),
+            Err(s) => stream::once(std::future::ready(Err(status_error(&endpoint, "container events", s)))).boxed(),
+        }
+    };
+    stream::once(opened).flatten().boxed()
 }
 
 impl Connection for CriConnection {
@@ -216,7 +232,7 @@ impl Connection for CriConnection {
     }
 
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
-        let Some((baseline, events)) = self.relisting.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+        let Some(baseline) = self.baseline.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             let e = EngineError::new(ErrorKind::Unreachable, "CRI: the event stream was already taken");
             return stream::once(async move { Err(e) }).boxed();
         };
@@ -226,19 +242,10 @@ impl Connection for CriConnection {
             Box::pin(async move { relist_now(&channel, &endpoint, &cache).await })
         });
         let relisted = relist::events(self.interval, self.call_timeout, baseline, lister);
-        match events {
-            None => relisted,
-            Some(events) => {
-                let endpoint = self.endpoint.clone();
-                let followed = events.filter_map(move |item| {
-                    let out = match item {
-                        Ok(ev) => to_event(&ev).map(Ok),
-                        Err(s) => Some(Err(status_error(&endpoint, "container events", s))),
-                    };
-                    std::future::ready(out)
-                });
-                stream::select(followed.boxed(), relisted).boxed()
-            }
+        if self.use_events {
+            stream::select(followed(self.channel.clone(), self.endpoint.clone()), relisted).boxed()
+        } else {
+            relisted
         }
     }
 
