@@ -142,3 +142,18 @@ fn a_service_without_an_event_log_is_relisted() {
     p.podman(&["kill", "started"]);
     assert!(exact(&w, &p, "kill, seen by relisting").get(&started).is_none());
 }
+
+#[test]
+fn a_docker_watcher_pointed_at_podman_watches_it_as_podman() {
+    // As with podman-docker's docker.sock or DOCKER_HOST set to podman's socket.
+    let p = PrivatePodman::fresh("podman-as-docker", "file");
+    let pod = p.pod("dpod");
+    let member = p.run("member", &[], Some("dpod"), &[]);
+    let w = Handle::docker(&p.endpoint());
+    w.ready(SYNC).expect("ready");
+    let snap = exact(&w, &p, "sync");
+    assert_eq!((snap.engine().kind, snap.engine().engine_type.as_str()), (WW_ENGINE_PODMAN, "podman.io"));
+    assert_eq!(snap.get(&member).map(|c| (c.pod_name.as_str(), c.pod_uid.as_str())), Some(("dpod", pod.as_str())));
+    p.podman(&["kill", "member"]);
+    assert!(exact(&w, &p, "kill").get(&member).is_none(), "a death podman reports in its own words is seen");
+}

@@ -35,7 +35,9 @@ impl<R: Send + Sync + 'static> Watcher<R> {
     /// it to block SIGPIPE there).
     pub fn start(opts: &Options, render: Render<R>, thread_init: fn()) -> std::io::Result<Self> {
         let engine: Arc<dyn Engine> = match opts.engine {
-            EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
+            EngineKind::Docker => {
+                Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout, opts.relist_interval))
+            }
             EngineKind::Cri => {
                 let Endpoint::Unix(socket) = &opts.endpoint else {
                     return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "CRI needs a unix socket"));

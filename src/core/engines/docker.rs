@@ -41,15 +41,18 @@ pub const DOCKER: Dialect = Dialect {
     events: &["start", "die", "pause", "unpause", "rename"],
 };
 
-/// A Docker engine at one endpoint.
+/// A Docker engine at one endpoint. An endpoint that turns out to be
+/// podman's is watched as podman (with `relist_interval` for a podman that
+/// logs no events).
 pub struct DockerEngine {
     endpoint: Endpoint,
     call_timeout: Duration,
+    relist_interval: Duration,
 }
 
 impl DockerEngine {
-    pub fn new(endpoint: Endpoint, call_timeout: Duration) -> Self {
-        DockerEngine { endpoint, call_timeout }
+    pub fn new(endpoint: Endpoint, call_timeout: Duration, relist_interval: Duration) -> Self {
+        DockerEngine { endpoint, call_timeout, relist_interval }
     }
 }
 
@@ -60,7 +63,17 @@ impl Engine for DockerEngine {
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
         let connecting = connect(self.endpoint.clone(), self.call_timeout, DOCKER);
-        Box::pin(async move { Ok(Arc::new(connecting.await?) as Arc<dyn Connection>) })
+        let (endpoint, call_timeout, relist) = (self.endpoint.clone(), self.call_timeout, self.relist_interval);
+        Box::pin(async move {
+            let conn = connecting.await?;
+            // podman behind a Docker endpoint (podman-docker's docker.sock,
+            // DOCKER_HOST pointing at podman): watch it as podman, or its
+            // deaths would go unseen.
+            if conn.dialect.kind == EngineKind::Podman {
+                return super::podman::adopt(conn, endpoint, call_timeout, relist).await;
+            }
+            Ok(Arc::new(conn) as Arc<dyn Connection>)
+        })
     }
 }
 
@@ -101,9 +114,13 @@ pub fn connect(
         // paths, which every engine answers with its own default API
         // version, and negotiating would cost a round trip to /version
         // (tests against a daemon with API 1.41 would catch a change).
-        let sys = docker.info().await.map_err(|e| engine_error(dialect, &endpoint, "info", e))?;
-        info.id = sys.id.unwrap_or_default();
-        info.version = sys.server_version.unwrap_or_default();
+        let sys = identify(&endpoint, dialect).await?;
+        // podman's /info has fields of its own.
+        let dialect = if sys.podman { super::podman::PODMAN } else { dialect };
+        info.kind = dialect.kind;
+        info.engine_type = dialect.engine_type.to_string();
+        info.id = sys.id;
+        info.version = sys.version;
         // Events from this instant on are replayed by the daemon even if
         // the subscription reaches it later: no gap between subscribing
         // and listing.
@@ -118,13 +135,42 @@ pub fn connect(
     }
 }
 
+/// What `/info` tells: the engine's identity and clock, and whether it is
+/// podman (whose `/info` has `BuildahVersion`).
+struct Identity {
+    id: String,
+    version: String,
+    system_time: Option<String>,
+    podman: bool,
+}
+
+async fn identify(endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, EngineError> {
+    let fail = |kind, msg: String| EngineError::new(kind, format!("{} at {endpoint}: info: {msg}", dialect.name));
+    let (status, body) = super::http::get(endpoint, "/info").await.map_err(|e| fail(e.kind, e.msg))?;
+    if status != 200 {
+        let why = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string();
+        return Err(fail(ErrorKind::Refused, format!("status {status}: {why}")));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| fail(ErrorKind::Malformed, e.to_string()))?;
+    let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+    if !v.is_object() {
+        return Err(fail(ErrorKind::Malformed, "not a JSON object".into()));
+    }
+    Ok(Identity {
+        id: text("ID").unwrap_or_default(),
+        version: text("ServerVersion").unwrap_or_default(),
+        system_time: text("SystemTime"),
+        podman: v.get("BuildahVersion").is_some(),
+    })
+}
+
 /// One connection to an engine speaking the Docker API.
 pub struct DockerConnection {
     docker: Docker,
     endpoint: Endpoint,
     info: EngineInfo,
     since: Option<String>,
-    dialect: Dialect,
+    pub(crate) dialect: Dialect,
 }
 
 impl Connection for DockerConnection {

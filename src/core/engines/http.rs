@@ -11,10 +11,11 @@ use hyper_util::rt::TokioIo;
 use crate::core::engine::{with_causes, EngineError, ErrorKind};
 use crate::core::options::Endpoint;
 
-/// The status and body of `GET path` at `endpoint`.
+/// The status and body of `GET path` at `endpoint`. Errors name the path
+/// and the cause; the caller names the engine and endpoint.
 pub async fn get(endpoint: &Endpoint, path: &str) -> Result<(u16, Bytes), EngineError> {
     let fail = |what: &str, e: &dyn std::error::Error| {
-        EngineError::new(ErrorKind::Unreachable, format!("{endpoint}: GET {path}: {what}: {}", with_causes(e)))
+        EngineError::new(ErrorKind::Unreachable, format!("GET {path}: {what}: {}", with_causes(e)))
     };
     let result = match endpoint {
         Endpoint::Unix(socket) => {

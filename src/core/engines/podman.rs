@@ -68,19 +68,25 @@ impl Engine for PodmanEngine {
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
         let connecting = docker::connect(self.endpoint.clone(), self.call_timeout, PODMAN);
         let (endpoint, interval, call_timeout) = (self.endpoint.clone(), self.relist_interval, self.call_timeout);
-        Box::pin(async move {
-            let docker = connecting.await?;
-            let relist = match event_logger(&endpoint).await?.as_deref() {
-                // The first list to compare with, taken before connecting ends.
-                Some("none") => {
-                    Some(Relist { interval, call_timeout, baseline: Mutex::new(Some(alive(&endpoint).await?)) })
-                }
-                _ => None,
-            };
-            let conn = PodmanConnection { docker: Arc::new(docker), endpoint, pods: Arc::default(), relist };
-            Ok(Arc::new(conn) as Arc<dyn Connection>)
-        })
+        Box::pin(async move { adopt(connecting.await?, endpoint, call_timeout, interval).await })
     }
+}
+
+/// Makes a connection to podman's Docker API a podman connection: pods from
+/// podman's own API, and relisting if podman logs no events.
+pub async fn adopt(
+    docker: DockerConnection,
+    endpoint: Endpoint,
+    call_timeout: Duration,
+    interval: Duration,
+) -> Result<Arc<dyn Connection>, EngineError> {
+    let relist = match event_logger(&endpoint).await?.as_deref() {
+        // The first list to compare with, taken before connecting ends.
+        Some("none") => Some(Relist { interval, call_timeout, baseline: Mutex::new(Some(alive(&endpoint).await?)) }),
+        _ => None,
+    };
+    let conn = PodmanConnection { docker: Arc::new(docker), endpoint, pods: Arc::default(), relist };
+    Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
 
 /// podman's event logger ("file", "journald", "none"), if it says.
@@ -94,7 +100,7 @@ async fn event_logger(endpoint: &Endpoint) -> Result<Option<String>, EngineError
         #[serde(rename = "eventLogger")]
         event_logger: Option<String>,
     }
-    let (status, body) = http::get(endpoint, &format!("{LIBPOD}/info")).await?;
+    let (status, body) = get(endpoint, &format!("{LIBPOD}/info")).await?;
     if status != 200 {
         return Err(EngineError::new(
             ErrorKind::Refused,
@@ -117,7 +123,7 @@ async fn alive(endpoint: &Endpoint) -> Result<Vec<relist::Seen>, EngineError> {
     }
     // filters={"status":["running","paused"]}
     let path = format!("{LIBPOD}/containers/json?filters=%7B%22status%22%3A%5B%22running%22%2C%22paused%22%5D%7D");
-    let (status, body) = http::get(endpoint, &path).await?;
+    let (status, body) = get(endpoint, &path).await?;
     if status != 200 {
         return Err(EngineError::new(ErrorKind::Refused, format!("podman at {endpoint}: list answered {status}")));
     }
@@ -209,6 +215,11 @@ struct HostConfig {
     privileged: bool,
 }
 
+/// `GET path` at podman's endpoint, with errors that name it.
+async fn get(endpoint: &Endpoint, path: &str) -> Result<(u16, hyper::body::Bytes), EngineError> {
+    http::get(endpoint, path).await.map_err(|e| EngineError::new(e.kind, format!("podman at {endpoint}: {}", e.msg)))
+}
+
 fn malformed(endpoint: &Endpoint, what: &str, e: &dyn std::fmt::Display) -> EngineError {
     EngineError::new(ErrorKind::Malformed, format!("podman at {endpoint}: {what}: {e}"))
 }
@@ -222,7 +233,7 @@ async fn inspect(
     if !valid_id(id) {
         return Ok(None);
     }
-    let (status, body) = http::get(endpoint, &format!("{LIBPOD}/containers/{id}/json")).await?;
+    let (status, body) = get(endpoint, &format!("{LIBPOD}/containers/{id}/json")).await?;
     match status {
         200 => {}
         404 => return Ok(None),
@@ -263,7 +274,7 @@ async fn pod_name(
     struct PodInspect {
         name: String,
     }
-    let (status, body) = http::get(endpoint, &format!("{LIBPOD}/pods/{pod}/json")).await?;
+    let (status, body) = get(endpoint, &format!("{LIBPOD}/pods/{pod}/json")).await?;
     if status != 200 {
         return Ok(String::new());
     }
