@@ -14,6 +14,7 @@ pub mod relist;
 pub mod retry;
 pub mod shared;
 pub mod snapshot;
+pub mod sockets;
 pub mod tracker;
 pub mod watch;
 pub mod watcher;

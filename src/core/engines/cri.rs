@@ -81,7 +81,7 @@ impl Engine for CriEngine {
                 EngineError::new(ErrorKind::Unreachable, format!("cannot connect to a CRI runtime at {endpoint}: {e}"))
             };
             let probe = tokio::net::UnixStream::connect(&socket).await.map_err(|e| unreachable(&e))?;
-            info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
+            info.pid = crate::core::sockets::engine_pid(&socket, &probe);
             drop(probe);
             let path = socket.clone();
             // The URI is not used: every connection goes to the unix socket.
