@@ -98,7 +98,7 @@ pub fn connect(
                         format!("cannot connect to {} at {endpoint}: {e}", dialect.name),
                     )
                 })?;
-                info.pid = crate::core::sockets::engine_pid(&path, &probe);
+                info.pid = crate::core::sockets::engine_pid(path, &probe);
                 drop(probe);
                 let path = path.to_str().ok_or_else(|| {
                     EngineError::new(ErrorKind::Unreachable, format!("socket path of {endpoint} is not UTF-8"))
