@@ -62,6 +62,11 @@
 
 
 /**
+ * How long one probe of a candidate endpoint may take.
+ */
+#define WW_DISCOVER_PROBE_TIMEOUT_MS 1000
+
+/**
  * Major version of the library.
  */
 #define WW_VERSION_MAJOR 0
@@ -284,13 +289,15 @@ typedef struct ww_portfolio {
   /**
    * Per engine, in engine order: its unnamed project "" (maybe empty),
    * then its named projects with at least one container, by name. Each
-   * project's containers are a slice of `containers`. Never NULL,
-   * `projects_len` >= `engines_len`.
+   * project's containers are a slice of `containers`. `projects_len` >=
+   * `engines_len` (NULL only when both are 0).
    */
   const struct ww_project *projects;
   size_t projects_len;
   /**
-   * The watcher's engines; never NULL, `engines_len` >= 1.
+   * The watcher's engines, in the order they were found (an engine keeps
+   * its index for the watcher's life); `engines_len` >= 1, except for a
+   * `WW_ENGINE_AUTO` watcher that has found no engine (then NULL).
    */
   const struct ww_engine_info *engines;
   size_t engines_len;
@@ -315,6 +322,35 @@ typedef struct ww_change {
    */
   const struct ww_container *after;
 } ww_change;
+
+/**
+ * One engine endpoint that answered.
+ */
+typedef struct ww_endpoint {
+  /**
+   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, `WW_ENGINE_CRI` or `WW_ENGINE_PODMAN`.
+   */
+  ww_engine kind;
+  /**
+   * The PID of the engine process serving it (in the caller's PID
+   * namespace), 0 if unknown.
+   */
+  int32_t pid;
+  /**
+   * Usable as `ww_options.endpoint` (with `kind` as `ww_options.engine`):
+   * `unix:///PATH` or `tcp://HOST:PORT`. An engine in another mount
+   * namespace is reached through `/proc/PID/root/...`. Never NULL.
+   */
+  const char *endpoint;
+  /**
+   * How it was found: "env", "path" or "process". Never NULL.
+   */
+  const char *found_by;
+  /**
+   * The socket's owner: a rootless engine's user; 0 for TCP.
+   */
+  uint32_t uid;
+} ww_endpoint;
 
 /**
  * How the watcher retries after the engine went away or failed.
@@ -399,6 +435,12 @@ typedef struct ww_options {
    * call is only relisted.
    */
   uint32_t cri_events;
+  /**
+   * `WW_ENGINE_AUTO`: how often, in ms, discovery runs again to find
+   * engines started later and to retire engines gone; 0 means the
+   * default, 10000. `UINT32_MAX`: only at start.
+   */
+  uint32_t discover_interval_ms;
 } ww_options;
 
 /**
@@ -493,6 +535,13 @@ typedef struct ww_options {
 #define WW_ENGINE_PODMAN 4
 
 /**
+ * Every engine this host runs, found by discovery (see `ww_discover`) at
+ * start and every `discover_interval_ms`, watched through one watcher:
+ * one snapshot, one `engines` entry per engine.
+ */
+#define WW_ENGINE_AUTO 5
+
+/**
  * Never retry: the first failure ends the watch (`ww_ready` reports `WW_STATUS_ENGINE`).
  */
 #define WW_BACKOFF_NONE 0
@@ -564,6 +613,35 @@ ww_status ww_diff(const struct ww_portfolio *from,
  * library's "double free detected") instead of corrupting memory. Any thread.
  */
 void ww_changes_free(const struct ww_change *changes);
+
+/**
+ * Finds the container engines this host runs: from the environment
+ * (`DOCKER_HOST`, `CONTAINER_HOST`, `CONTAINERD_ADDRESS`,
+ * `CONTAINER_RUNTIME_ENDPOINT`), the engines' well-known sockets (system,
+ * rootless under `/run/user/UID`, k3s, microk8s, CRI-O), and the unix
+ * sockets that engine processes (dockerd, containerd, crio, podman, k3s)
+ * listen on, also in other mount namespaces. Each is confirmed by one
+ * probe (Docker and podman by their `/info`, containerd and CRI by their
+ * gRPC services) bounded by `WW_DISCOVER_PROBE_TIMEOUT_MS`; the probes run
+ * at once, so the call takes at most about that long. A socket reachable
+ * by several paths is listed once; containerd's auxiliary sockets and
+ * anything that does not answer are not listed; a containerd socket is
+ * listed as containerd only (not again as CRI).
+ *
+ * `out` and `len`: receive the array (NULL when nothing was found) and its
+ * length, written only on success; free it with `ww_endpoints_free`
+ * exactly once. Returns `WW_STATUS_OK`, `WW_STATUS_NULL_ARG` when `out` or
+ * `len` is NULL, `WW_STATUS_INTERNAL` when no thread or runtime can be
+ * made. Any thread.
+ */
+WW_MUST_USE ww_status ww_discover(const struct ww_endpoint **out, size_t *len);
+
+/**
+ * Frees an array from `ww_discover`. NULL: does nothing. Each array must
+ * be freed exactly once: freeing one twice, or a pointer `ww_discover` did
+ * not hand out, aborts the process with a message on stderr. Any thread.
+ */
+void ww_endpoints_free(const struct ww_endpoint *endpoints);
 
 /**
  * The message of the last failed call on this thread.

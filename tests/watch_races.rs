@@ -25,6 +25,7 @@ fn options(backoff: Backoff) -> Options {
         ignored_namespaces: Vec::new(),
         relist_interval: Duration::from_secs(1),
         cri_events: false,
+        discover_interval: None,
     }
 }
 

@@ -3,8 +3,10 @@
 #![forbid(unsafe_code)]
 
 pub mod diff;
+pub mod discovery;
 pub mod engine;
 pub mod engines;
+pub mod host;
 pub mod model;
 pub mod options;
 pub mod pods;

@@ -14,6 +14,10 @@ pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(500);
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Default bound of every engine call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval of discovery for a watcher of all engines.
+pub const DEFAULT_DISCOVER_INTERVAL: Duration = Duration::from_secs(10);
+/// How long one discovery probe may take.
+pub const DISCOVER_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default relist interval of engines without events (kubelet's own).
 pub const DEFAULT_RELIST_INTERVAL: Duration = Duration::from_secs(1);
 /// podman's socket when running as root.
@@ -26,6 +30,8 @@ pub enum EngineKind {
     Containerd,
     Podman,
     Cri,
+    /// Every engine discovery finds, and later finds.
+    Auto,
 }
 
 /// How to retry after the engine was unreachable or the event stream broke.
@@ -74,6 +80,8 @@ pub struct Options {
     pub relist_interval: Duration,
     /// CRI: follow `GetContainerEvents` too, where the runtime has it.
     pub cri_events: bool,
+    /// `Auto`: how often discovery runs again (`None`: only at start).
+    pub discover_interval: Option<Duration>,
 }
 
 /// Why options were refused.

@@ -2,14 +2,16 @@
 
 use std::ffi::{c_char, CStr};
 use std::mem::{offset_of, size_of, MaybeUninit};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::engines::containerd::DEFAULT_IGNORED_NAMESPACES;
+use crate::core::options::InvalidOption;
 use crate::core::options::{
     containerd_endpoint, cri_endpoint, docker_endpoint, parse_namespaces, podman_endpoint, DEFAULT_BACKOFF_INITIAL,
-    DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT, DEFAULT_RELIST_INTERVAL,
+    DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT, DEFAULT_DISCOVER_INTERVAL, DEFAULT_RELIST_INTERVAL,
 };
-use crate::core::{Backoff, EngineKind, Options};
+use crate::core::{Backoff, Endpoint, EngineKind, Options};
 
 use super::error::{ww_status, WW_STATUS_ABI_MISMATCH, WW_STATUS_INVALID_ARG};
 
@@ -23,6 +25,10 @@ pub const WW_ENGINE_CONTAINERD: ww_engine = 2;
 pub const WW_ENGINE_CRI: ww_engine = 3;
 /// podman's API service (`podman system service`).
 pub const WW_ENGINE_PODMAN: ww_engine = 4;
+/// Every engine this host runs, found by discovery (see `ww_discover`) at
+/// start and every `discover_interval_ms`, watched through one watcher:
+/// one snapshot, one `engines` entry per engine.
+pub const WW_ENGINE_AUTO: ww_engine = 5;
 
 /// How the watcher retries after the engine went away or failed.
 pub type ww_backoff = u32;
@@ -89,13 +95,19 @@ pub struct ww_options {
     /// them), so leave it off on Kubernetes nodes. A runtime without the
     /// call is only relisted.
     pub cri_events: u32,
+    /// `WW_ENGINE_AUTO`: how often, in ms, discovery runs again to find
+    /// engines started later and to retire engines gone; 0 means the
+    /// default, 10000. `UINT32_MAX`: only at start.
+    pub discover_interval_ms: u32,
 }
 
 /// The sizes of every version of `ww_options` within this ABI, oldest
 /// first: each version is the previous one plus fields at the end, whose
 /// zero value means "default". The first ended with `ignored_namespaces`;
-/// the second added `cri_poll_ms` and `cri_events`.
-const KNOWN_SIZES: [usize; 2] = [offset_of!(ww_options, cri_poll_ms), size_of::<ww_options>()];
+/// the second added `cri_poll_ms` and `cri_events`; the third
+/// `discover_interval_ms`.
+const KNOWN_SIZES: [usize; 3] =
+    [offset_of!(ww_options, cri_poll_ms), offset_of!(ww_options, discover_interval_ms), size_of::<ww_options>()];
 
 impl Default for ww_options {
     fn default() -> Self {
@@ -111,6 +123,7 @@ impl Default for ww_options {
             ignored_namespaces: std::ptr::null(),
             cri_poll_ms: DEFAULT_RELIST_INTERVAL.as_millis() as u32,
             cri_events: 0,
+            discover_interval_ms: DEFAULT_DISCOVER_INTERVAL.as_millis() as u32,
         }
     }
 }
@@ -202,10 +215,11 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         WW_ENGINE_CONTAINERD => EngineKind::Containerd,
         WW_ENGINE_CRI => EngineKind::Cri,
         WW_ENGINE_PODMAN => EngineKind::Podman,
+        WW_ENGINE_AUTO => EngineKind::Auto,
         e => {
             return Err(invalid(format!(
                 "unknown engine {e} (known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2, WW_ENGINE_CRI = 3, \
-                 WW_ENGINE_PODMAN = 4)"
+                 WW_ENGINE_PODMAN = 4, WW_ENGINE_AUTO = 5)"
             )))
         }
     };
@@ -216,17 +230,27 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
             unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?
         }
         EngineKind::Docker | EngineKind::Podman | EngineKind::Cri => None,
+        // Every containerd found gets the ignored namespaces too.
+        EngineKind::Auto => unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?,
     };
     let endpoint = match engine {
         EngineKind::Docker => docker_endpoint(endpoint),
         EngineKind::Containerd => containerd_endpoint(endpoint),
         EngineKind::Podman => podman_endpoint(endpoint),
         EngineKind::Cri => cri_endpoint(endpoint),
+        EngineKind::Auto => match endpoint {
+            None => Ok(Endpoint::Unix(PathBuf::new())),
+            Some(e) => Err(InvalidOption(format!(
+                "WW_ENGINE_AUTO finds its endpoints itself: endpoint must be NULL, not {e:?}"
+            ))),
+        },
     }
     .map_err(|e| invalid(e.0))?;
     let ignored_namespaces = match (engine, ignored) {
         // Only containerd has namespaces; other engines never read the field.
         (EngineKind::Docker | EngineKind::Podman | EngineKind::Cri, _) => Vec::new(),
+        (EngineKind::Auto, None) => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
+        (EngineKind::Auto, Some(list)) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
         (EngineKind::Containerd, None) => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
         (EngineKind::Containerd, Some(list)) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
     };
@@ -258,6 +282,10 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         ignored_namespaces,
         relist_interval: ms(o.cri_poll_ms, DEFAULT_RELIST_INTERVAL),
         cri_events: o.cri_events != 0,
+        discover_interval: match o.discover_interval_ms {
+            u32::MAX => None,
+            v => Some(ms(v, DEFAULT_DISCOVER_INTERVAL)),
+        },
     })
 }
 

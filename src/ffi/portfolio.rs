@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::core::{EngineKind, EngineState, Snapshot};
 
-use super::options::{ww_engine, WW_ENGINE_CONTAINERD, WW_ENGINE_CRI, WW_ENGINE_DOCKER, WW_ENGINE_PODMAN};
+use super::options::{
+    ww_engine, WW_ENGINE_AUTO, WW_ENGINE_CONTAINERD, WW_ENGINE_CRI, WW_ENGINE_DOCKER, WW_ENGINE_PODMAN,
+};
 
 /// Where a watcher stands with one engine (`ww_engine_info.state`).
 pub type ww_engine_state = u32;
@@ -129,11 +131,13 @@ pub struct ww_portfolio {
     pub containers_len: usize,
     /// Per engine, in engine order: its unnamed project "" (maybe empty),
     /// then its named projects with at least one container, by name. Each
-    /// project's containers are a slice of `containers`. Never NULL,
-    /// `projects_len` >= `engines_len`.
+    /// project's containers are a slice of `containers`. `projects_len` >=
+    /// `engines_len` (NULL only when both are 0).
     pub projects: *const ww_project,
     pub projects_len: usize,
-    /// The watcher's engines; never NULL, `engines_len` >= 1.
+    /// The watcher's engines, in the order they were found (an engine keeps
+    /// its index for the watcher's life); `engines_len` >= 1, except for a
+    /// `WW_ENGINE_AUTO` watcher that has found no engine (then NULL).
     pub engines: *const ww_engine_info,
     pub engines_len: usize,
 }
@@ -222,12 +226,13 @@ impl Arena {
     }
 }
 
-fn engine_kind(k: EngineKind) -> ww_engine {
+pub(crate) fn engine_kind(k: EngineKind) -> ww_engine {
     match k {
         EngineKind::Docker => WW_ENGINE_DOCKER,
         EngineKind::Containerd => WW_ENGINE_CONTAINERD,
         EngineKind::Podman => WW_ENGINE_PODMAN,
         EngineKind::Cri => WW_ENGINE_CRI,
+        EngineKind::Auto => WW_ENGINE_AUTO,
     }
 }
 
@@ -435,8 +440,12 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
     if o.public.containers_len > 0 {
         o.public.containers = containers;
     }
-    o.public.projects = o.projects.as_ptr();
-    o.public.engines = o.engines.as_ptr();
+    if !o.projects.is_empty() {
+        o.public.projects = o.projects.as_ptr();
+    }
+    if !o.engines.is_empty() {
+        o.public.engines = o.engines.as_ptr();
+    }
     owner
 }
 

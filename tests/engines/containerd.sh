@@ -29,6 +29,11 @@
 # no AppArmor, no streaming over TCP, NRI off. Without it the CRI plugin
 # is disabled.
 #
+# CONTAINERD_NS_SOCKET_DIR=/run/SOMETHING starts containerd in a mount
+# namespace of its own (unshare -m) where that directory is a private tmpfs
+# holding its sockets: invisible from outside but through /proc/PID/root.
+# The socket printed (and used by ctr) is then /proc/PID/root/.../containerd.sock.
+#
 # Gotcha: runc state (/run/containerd/runc/NS/ID) and cgroups (/NS/ID) are
 # machine-wide: two instances must not run the same NAMESPACE+container ID.
 #
@@ -225,6 +230,14 @@ ctrd_paths() {
     # The shim is found through PATH: the matching one first.
     export PATH=$CONTAINERD_BIN_DIR:$PATH
   fi
+  # The address containerd is configured with (and its shims are given).
+  ADDR=$SOCK
+  if [[ -n ${CONTAINERD_NS_SOCKET_DIR:-} ]]; then
+    ADDR=$CONTAINERD_NS_SOCKET_DIR/containerd.sock
+    local pid
+    pid=$(ww_pids_with_arg "$CONFIG" | head -n 1)
+    [[ -z $pid ]] || SOCK=/proc/$pid/root$ADDR
+  fi
   CTR=(ctr -a "$SOCK")
 }
 
@@ -275,10 +288,10 @@ state = "$DIR/state"
 $(ctrd_cri_top)
 
 [grpc]
-  address = "$SOCK"
+  address = "$ADDR"
 
 [ttrpc]
-  address = "$SOCK.ttrpc"
+  address = "$ADDR.ttrpc"
 
 [debug]
   address = ""
@@ -302,8 +315,18 @@ ctrd_start() {
   else
     ctrd_write_config
     rm -f "$SOCK" "$SOCK.ttrpc"
-    (cd / && exec setsid containerd --config "$CONFIG" </dev/null >>"$LOG" 2>&1) &
-    pid=$!
+    if [[ -n ${CONTAINERD_NS_SOCKET_DIR:-} ]]; then
+      local d=$CONTAINERD_NS_SOCKET_DIR
+      (cd / && exec setsid unshare -m --propagation private sh -c \
+        "mkdir -p '$d' && mount -t tmpfs tmpfs '$d' && exec containerd --config '$CONFIG'" \
+        </dev/null >>"$LOG" 2>&1) &
+      pid=$!
+      SOCK=/proc/$pid/root$ADDR
+      CTR=(ctr -a "$SOCK")
+    else
+      (cd / && exec setsid containerd --config "$CONFIG" </dev/null >>"$LOG" 2>&1) &
+      pid=$!
+    fi
     echo "$pid" >"$PIDFILE"
   fi
   ww_wait_ready "${START_TIMEOUT:-60}" "$pid" "$LOG" "${CTR[@]}" version || exit 1
@@ -336,9 +359,10 @@ ctrd_stop() {
     ctrd_kill_tasks
     ww_stop_pids "${STOP_TIMEOUT:-30}" "${pids[@]}"
   fi
-  ww_reap_shims "$SOCK"
+  ww_reap_shims "$ADDR"
   ww_umount_under "$DIR"
-  rm -f "$PIDFILE" "$SOCK" "$SOCK.ttrpc"
+  rm -f "$PIDFILE"
+  if [[ -z ${CONTAINERD_NS_SOCKET_DIR:-} ]]; then rm -f "$SOCK" "$SOCK.ttrpc"; fi
   ww_log "containerd for $DIR stopped"
 }
 

@@ -68,6 +68,18 @@ impl PrivateDocker {
         engine
     }
 
+    /// Like [`PrivateDocker::fresh`], in directory `dir` (its socket is
+    /// `DIR/docker.sock`).
+    pub fn fresh_in(dir: &str, extra_args: &str) -> PrivateDocker {
+        let dir = PathBuf::from(dir);
+        if dir.exists() {
+            run_script("stop", &dir, "");
+            std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+        }
+        let socket = PathBuf::from(run_script("start", &dir, extra_args));
+        PrivateDocker { dir, socket, owned: true }
+    }
+
     /// Like [`PrivateDocker::fresh`], started through socket activation:
     /// another process listens on the socket and hands it to dockerd.
     pub fn fresh_activated(name: &str) -> PrivateDocker {

@@ -26,7 +26,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
@@ -98,19 +98,7 @@ impl Engine for ContainerdEngine {
             let probe = tokio::net::UnixStream::connect(&socket).await.map_err(|e| unreachable(&e))?;
             info.pid = crate::core::sockets::engine_pid(&socket, &probe);
             drop(probe);
-            let path = socket.clone();
-            // The URI is not used: every connection goes to the unix socket.
-            let channel = TonicEndpoint::from_static("http://containerd.invalid")
-                .connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                            tokio::net::UnixStream::connect(path).await?,
-                        ))
-                    }
-                }))
-                .await
-                .map_err(|e| unreachable(&with_causes(&e)))?;
+            let channel = super::grpc::channel(&socket).await.map_err(|e| unreachable(&with_causes(&e)))?;
             let version = VersionClient::new(channel.clone())
                 .version(())
                 .await

@@ -29,7 +29,7 @@ use k8s_cri::v1::{
     PodSandboxStatusRequest, VersionRequest,
 };
 use serde_json::Value;
-use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
@@ -83,19 +83,7 @@ impl Engine for CriEngine {
             let probe = tokio::net::UnixStream::connect(&socket).await.map_err(|e| unreachable(&e))?;
             info.pid = crate::core::sockets::engine_pid(&socket, &probe);
             drop(probe);
-            let path = socket.clone();
-            // The URI is not used: every connection goes to the unix socket.
-            let channel = TonicEndpoint::from_static("http://cri.invalid")
-                .connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                            tokio::net::UnixStream::connect(path).await?,
-                        ))
-                    }
-                }))
-                .await
-                .map_err(|e| unreachable(&with_causes(&e)))?;
+            let channel = super::grpc::channel(&socket).await.map_err(|e| unreachable(&with_causes(&e)))?;
             let mut client = RuntimeServiceClient::new(channel.clone());
             let v = client
                 .version(VersionRequest { version: KUBE_API_VERSION.into() })
