@@ -188,11 +188,14 @@ async fn probe(c: &Candidate, timeout: Duration) -> Option<EngineKind> {
     tokio::time::timeout(timeout, answer).await.ok().flatten()
 }
 
+/// A socket file's (device, inode).
+type FileId = (u64, u64);
+
 /// The namespaces each dockerd keeps its containers in, by the containerd
 /// socket it uses (its file identity): from `--containerd-namespace` and
 /// `--containerd-plugins-namespace` (defaults "moby", "plugins.moby"), and
 /// `--containerd` (default: the containerd it starts itself, its child).
-fn docker_namespaces() -> (HashMap<(u64, u64), Vec<String>>, HashMap<i32, Vec<String>>) {
+fn docker_namespaces() -> (HashMap<FileId, Vec<String>>, HashMap<i32, Vec<String>>) {
     let mut by_socket = HashMap::new();
     let mut by_parent = HashMap::new();
     for pid in sockets::pids().into_iter().filter(|&p| sockets::comm(p).as_deref() == Some("dockerd")) {

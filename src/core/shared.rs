@@ -44,7 +44,7 @@ pub enum Change {
 }
 
 /// Which engines readiness waits for, and whether more can come.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadyRule {
     /// The first this many engines (those found at start) must have
     /// synchronised or given up; `None`: every engine.
@@ -52,12 +52,6 @@ pub struct ReadyRule {
     /// Engines can still be found later (periodic discovery): then nothing
     /// is final while they all gave up.
     pub more_can_come: bool,
-}
-
-impl Default for ReadyRule {
-    fn default() -> Self {
-        ReadyRule { required: None, more_can_come: false }
-    }
 }
 
 /// What readiness a published snapshot stands for.
