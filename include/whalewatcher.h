@@ -62,6 +62,11 @@
 
 
 /**
+ * How long one probe of a candidate endpoint may take.
+ */
+#define WW_DISCOVER_PROBE_TIMEOUT_MS 1000
+
+/**
  * Major version of the library.
  */
 #define WW_VERSION_MAJOR 0
@@ -216,15 +221,17 @@ typedef uint32_t ww_engine_state;
  */
 typedef struct ww_engine_info {
   /**
-   * "docker.com" or "containerd.io".
+   * "docker.com", "containerd.io", "podman.io" or "k8s.io/cri-api".
    */
   const char *type;
   /**
-   * The engine's ID, "" until first contact (containerd: the server UUID).
+   * The engine's ID, "" until first contact (containerd: the server UUID;
+   * CRI, which has none: the host's name).
    */
   const char *id;
   /**
-   * The engine's version, "" until first contact (containerd: version and revision).
+   * The engine's version, "" until first contact (containerd: version and
+   * revision; CRI: runtime name and version).
    */
   const char *version;
   /**
@@ -245,7 +252,7 @@ typedef struct ww_engine_info {
    */
   uint64_t repairs;
   /**
-   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, ...
+   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, `WW_ENGINE_CRI`, `WW_ENGINE_PODMAN`.
    */
   ww_engine kind;
   /**
@@ -282,13 +289,15 @@ typedef struct ww_portfolio {
   /**
    * Per engine, in engine order: its unnamed project "" (maybe empty),
    * then its named projects with at least one container, by name. Each
-   * project's containers are a slice of `containers`. Never NULL,
-   * `projects_len` >= `engines_len`.
+   * project's containers are a slice of `containers`. `projects_len` >=
+   * `engines_len` (NULL only when both are 0).
    */
   const struct ww_project *projects;
   size_t projects_len;
   /**
-   * The watcher's engines; never NULL, `engines_len` >= 1.
+   * The watcher's engines, in the order they were found (an engine keeps
+   * its index for the watcher's life); `engines_len` >= 1, except for a
+   * `WW_ENGINE_AUTO` watcher that has found no engine (then NULL).
    */
   const struct ww_engine_info *engines;
   size_t engines_len;
@@ -315,6 +324,35 @@ typedef struct ww_change {
 } ww_change;
 
 /**
+ * One engine endpoint that answered.
+ */
+typedef struct ww_endpoint {
+  /**
+   * `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, `WW_ENGINE_CRI` or `WW_ENGINE_PODMAN`.
+   */
+  ww_engine kind;
+  /**
+   * The PID of the engine process serving it (in the caller's PID
+   * namespace), 0 if unknown.
+   */
+  int32_t pid;
+  /**
+   * Usable as `ww_options.endpoint` (with `kind` as `ww_options.engine`):
+   * `unix:///PATH` or `tcp://HOST:PORT`. An engine in another mount
+   * namespace is reached through `/proc/PID/root/...`. Never NULL.
+   */
+  const char *endpoint;
+  /**
+   * How it was found: "env", "path" or "process". Never NULL.
+   */
+  const char *found_by;
+  /**
+   * The socket's owner: a rootless engine's user; 0 for TCP.
+   */
+  uint32_t uid;
+} ww_endpoint;
+
+/**
  * How the watcher retries after the engine went away or failed.
  */
 typedef uint32_t ww_backoff;
@@ -331,15 +369,20 @@ typedef struct ww_options {
    */
   uint32_t struct_size;
   /**
-   * `WW_ENGINE_DOCKER` (the default) or `WW_ENGINE_CONTAINERD`.
+   * `WW_ENGINE_DOCKER` (the default), `WW_ENGINE_CONTAINERD`,
+   * `WW_ENGINE_CRI` or `WW_ENGINE_PODMAN`.
    */
   ww_engine engine;
   /**
    * NUL-terminated UTF-8 endpoint, or NULL for the default: for Docker
    * `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`; for
    * containerd `CONTAINERD_ADDRESS` if set, else
-   * `/run/containerd/containerd.sock`. Docker takes `unix:///PATH`,
-   * `tcp://HOST:PORT` and `http://HOST:PORT`; containerd an absolute socket path or
+   * `/run/containerd/containerd.sock`; for podman `CONTAINER_HOST` if
+   * set, else `/run/podman/podman.sock` for root and
+   * `$XDG_RUNTIME_DIR/podman/podman.sock` for other users; for CRI
+   * `CONTAINER_RUNTIME_ENDPOINT` if set, else `/run/crio/crio.sock`.
+   * Docker and podman take `unix:///PATH`, `tcp://HOST:PORT` and
+   * `http://HOST:PORT`; containerd and CRI an absolute socket path or
    * `unix:///PATH`. Only read during `ww_new`.
    */
   const char *endpoint;
@@ -370,11 +413,34 @@ typedef struct ww_options {
   uint32_t call_timeout_ms;
   /**
    * containerd only: comma-separated namespaces not to watch, replacing
-   * the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
+   * the default list "moby" (Docker's own containers: watch them through
+   * Docker; Kubernetes' containers in "k8s.io" are watched);
    * "" watches all namespaces. NULL means the default. Only read during
    * `ww_new`.
    */
   const char *ignored_namespaces;
+  /**
+   * How often, in ms, an engine that sends no events is listed again to
+   * learn what changed: CRI runtimes (unless `cri_events`), and a podman
+   * whose event log is off; 0 means the default, 1000 (kubelet's own
+   * relist interval).
+   */
+  uint32_t cri_poll_ms;
+  /**
+   * CRI: non-zero also follows the runtime's `GetContainerEvents` stream
+   * (relisting stays on as its consistency check); 0, the default, only
+   * relists. The stream is shared: on containerd 1.7 every subscriber
+   * takes events away from the others (kubelet's evented PLEG among
+   * them), so leave it off on Kubernetes nodes. A runtime without the
+   * call is only relisted.
+   */
+  uint32_t cri_events;
+  /**
+   * `WW_ENGINE_AUTO`: how often, in ms, discovery runs again to find
+   * engines started later and to retire engines gone; 0 means the
+   * default, 10000. `UINT32_MAX`: only at start.
+   */
+  uint32_t discover_interval_ms;
 } ww_options;
 
 /**
@@ -459,6 +525,23 @@ typedef struct ww_options {
 #define WW_ENGINE_CONTAINERD 2
 
 /**
+ * A runtime speaking Kubernetes' CRI API (CRI-O, containerd's CRI plugin).
+ */
+#define WW_ENGINE_CRI 3
+
+/**
+ * podman's API service (`podman system service`).
+ */
+#define WW_ENGINE_PODMAN 4
+
+/**
+ * Every engine this host runs, found by discovery (see `ww_discover`) at
+ * start and every `discover_interval_ms`, watched through one watcher:
+ * one snapshot, one `engines` entry per engine.
+ */
+#define WW_ENGINE_AUTO 5
+
+/**
  * Never retry: the first failure ends the watch (`ww_ready` reports `WW_STATUS_ENGINE`).
  */
 #define WW_BACKOFF_NONE 0
@@ -532,6 +615,35 @@ ww_status ww_diff(const struct ww_portfolio *from,
 void ww_changes_free(const struct ww_change *changes);
 
 /**
+ * Finds the container engines this host runs: from the environment
+ * (`DOCKER_HOST`, `CONTAINER_HOST`, `CONTAINERD_ADDRESS`,
+ * `CONTAINER_RUNTIME_ENDPOINT`), the engines' well-known sockets (system,
+ * rootless under `/run/user/UID`, k3s, microk8s, CRI-O), and the unix
+ * sockets that engine processes (dockerd, containerd, crio, podman, k3s)
+ * listen on, also in other mount namespaces. Each is confirmed by one
+ * probe (Docker and podman by their `/info`, containerd and CRI by their
+ * gRPC services) bounded by `WW_DISCOVER_PROBE_TIMEOUT_MS`; the probes run
+ * at once, so the call takes at most about that long. A socket reachable
+ * by several paths is listed once; containerd's auxiliary sockets and
+ * anything that does not answer are not listed; a containerd socket is
+ * listed as containerd only (not again as CRI).
+ *
+ * `out` and `len`: receive the array (NULL when nothing was found) and its
+ * length, written only on success; free it with `ww_endpoints_free`
+ * exactly once. Returns `WW_STATUS_OK`, `WW_STATUS_NULL_ARG` when `out` or
+ * `len` is NULL, `WW_STATUS_INTERNAL` when no thread or runtime can be
+ * made. Any thread.
+ */
+WW_MUST_USE ww_status ww_discover(const struct ww_endpoint **out, size_t *len);
+
+/**
+ * Frees an array from `ww_discover`. NULL: does nothing. Each array must
+ * be freed exactly once: freeing one twice, or a pointer `ww_discover` did
+ * not hand out, aborts the process with a message on stderr. Any thread.
+ */
+void ww_endpoints_free(const struct ww_endpoint *endpoints);
+
+/**
  * The message of the last failed call on this thread.
  *
  * Never NULL: "" when nothing failed on this thread yet. The text is UTF-8,
@@ -598,7 +710,7 @@ WW_MUST_USE ww_status ww_event_fd(struct ww_watcher *w, int *fd);
  * Fills the first `size` bytes of `*opts`: `struct_size = size`, the
  * defaults (Docker at its default endpoint, exponential backoff from 500 ms
  * up to 30 s, never give up, 10 s per engine call, containerd namespaces
- * "moby" and "k8s.io" ignored), and zero in any bytes beyond the fields
+ * "moby" ignored, 1 s relisting), and zero in any bytes beyond the fields
  * this library knows (a caller compiled against a newer header; zero means
  * "default" for every field). Pass `sizeof(ww_options)` as the caller
  * compiled it. Writes exactly `size` bytes, never more.

@@ -79,7 +79,7 @@ fn null_pointers_are_refused_or_ignored() {
 
 #[test]
 fn unknown_struct_sizes_are_an_abi_mismatch() {
-    for size in [0u32, 1, 31, 33, 39, 40, 41, 47] {
+    for size in [0u32, 1, 31, 33, 39, 40, 41, 47, 49, 52, 55] {
         let mut o = options();
         o.struct_size = size;
         let (st, _, msg) = new_with(&o);
@@ -93,6 +93,21 @@ fn unknown_struct_sizes_are_an_abi_mismatch() {
 struct Newer {
     o: ww_options,
     extra: [u64; 2],
+}
+
+#[test]
+fn a_caller_of_the_first_abi_2_struct_gets_the_defaults_of_later_fields() {
+    // Compiled against the 48-byte struct of the first ABI 2 header.
+    let mut first = [0u8; 48];
+    unsafe { ww_options_init(first.as_mut_ptr().cast(), 48) };
+    let o = unsafe { std::ptr::read_unaligned(first.as_ptr().cast::<[u32; 2]>()) };
+    assert_eq!(o, [48, WW_ENGINE_DOCKER], "struct_size and the default engine");
+    let mut padded = options();
+    unsafe { std::ptr::copy_nonoverlapping(first.as_ptr(), (&mut padded as *mut ww_options).cast::<u8>(), 48) };
+    padded.cri_poll_ms = 7; // beyond the caller's size: never read
+    padded.endpoint = c"unix:///nonexistent.sock".as_ptr();
+    let (st, _, msg) = new_with(&padded);
+    assert_eq!(st, WW_STATUS_OK, "{msg}");
 }
 
 #[test]
@@ -116,7 +131,7 @@ fn options_init_writes_exactly_the_size_it_is_given() {
     let ours = size_of::<ww_options>();
     let mut buf = [CANARY; 128];
     // Smaller than the first version: nothing happens.
-    unsafe { ww_options_init(buf.as_mut_ptr().cast(), ours - 1) };
+    unsafe { ww_options_init(buf.as_mut_ptr().cast(), 47) };
     assert!(buf.iter().all(|&b| b == CANARY));
     unsafe { ww_options_init(buf.as_mut_ptr().cast(), ours) };
     assert!(buf[ours..].iter().all(|&b| b == CANARY), "nothing past the size");
@@ -223,10 +238,11 @@ fn exhausted_max_elapsed_gives_up_and_a_short_wait_times_out() {
 
 #[test]
 fn abi_layout_is_pinned() {
-    assert_eq!(size_of::<ww_options>(), 48);
+    assert_eq!(size_of::<ww_options>(), 56);
     assert_eq!(offset_of!(ww_options, endpoint), 8);
     assert_eq!(offset_of!(ww_options, call_timeout_ms), 32);
     assert_eq!(offset_of!(ww_options, ignored_namespaces), 40);
+    assert_eq!([offset_of!(ww_options, cri_poll_ms), offset_of!(ww_options, cri_events)], [48, 52]);
     assert_eq!(size_of::<ww_label>(), 16);
     assert_eq!(size_of::<ww_container>(), 104);
     let c = [

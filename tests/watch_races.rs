@@ -23,6 +23,9 @@ fn options(backoff: Backoff) -> Options {
         max_elapsed: None,
         call_timeout: Duration::from_secs(5),
         ignored_namespaces: Vec::new(),
+        relist_interval: Duration::from_secs(1),
+        cri_events: false,
+        discover_interval: None,
     }
 }
 

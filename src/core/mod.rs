@@ -3,16 +3,20 @@
 #![forbid(unsafe_code)]
 
 pub mod diff;
+pub mod discovery;
 pub mod engine;
 pub mod engines;
+pub mod host;
 pub mod model;
 pub mod options;
 pub mod pods;
 pub mod process;
 pub mod publish;
+pub mod relist;
 pub mod retry;
 pub mod shared;
 pub mod snapshot;
+pub mod sockets;
 pub mod tracker;
 pub mod watch;
 pub mod watcher;

@@ -14,12 +14,24 @@ pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(500);
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Default bound of every engine call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval of discovery for a watcher of all engines.
+pub const DEFAULT_DISCOVER_INTERVAL: Duration = Duration::from_secs(10);
+/// How long one discovery probe may take.
+pub const DISCOVER_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default relist interval of engines without events (kubelet's own).
+pub const DEFAULT_RELIST_INTERVAL: Duration = Duration::from_secs(1);
+/// podman's socket when running as root.
+pub const DEFAULT_PODMAN_ROOT_SOCKET: &str = "/run/podman/podman.sock";
 
 /// Which engine to watch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineKind {
     Docker,
     Containerd,
+    Podman,
+    Cri,
+    /// Every engine discovery finds, and later finds.
+    Auto,
 }
 
 /// How to retry after the engine was unreachable or the event stream broke.
@@ -63,6 +75,13 @@ pub struct Options {
     pub call_timeout: Duration,
     /// containerd namespaces not to watch.
     pub ignored_namespaces: Vec<String>,
+    /// How often engines without events are listed again (CRI runtimes,
+    /// podman without an event log).
+    pub relist_interval: Duration,
+    /// CRI: follow `GetContainerEvents` too, where the runtime has it.
+    pub cri_events: bool,
+    /// `Auto`: how often discovery runs again (`None`: only at start).
+    pub discover_interval: Option<Duration>,
 }
 
 /// Why options were refused.
@@ -151,6 +170,55 @@ pub fn docker_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption
                 parse_docker_endpoint(&s).map_err(|e| InvalidOption(format!("from DOCKER_HOST: {e}")))
             }
             _ => parse_docker_endpoint(DEFAULT_DOCKER_ENDPOINT),
+        },
+    }
+}
+
+/// Resolves the podman endpoint: the explicit one (as for Docker), else
+/// `CONTAINER_HOST`, else the service socket of this process's user: root's
+/// `/run/podman/podman.sock`, or `$XDG_RUNTIME_DIR/podman/podman.sock`
+/// (`/run/user/UID/podman/podman.sock` without `XDG_RUNTIME_DIR`).
+pub fn podman_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption> {
+    if let Some(s) = explicit {
+        return parse_docker_endpoint(s);
+    }
+    if let Ok(s) = std::env::var("CONTAINER_HOST") {
+        if !s.is_empty() {
+            return parse_docker_endpoint(&s).map_err(|e| InvalidOption(format!("from CONTAINER_HOST: {e}")));
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let socket = if uid == 0 {
+        DEFAULT_PODMAN_ROOT_SOCKET.to_string()
+    } else {
+        match std::env::var("XDG_RUNTIME_DIR") {
+            Ok(dir) if dir.starts_with('/') => format!("{dir}/podman/podman.sock"),
+            _ => format!("/run/user/{uid}/podman/podman.sock"),
+        }
+    };
+    parse_docker_endpoint(&format!("unix://{socket}"))
+}
+
+/// CRI-O's socket, the default CRI endpoint.
+pub const DEFAULT_CRI_SOCKET: &str = "/run/crio/crio.sock";
+
+/// Resolves a CRI endpoint: the explicit one (a socket path, plain or as
+/// `unix://PATH`), else `CONTAINER_RUNTIME_ENDPOINT` (as crictl reads it),
+/// else CRI-O's socket.
+pub fn cri_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption> {
+    let parse = |s: &str| {
+        parse_containerd_endpoint(s).map_err(|_| {
+            InvalidOption(format!("unsupported CRI endpoint {s:?}: expected an absolute socket path or unix:///PATH"))
+        })
+    };
+    match explicit {
+        Some(s) => parse(s),
+        None => match std::env::var("CONTAINER_RUNTIME_ENDPOINT") {
+            Ok(s) if !s.is_empty() => {
+                parse(&s).map_err(|e| InvalidOption(format!("from CONTAINER_RUNTIME_ENDPOINT: {e}")))
+            }
+            _ => parse(DEFAULT_CRI_SOCKET),
         },
     }
 }

@@ -41,6 +41,49 @@ impl<R> Publisher<R> {
         let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(slot) = parts.engines.get_mut(index) else { return };
         *slot = part;
+        self.publish(&mut parts);
+    }
+
+    /// Adds an engine (connecting, without containers) and publishes;
+    /// returns its index, which it keeps.
+    pub fn add(&self, info: Arc<EngineInfo>) -> usize {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        parts.engines.push(Arc::new(EngineSnapshot::connecting(info)));
+        self.publish(&mut parts);
+        parts.engines.len() - 1
+    }
+
+    /// Publishes the engines as they are (a new generation), e.g. after
+    /// discovery found none.
+    pub fn touch(&self) {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        self.publish(&mut parts);
+    }
+
+    /// Engine `index` is watched no more: it gave up (`why`), and its
+    /// containers leave the snapshot.
+    pub fn retire(&self, index: usize, why: String) {
+        let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(slot) = parts.engines.get_mut(index) else { return };
+        let mut part = (**slot).clone();
+        part.status.state = super::model::EngineState::GaveUp;
+        part.status.last_error = why;
+        part.set = Arc::new(super::snapshot::ContainerSet::empty());
+        *slot = Arc::new(part);
+        self.publish(&mut parts);
+    }
+
+    /// Every engine's state, by index.
+    pub fn states(&self) -> Vec<super::model::EngineState> {
+        self.parts.lock().unwrap_or_else(PoisonError::into_inner).engines.iter().map(|e| e.status.state).collect()
+    }
+
+    /// The shared state callers read.
+    pub fn shared(&self) -> &Arc<Shared<R>> {
+        &self.shared
+    }
+
+    fn publish(&self, parts: &mut Parts) {
         parts.generation += 1;
         let snap = Snapshot { generation: parts.generation, engines: parts.engines.clone() };
         let value = (self.render)(&snap);

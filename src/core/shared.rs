@@ -43,33 +43,59 @@ pub enum Change {
     Closed,
 }
 
+/// Which engines readiness waits for, and whether more can come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadyRule {
+    /// The first this many engines (those found at start) must have
+    /// synchronised or given up; `None`: every engine.
+    pub required: Option<usize>,
+    /// Engines can still be found later (periodic discovery): then nothing
+    /// is final while they all gave up.
+    pub more_can_come: bool,
+}
+
 /// What readiness a published snapshot stands for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Summary {
-    /// Every engine has synchronised at least once or given up.
+    /// Every required engine has synchronised at least once or given up.
     settled: bool,
     /// At least one engine is synchronised (or resynchronising) and has not given up.
     usable: bool,
-    /// Every engine gave up.
-    all_gave_up: bool,
+    /// Every required engine gave up (true when none is required).
+    required_gave_up: bool,
+    /// Nothing can change anymore: every engine gave up, and no other can come.
+    final_: bool,
+    /// No engine is required: none was found.
+    none_found: bool,
     /// The engines' latest trouble, for messages.
     trouble: String,
 }
 
 impl Summary {
-    fn of(s: &Snapshot, ever_synced: &[bool]) -> Summary {
-        let mut sum = Summary { settled: true, usable: false, all_gave_up: true, trouble: String::new() };
+    fn of(s: &Snapshot, ever_synced: &[bool], rule: ReadyRule) -> Summary {
+        let required = rule.required.unwrap_or(s.engines.len()).min(s.engines.len());
+        let mut sum = Summary {
+            settled: true,
+            usable: false,
+            required_gave_up: true,
+            final_: !rule.more_can_come,
+            none_found: required == 0,
+            trouble: String::new(),
+        };
         for (i, e) in s.engines.iter().enumerate() {
             let synced_once = ever_synced.get(i).copied().unwrap_or(false);
+            let is_required = i < required;
             match e.status.state {
                 EngineState::GaveUp => {}
                 EngineState::Synced | EngineState::Resyncing => {
                     sum.usable = true;
-                    sum.all_gave_up = false;
+                    sum.required_gave_up &= !is_required;
+                    sum.final_ = false;
                 }
                 EngineState::Connecting => {
-                    sum.all_gave_up = false;
-                    sum.settled &= synced_once;
+                    sum.required_gave_up &= !is_required;
+                    sum.final_ = false;
+                    sum.settled &= synced_once || !is_required;
                 }
             }
             if !e.status.last_error.is_empty() {
@@ -79,6 +105,9 @@ impl Summary {
                 sum.trouble.push_str(&e.status.last_error);
             }
         }
+        if sum.none_found && sum.trouble.is_empty() {
+            sum.trouble = "no container engine found on this host".into();
+        }
         sum
     }
 }
@@ -86,6 +115,7 @@ impl Summary {
 #[derive(Default)]
 struct Status {
     generation: u64,
+    rule: ReadyRule,
     summary: Summary,
     ever_synced: Vec<bool>,
     failed: Option<String>,
@@ -135,7 +165,7 @@ impl<R> Shared<R> {
             for (seen, e) in st.ever_synced.iter_mut().zip(&snap.engines) {
                 *seen |= e.status.synced_at_ns != 0;
             }
-            st.summary = Summary::of(snap, &st.ever_synced);
+            st.summary = Summary::of(snap, &st.ever_synced, st.rule);
         }
         self.wake.notify_all();
         self.notify();
@@ -167,6 +197,11 @@ impl<R> Shared<R> {
 
     fn status(&self) -> MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets which engines readiness waits for (before the next publication).
+    pub fn set_rule(&self, rule: ReadyRule) {
+        self.status().rule = rule;
     }
 
     /// The background work ended unexpectedly.
@@ -232,7 +267,7 @@ impl<R> Shared<R> {
                     Some(Readiness::Closed)
                 } else if let Some(msg) = &st.failed {
                     Some(Readiness::Failed(msg.clone()))
-                } else if st.summary.all_gave_up && st.generation > 0 {
+                } else if st.generation > 0 && st.summary.required_gave_up && !st.summary.usable {
                     Some(Readiness::GaveUp(format!("gave up watching: {}", st.summary.trouble)))
                 } else if st.summary.settled && st.summary.usable {
                     Some(Readiness::Ready)
@@ -262,7 +297,7 @@ impl<R> Shared<R> {
                     Some(Change::Newer(st.generation))
                 } else if let Some(msg) = &st.failed {
                     Some(Change::Failed(msg.clone()))
-                } else if st.summary.all_gave_up && st.generation > 0 {
+                } else if st.summary.final_ && st.generation > 0 {
                     Some(Change::GaveUp(format!("gave up watching: {}", st.summary.trouble)))
                 } else {
                     None

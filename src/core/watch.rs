@@ -84,6 +84,9 @@ pub struct WatchLoop<R> {
     set: Arc<ContainerSet>,
     published_status: EngineStatus,
     inspect_slots: Arc<Semaphore>,
+    /// When it gives up, its containers leave the snapshot (a watcher of
+    /// all engines); else they stay, as the last synchronised state.
+    leave_on_give_up: bool,
 }
 
 /// Why an attempt ended.
@@ -113,7 +116,14 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             set: Arc::new(ContainerSet::empty()),
             published_status: EngineStatus::default(),
             inspect_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_INSPECTS)),
+            leave_on_give_up: false,
         }
+    }
+
+    /// When this engine gives up, its containers leave the snapshot.
+    pub fn leaving_on_give_up(mut self) -> Self {
+        self.leave_on_give_up = true;
+        self
     }
 
     /// Watches until `stop` fires or the retry policy gives up.
@@ -130,7 +140,12 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             match self.retry.next_delay() {
                 None => {
                     self.status.state = EngineState::GaveUp;
-                    self.publish_status();
+                    if self.leave_on_give_up {
+                        self.set = Arc::new(ContainerSet::empty());
+                        self.publish();
+                    } else {
+                        self.publish_status();
+                    }
                     return;
                 }
                 Some(delay) => {

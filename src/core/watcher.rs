@@ -8,9 +8,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::engine::Engine;
-use super::engines::containerd::ContainerdEngine;
-use super::engines::docker::DockerEngine;
-use super::options::{Endpoint, EngineKind, Options};
+use super::engines;
+use super::host::Host;
+use super::options::{EngineKind, Options};
 use super::publish::{Publisher, Render};
 use super::retry::Retry;
 use super::shared::{Change, Readiness, Shared};
@@ -32,19 +32,20 @@ impl<R: Send + Sync + 'static> Watcher<R> {
     /// `thread_init` runs first thing on the watcher's thread (the C ABI uses
     /// it to block SIGPIPE there).
     pub fn start(opts: &Options, render: Render<R>, thread_init: fn()) -> std::io::Result<Self> {
-        let engine: Arc<dyn Engine> = match opts.engine {
-            EngineKind::Docker => Arc::new(DockerEngine::new(opts.endpoint.clone(), opts.call_timeout)),
-            EngineKind::Containerd => {
-                let Endpoint::Unix(socket) = &opts.endpoint else {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "containerd needs a unix socket",
-                    ));
-                };
-                Arc::new(ContainerdEngine::new(socket.clone(), opts.ignored_namespaces.clone(), opts.call_timeout))
-            }
-        };
+        if opts.engine == EngineKind::Auto {
+            return Self::start_host(opts, render, thread_init);
+        }
+        let engine = engines::build(opts.engine, &opts.endpoint, opts, &[])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         Self::start_with(engine, opts, render, thread_init)
+    }
+
+    /// Starts watching every engine discovery finds (now and every
+    /// `discover_interval`).
+    fn start_host(opts: &Options, render: Render<R>, thread_init: fn()) -> std::io::Result<Self> {
+        let (publisher, shared) = Publisher::new(Vec::new(), render);
+        let host = Host::new(publisher, opts.clone());
+        Self::spawn(shared, move |stopped| host.run(stopped), thread_init)
     }
 
     /// Starts watching `engine` (any implementation, e.g. a test double).
@@ -55,14 +56,22 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         thread_init: fn(),
     ) -> std::io::Result<Self> {
         let (publisher, shared) = Publisher::new(vec![Arc::new(engine.describe())], render);
+        let watch = WatchLoop::new(engine, 0, publisher, Retry::new(opts.backoff, opts.max_elapsed), opts.call_timeout);
+        Self::spawn(shared, move |stopped| watch.run(stopped), thread_init)
+    }
+
+    /// Runs `work` on the watcher's own thread and runtime until stopped.
+    fn spawn<F, Fut>(shared: Arc<Shared<R>>, work: F, thread_init: fn()) -> std::io::Result<Self>
+    where
+        F: FnOnce(oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
         let (stop, stopped) = oneshot::channel();
-        let watch = WatchLoop::new(engine, 0, publisher, Retry::new(opts.backoff, opts.max_elapsed), opts.call_timeout);
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("ww-watcher".into()).spawn(move || {
             thread_init();
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(watch.run(stopped))));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(work(stopped))));
             if let Err(panic) = outcome {
                 let what = panic_message(&*panic);
                 thread_shared.fail(format!("internal error: the watcher's background work panicked: {what}"));

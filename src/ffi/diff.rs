@@ -1,11 +1,6 @@
 //! `ww_diff`: what changed between two snapshots, as an array of changes
 //! pointing into them.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
-
-use once_cell::sync::Lazy;
-
 use crate::core::diff::{diff, ChangeKind};
 
 use super::error::*;
@@ -32,25 +27,6 @@ pub struct ww_change {
     pub before: *const ww_container,
     /// The container in `to`; NULL for `WW_CHANGE_EXITED`.
     pub after: *const ww_container,
-}
-
-/// The arrays `ww_diff` handed out and not yet freed (address and length),
-/// and the addresses of the last ones freed: so that `ww_changes_free` can
-/// tell a double free or a foreign pointer from a live array, whatever the
-/// allocator did with the memory meanwhile.
-#[derive(Default)]
-struct Registry {
-    live: HashMap<usize, usize>,
-    freed: VecDeque<usize>,
-}
-
-/// How many freed addresses are remembered to name a double free as such.
-const FREED_REMEMBERED: usize = 256;
-
-static REGISTRY: Lazy<Mutex<Registry>> = Lazy::new(Mutex::default);
-
-fn registry() -> std::sync::MutexGuard<'static, Registry> {
-    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Computes what changed from snapshot `from` to snapshot `to`.
@@ -101,7 +77,7 @@ pub unsafe extern "C" fn ww_diff(
                 _ => std::ptr::null(),
             }
         };
-        let items: Box<[ww_change]> = changes
+        let items: Vec<ww_change> = changes
             .iter()
             .map(|c| {
                 let kind = match c.kind {
@@ -115,8 +91,10 @@ pub unsafe extern "C" fn ww_diff(
             })
             .collect();
         let n = items.len();
-        let array = Box::into_raw(items).cast::<ww_change>();
-        registry().live.insert(array as usize, n);
+        // The vector's buffer never moves (a vector moved keeps its buffer,
+        // and `as_ptr` takes no reference to it): its address is the array C gets.
+        let array = items.as_ptr();
+        super::registry::hand_out(array as usize, Box::new(Changes(items)));
         // SAFETY: out and len are non-NULL and writable (documented contract).
         unsafe {
             out.write(array);
@@ -136,35 +114,13 @@ pub unsafe extern "C" fn ww_changes_free(changes: *const ww_change) {
         if changes.is_null() {
             return;
         }
-        let at = changes as usize;
-        let n = {
-            let mut reg = registry();
-            match reg.live.remove(&at) {
-                Some(n) => {
-                    if reg.freed.len() == FREED_REMEMBERED {
-                        reg.freed.pop_front();
-                    }
-                    reg.freed.push_back(at);
-                    n
-                }
-                None if reg.freed.contains(&at) => {
-                    drop(reg);
-                    abort_with("ww_changes_free: double free of an array from ww_diff")
-                }
-                None => {
-                    drop(reg);
-                    abort_with("ww_changes_free: not an array from ww_diff")
-                }
-            }
-        };
-        // SAFETY: the registry says ww_diff made this array of n changes
-        // with Box::into_raw, and it is freed once (removed from the registry).
-        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(changes.cast_mut(), n)) });
+        drop(super::registry::take_back(changes as usize, "ww_changes_free", "an array from ww_diff"));
     })
 }
 
-/// Reports a misuse that would corrupt memory, and aborts.
-fn abort_with(msg: &str) -> ! {
-    eprintln!("libwhalewatcher: {msg}; aborting");
-    std::process::abort()
-}
+/// A `ww_diff` array, owned while C holds it.
+struct Changes(#[allow(dead_code)] Vec<ww_change>);
+
+// SAFETY: the changes point into snapshots, which are Send and Sync and
+// outlive the array by the documented contract; the array is only freed.
+unsafe impl Send for Changes {}

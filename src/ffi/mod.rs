@@ -9,15 +9,18 @@
 #[macro_use]
 mod macros;
 pub mod diff;
+pub mod discover;
 pub mod error;
 pub mod lookup;
 pub mod notify;
 pub mod options;
 pub mod portfolio;
+mod registry;
 pub mod version;
 pub mod watcher;
 
 pub use diff::*;
+pub use discover::*;
 pub use error::*;
 pub use lookup::*;
 pub use notify::*;

@@ -1,15 +1,17 @@
 //! `ww_options`: what `ww_new` is told, and its translation into core options.
 
 use std::ffi::{c_char, CStr};
-use std::mem::{size_of, MaybeUninit};
+use std::mem::{offset_of, size_of, MaybeUninit};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::engines::containerd::DEFAULT_IGNORED_NAMESPACES;
+use crate::core::options::InvalidOption;
 use crate::core::options::{
-    containerd_endpoint, docker_endpoint, parse_namespaces, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
-    DEFAULT_CALL_TIMEOUT,
+    containerd_endpoint, cri_endpoint, docker_endpoint, parse_namespaces, podman_endpoint, DEFAULT_BACKOFF_INITIAL,
+    DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT, DEFAULT_DISCOVER_INTERVAL, DEFAULT_RELIST_INTERVAL,
 };
-use crate::core::{Backoff, EngineKind, Options};
+use crate::core::{Backoff, Endpoint, EngineKind, Options};
 
 use super::error::{ww_status, WW_STATUS_ABI_MISMATCH, WW_STATUS_INVALID_ARG};
 
@@ -19,6 +21,14 @@ pub type ww_engine = u32;
 pub const WW_ENGINE_DOCKER: ww_engine = 1;
 /// containerd, in all namespaces but the ignored ones.
 pub const WW_ENGINE_CONTAINERD: ww_engine = 2;
+/// A runtime speaking Kubernetes' CRI API (CRI-O, containerd's CRI plugin).
+pub const WW_ENGINE_CRI: ww_engine = 3;
+/// podman's API service (`podman system service`).
+pub const WW_ENGINE_PODMAN: ww_engine = 4;
+/// Every engine this host runs, found by discovery (see `ww_discover`) at
+/// start and every `discover_interval_ms`, watched through one watcher:
+/// one snapshot, one `engines` entry per engine.
+pub const WW_ENGINE_AUTO: ww_engine = 5;
 
 /// How the watcher retries after the engine went away or failed.
 pub type ww_backoff = u32;
@@ -38,13 +48,18 @@ pub const WW_BACKOFF_EXPONENTIAL: ww_backoff = 2;
 pub struct ww_options {
     /// `sizeof(ww_options)` as the caller compiled it (`ww_options_init` sets it).
     pub struct_size: u32,
-    /// `WW_ENGINE_DOCKER` (the default) or `WW_ENGINE_CONTAINERD`.
+    /// `WW_ENGINE_DOCKER` (the default), `WW_ENGINE_CONTAINERD`,
+    /// `WW_ENGINE_CRI` or `WW_ENGINE_PODMAN`.
     pub engine: ww_engine,
     /// NUL-terminated UTF-8 endpoint, or NULL for the default: for Docker
     /// `DOCKER_HOST` if set, else `unix:///var/run/docker.sock`; for
     /// containerd `CONTAINERD_ADDRESS` if set, else
-    /// `/run/containerd/containerd.sock`. Docker takes `unix:///PATH`,
-    /// `tcp://HOST:PORT` and `http://HOST:PORT`; containerd an absolute socket path or
+    /// `/run/containerd/containerd.sock`; for podman `CONTAINER_HOST` if
+    /// set, else `/run/podman/podman.sock` for root and
+    /// `$XDG_RUNTIME_DIR/podman/podman.sock` for other users; for CRI
+    /// `CONTAINER_RUNTIME_ENDPOINT` if set, else `/run/crio/crio.sock`.
+    /// Docker and podman take `unix:///PATH`, `tcp://HOST:PORT` and
+    /// `http://HOST:PORT`; containerd and CRI an absolute socket path or
     /// `unix:///PATH`. Only read during `ww_new`.
     pub endpoint: *const c_char,
     /// `WW_BACKOFF_EXPONENTIAL` by default.
@@ -63,16 +78,36 @@ pub struct ww_options {
     /// may stay silent for as long as nothing happens.
     pub call_timeout_ms: u32,
     /// containerd only: comma-separated namespaces not to watch, replacing
-    /// the default list "moby,k8s.io" (Docker's and Kubernetes' containers);
+    /// the default list "moby" (Docker's own containers: watch them through
+    /// Docker; Kubernetes' containers in "k8s.io" are watched);
     /// "" watches all namespaces. NULL means the default. Only read during
     /// `ww_new`.
     pub ignored_namespaces: *const c_char,
+    /// How often, in ms, an engine that sends no events is listed again to
+    /// learn what changed: CRI runtimes (unless `cri_events`), and a podman
+    /// whose event log is off; 0 means the default, 1000 (kubelet's own
+    /// relist interval).
+    pub cri_poll_ms: u32,
+    /// CRI: non-zero also follows the runtime's `GetContainerEvents` stream
+    /// (relisting stays on as its consistency check); 0, the default, only
+    /// relists. The stream is shared: on containerd 1.7 every subscriber
+    /// takes events away from the others (kubelet's evented PLEG among
+    /// them), so leave it off on Kubernetes nodes. A runtime without the
+    /// call is only relisted.
+    pub cri_events: u32,
+    /// `WW_ENGINE_AUTO`: how often, in ms, discovery runs again to find
+    /// engines started later and to retire engines gone; 0 means the
+    /// default, 10000. `UINT32_MAX`: only at start.
+    pub discover_interval_ms: u32,
 }
 
-/// The sizes of every released version of `ww_options` within this ABI,
-/// oldest first: each version is the previous one plus fields at the end,
-/// whose zero value means "default". ABI 2 has one.
-const KNOWN_SIZES: [usize; 1] = [size_of::<ww_options>()];
+/// The sizes of every version of `ww_options` within this ABI, oldest
+/// first: each version is the previous one plus fields at the end, whose
+/// zero value means "default". The first ended with `ignored_namespaces`;
+/// the second added `cri_poll_ms` and `cri_events`; the third
+/// `discover_interval_ms`.
+const KNOWN_SIZES: [usize; 3] =
+    [offset_of!(ww_options, cri_poll_ms), offset_of!(ww_options, discover_interval_ms), size_of::<ww_options>()];
 
 impl Default for ww_options {
     fn default() -> Self {
@@ -86,6 +121,9 @@ impl Default for ww_options {
             backoff_max_elapsed_ms: 0,
             call_timeout_ms: DEFAULT_CALL_TIMEOUT.as_millis() as u32,
             ignored_namespaces: std::ptr::null(),
+            cri_poll_ms: DEFAULT_RELIST_INTERVAL.as_millis() as u32,
+            cri_events: 0,
+            discover_interval_ms: DEFAULT_DISCOVER_INTERVAL.as_millis() as u32,
         }
     }
 }
@@ -93,7 +131,7 @@ impl Default for ww_options {
 /// Fills the first `size` bytes of `*opts`: `struct_size = size`, the
 /// defaults (Docker at its default endpoint, exponential backoff from 500 ms
 /// up to 30 s, never give up, 10 s per engine call, containerd namespaces
-/// "moby" and "k8s.io" ignored), and zero in any bytes beyond the fields
+/// "moby" ignored, 1 s relisting), and zero in any bytes beyond the fields
 /// this library knows (a caller compiled against a newer header; zero means
 /// "default" for every field). Pass `sizeof(ww_options)` as the caller
 /// compiled it. Writes exactly `size` bytes, never more.
@@ -175,8 +213,14 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
     let engine = match o.engine {
         WW_ENGINE_DOCKER => EngineKind::Docker,
         WW_ENGINE_CONTAINERD => EngineKind::Containerd,
+        WW_ENGINE_CRI => EngineKind::Cri,
+        WW_ENGINE_PODMAN => EngineKind::Podman,
+        WW_ENGINE_AUTO => EngineKind::Auto,
         e => {
-            return Err(invalid(format!("unknown engine {e} (known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2)")))
+            return Err(invalid(format!(
+                "unknown engine {e} (known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2, WW_ENGINE_CRI = 3, \
+                 WW_ENGINE_PODMAN = 4, WW_ENGINE_AUTO = 5)"
+            )))
         }
     };
     // SAFETY: both are NULL or NUL-terminated strings (documented contract).
@@ -185,16 +229,28 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         EngineKind::Containerd => {
             unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?
         }
-        EngineKind::Docker => None,
+        EngineKind::Docker | EngineKind::Podman | EngineKind::Cri => None,
+        // Every containerd found gets the ignored namespaces too.
+        EngineKind::Auto => unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?,
     };
     let endpoint = match engine {
         EngineKind::Docker => docker_endpoint(endpoint),
         EngineKind::Containerd => containerd_endpoint(endpoint),
+        EngineKind::Podman => podman_endpoint(endpoint),
+        EngineKind::Cri => cri_endpoint(endpoint),
+        EngineKind::Auto => match endpoint {
+            None => Ok(Endpoint::Unix(PathBuf::new())),
+            Some(e) => Err(InvalidOption(format!(
+                "WW_ENGINE_AUTO finds its endpoints itself: endpoint must be NULL, not {e:?}"
+            ))),
+        },
     }
     .map_err(|e| invalid(e.0))?;
     let ignored_namespaces = match (engine, ignored) {
         // Only containerd has namespaces; other engines never read the field.
-        (EngineKind::Docker, _) => Vec::new(),
+        (EngineKind::Docker | EngineKind::Podman | EngineKind::Cri, _) => Vec::new(),
+        (EngineKind::Auto, None) => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
+        (EngineKind::Auto, Some(list)) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
         (EngineKind::Containerd, None) => DEFAULT_IGNORED_NAMESPACES.map(String::from).to_vec(),
         (EngineKind::Containerd, Some(list)) => parse_namespaces(list).map_err(|e| invalid(e.0))?,
     };
@@ -224,6 +280,12 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         max_elapsed,
         call_timeout: ms(o.call_timeout_ms, DEFAULT_CALL_TIMEOUT),
         ignored_namespaces,
+        relist_interval: ms(o.cri_poll_ms, DEFAULT_RELIST_INTERVAL),
+        cri_events: o.cri_events != 0,
+        discover_interval: match o.discover_interval_ms {
+            u32::MAX => None,
+            v => Some(ms(v, DEFAULT_DISCOVER_INTERVAL)),
+        },
     })
 }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::core::{EngineKind, EngineState, Snapshot};
 
-use super::options::{ww_engine, WW_ENGINE_CONTAINERD, WW_ENGINE_DOCKER};
+use super::options::{
+    ww_engine, WW_ENGINE_AUTO, WW_ENGINE_CONTAINERD, WW_ENGINE_CRI, WW_ENGINE_DOCKER, WW_ENGINE_PODMAN,
+};
 
 /// Where a watcher stands with one engine (`ww_engine_info.state`).
 pub type ww_engine_state = u32;
@@ -86,11 +88,13 @@ pub struct ww_project {
 /// it. All strings are never NULL.
 #[repr(C)]
 pub struct ww_engine_info {
-    /// "docker.com" or "containerd.io".
+    /// "docker.com", "containerd.io", "podman.io" or "k8s.io/cri-api".
     pub r#type: *const c_char,
-    /// The engine's ID, "" until first contact (containerd: the server UUID).
+    /// The engine's ID, "" until first contact (containerd: the server UUID;
+    /// CRI, which has none: the host's name).
     pub id: *const c_char,
-    /// The engine's version, "" until first contact (containerd: version and revision).
+    /// The engine's version, "" until first contact (containerd: version and
+    /// revision; CRI: runtime name and version).
     pub version: *const c_char,
     /// The endpoint in use, e.g. "unix:///var/run/docker.sock".
     pub endpoint: *const c_char,
@@ -101,7 +105,7 @@ pub struct ww_engine_info {
     /// How often the watcher found its picture of this engine differing
     /// from the engine's own and repaired it.
     pub repairs: u64,
-    /// `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, ...
+    /// `WW_ENGINE_DOCKER`, `WW_ENGINE_CONTAINERD`, `WW_ENGINE_CRI`, `WW_ENGINE_PODMAN`.
     pub kind: ww_engine,
     /// The PID, in the caller's PID namespace, of the process that listens
     /// on the engine's unix socket (`SO_PEERCRED`): the engine itself unless
@@ -127,11 +131,13 @@ pub struct ww_portfolio {
     pub containers_len: usize,
     /// Per engine, in engine order: its unnamed project "" (maybe empty),
     /// then its named projects with at least one container, by name. Each
-    /// project's containers are a slice of `containers`. Never NULL,
-    /// `projects_len` >= `engines_len`.
+    /// project's containers are a slice of `containers`. `projects_len` >=
+    /// `engines_len` (NULL only when both are 0).
     pub projects: *const ww_project,
     pub projects_len: usize,
-    /// The watcher's engines; never NULL, `engines_len` >= 1.
+    /// The watcher's engines, in the order they were found (an engine keeps
+    /// its index for the watcher's life); `engines_len` >= 1, except for a
+    /// `WW_ENGINE_AUTO` watcher that has found no engine (then NULL).
     pub engines: *const ww_engine_info,
     pub engines_len: usize,
 }
@@ -220,10 +226,13 @@ impl Arena {
     }
 }
 
-fn engine_kind(k: EngineKind) -> ww_engine {
+pub(crate) fn engine_kind(k: EngineKind) -> ww_engine {
     match k {
         EngineKind::Docker => WW_ENGINE_DOCKER,
         EngineKind::Containerd => WW_ENGINE_CONTAINERD,
+        EngineKind::Podman => WW_ENGINE_PODMAN,
+        EngineKind::Cri => WW_ENGINE_CRI,
+        EngineKind::Auto => WW_ENGINE_AUTO,
     }
 }
 
@@ -431,8 +440,12 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
     if o.public.containers_len > 0 {
         o.public.containers = containers;
     }
-    o.public.projects = o.projects.as_ptr();
-    o.public.engines = o.engines.as_ptr();
+    if !o.projects.is_empty() {
+        o.public.projects = o.projects.as_ptr();
+    }
+    if !o.engines.is_empty() {
+        o.public.engines = o.engines.as_ptr();
+    }
     owner
 }
 

@@ -21,6 +21,19 @@
 #   restart  stop, then start (data kept).
 #   status   exit 0 and print the socket if containerd runs for DIR.
 #
+# Environment: CONTAINERD_BIN_DIR runs containerd, ctr and the shim from
+# that directory instead of PATH (e.g. containerd 1.7 as unpacked by
+# install-deps.sh); CONTAINERD_CRI=1 configures the CRI plugin for use
+# without kubelet: the busybox image as sandbox image (import it into
+# namespace k8s.io), no CNI (host-network pods only), runc from /usr/sbin,
+# no AppArmor, no streaming over TCP, NRI off. Without it the CRI plugin
+# is disabled.
+#
+# CONTAINERD_NS_SOCKET_DIR=/run/SOMETHING starts containerd in a mount
+# namespace of its own (unshare -m) where that directory is a private tmpfs
+# holding its sockets: invisible from outside but through /proc/PID/root.
+# The socket printed (and used by ctr) is then /proc/PID/root/.../containerd.sock.
+#
 # Gotcha: runc state (/run/containerd/runc/NS/ID) and cgroups (/NS/ID) are
 # machine-wide: two instances must not run the same NAMESPACE+container ID.
 #
@@ -213,7 +226,54 @@ ctrd_paths() {
   CONFIG=$DIR/config.toml
   LOG=$DIR/containerd.log
   PIDFILE=$DIR/containerd.pid
+  if [[ -n ${CONTAINERD_BIN_DIR:-} ]]; then
+    # The shim is found through PATH: the matching one first.
+    export PATH=$CONTAINERD_BIN_DIR:$PATH
+  fi
+  # The address containerd is configured with (and its shims are given).
+  ADDR=$SOCK
+  if [[ -n ${CONTAINERD_NS_SOCKET_DIR:-} ]]; then
+    ADDR=$CONTAINERD_NS_SOCKET_DIR/containerd.sock
+    local pid
+    pid=$(ww_pids_with_arg "$CONFIG" | head -n 1)
+    [[ -z $pid ]] || SOCK=/proc/$pid/root$ADDR
+  fi
   CTR=(ctr -a "$SOCK")
+}
+
+# The CRI plugin's part of the config: top-level keys, then tables.
+ctrd_cri_top() {
+  if [[ ${CONTAINERD_CRI:-0} == 1 ]]; then
+    printf 'disabled_plugins = ["io.containerd.nri.v1.nri"]\n'
+  else
+    printf 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+  fi
+}
+
+ctrd_cri_tables() {
+  [[ ${CONTAINERD_CRI:-0} == 1 ]] || return 0
+  mkdir -p "$DIR/cni/bin" "$DIR/cni/conf"
+  cat <<EOF
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/library/busybox:local"
+  enable_cdi = false
+  disable_apparmor = true
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$DIR/cni/bin"
+    conf_dir = "$DIR/cni/conf"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "/usr/sbin/runc"
+        SystemdCgroup = false
+EOF
 }
 
 # PIDs of this DIR's containerd, found by its exact --config argument.
@@ -225,12 +285,13 @@ ctrd_write_config() {
 version = 2
 root = "$DIR/root"
 state = "$DIR/state"
+$(ctrd_cri_top)
 
 [grpc]
-  address = "$SOCK"
+  address = "$ADDR"
 
 [ttrpc]
-  address = "$SOCK.ttrpc"
+  address = "$ADDR.ttrpc"
 
 [debug]
   address = ""
@@ -238,6 +299,7 @@ state = "$DIR/state"
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "$DIR/opt"
+$(ctrd_cri_tables)
 EOF
   mv -f "$CONFIG.tmp" "$CONFIG"
 }
@@ -245,6 +307,7 @@ EOF
 ctrd_start() {
   local pid ns here
   command -v containerd >/dev/null 2>&1 || ww_die "containerd not found: run tests/engines/install-deps.sh"
+  ww_log "$(containerd --version) for $DIR"
   mkdir -p "$DIR/root" "$DIR/state"
   pid=$(ctrd_pids | head -n 1)
   if [[ -n $pid ]]; then
@@ -252,8 +315,18 @@ ctrd_start() {
   else
     ctrd_write_config
     rm -f "$SOCK" "$SOCK.ttrpc"
-    (cd / && exec setsid containerd --config "$CONFIG" </dev/null >>"$LOG" 2>&1) &
-    pid=$!
+    if [[ -n ${CONTAINERD_NS_SOCKET_DIR:-} ]]; then
+      local d=$CONTAINERD_NS_SOCKET_DIR
+      (cd / && exec setsid unshare -m --propagation private sh -c \
+        "mkdir -p '$d' && mount -t tmpfs tmpfs '$d' && exec containerd --config '$CONFIG'" \
+        </dev/null >>"$LOG" 2>&1) &
+      pid=$!
+      SOCK=/proc/$pid/root$ADDR
+      CTR=(ctr -a "$SOCK")
+    else
+      (cd / && exec setsid containerd --config "$CONFIG" </dev/null >>"$LOG" 2>&1) &
+      pid=$!
+    fi
     echo "$pid" >"$PIDFILE"
   fi
   ww_wait_ready "${START_TIMEOUT:-60}" "$pid" "$LOG" "${CTR[@]}" version || exit 1
@@ -286,9 +359,10 @@ ctrd_stop() {
     ctrd_kill_tasks
     ww_stop_pids "${STOP_TIMEOUT:-30}" "${pids[@]}"
   fi
-  ww_reap_shims "$SOCK"
+  ww_reap_shims "$ADDR"
   ww_umount_under "$DIR"
-  rm -f "$PIDFILE" "$SOCK" "$SOCK.ttrpc"
+  rm -f "$PIDFILE"
+  if [[ -z ${CONTAINERD_NS_SOCKET_DIR:-} ]]; then rm -f "$SOCK" "$SOCK.ttrpc"; fi
   ww_log "containerd for $DIR stopped"
 }
 

@@ -26,7 +26,10 @@
 #   status   exit 0 and print the socket if dockerd runs for DIR.
 #
 # Environment: DOCKER_CLI (default docker), DOCKERD_EXTRA_ARGS (extra dockerd
-# flags, split on spaces, e.g. "--live-restore"), START_TIMEOUT, STOP_TIMEOUT.
+# flags, split on spaces, e.g. "--live-restore"), DOCKERD_ACTIVATED=1 (start
+# it through socket activation, as systemd's docker.socket does: activate.py
+# listens on the socket and hands it to dockerd, which serves `-H fd://`),
+# START_TIMEOUT, STOP_TIMEOUT.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -65,12 +68,17 @@ dockerd_start() {
     if [[ -z $(dockerd_ctrd_pids) ]]; then rm -f "$CTRD_PIDFILE"; fi
     [[ -f $DIR/daemon.json ]] || echo '{}' >"$DIR/daemon.json"
     read -r -a extra <<<"${DOCKERD_EXTRA_ARGS:-}"
-    (cd / && exec setsid dockerd \
+    local host=("--host=unix://$SOCK") activator=()
+    if [[ ${DOCKERD_ACTIVATED:-0} == 1 ]]; then
+      host=(--host=fd://)
+      activator=(python3 "$HERE/activate.py" "$SOCK")
+    fi
+    (cd / && exec setsid "${activator[@]}" dockerd \
       --config-file="$DIR/daemon.json" \
       --data-root="$DIR/data" \
       --exec-root="$DIR/exec" \
       --pidfile="$PIDFILE" \
-      --host="unix://$SOCK" \
+      "${host[@]}" \
       --bridge=none --iptables=false --ip6tables=false \
       --shutdown-timeout=1 \
       "${extra[@]}" \

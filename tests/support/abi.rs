@@ -125,7 +125,7 @@ fn engine(e: &ww_engine_info) -> Engine {
 pub fn copy(p: &ww_portfolio) -> Portfolio {
     let containers: Vec<Ctr> = unsafe { slice(p.containers, p.containers_len) }.iter().map(ctr).collect();
     let engines: Vec<Engine> = unsafe { slice(p.engines, p.engines_len) }.iter().map(engine).collect();
-    assert!(!engines.is_empty(), "at least one engine");
+    assert!(!engines.is_empty() || p.containers_len == 0, "containers belong to engines");
     let projects: Vec<(u32, String, Vec<Ctr>)> = unsafe { slice(p.projects, p.projects_len) }
         .iter()
         .map(|pr| (pr.engine, s(pr.name), unsafe { slice(pr.containers, pr.containers_len) }.iter().map(ctr).collect()))
@@ -197,6 +197,27 @@ impl Handle {
         let mut o = options();
         o.backoff_initial_ms = 100;
         o.backoff_max_ms = 500;
+        Handle::new(&o, Some(endpoint)).expect("ww_new")
+    }
+
+    /// A podman watcher.
+    pub fn podman(endpoint: &str) -> Handle {
+        let mut o = options();
+        o.engine = WW_ENGINE_PODMAN;
+        o.backoff_initial_ms = 100;
+        o.backoff_max_ms = 500;
+        Handle::new(&o, Some(endpoint)).expect("ww_new")
+    }
+
+    /// A CRI watcher relisting every `poll_ms`, following the runtime's
+    /// events too when `events`.
+    pub fn cri(endpoint: &str, poll_ms: u32, events: bool) -> Handle {
+        let mut o = options();
+        o.engine = WW_ENGINE_CRI;
+        o.backoff_initial_ms = 100;
+        o.backoff_max_ms = 500;
+        o.cri_poll_ms = poll_ms;
+        o.cri_events = u32::from(events);
         Handle::new(&o, Some(endpoint)).expect("ww_new")
     }
 
@@ -331,4 +352,26 @@ pub fn diff(from: Option<&Snap>, to: &Snap) -> Vec<Changed> {
         .collect();
     unsafe { ww_changes_free(out) };
     changes
+}
+
+/// One endpoint as `ww_discover` reports it, copied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovered {
+    pub kind: ww_engine,
+    pub endpoint: String,
+    pub pid: i32,
+    pub uid: u32,
+    pub found_by: String,
+}
+
+/// `ww_discover`, copied.
+pub fn discover() -> Vec<Discovered> {
+    let (mut out, mut len) = (std::ptr::null(), 0usize);
+    assert_eq!(unsafe { ww_discover(&mut out, &mut len) }, WW_STATUS_OK, "{}", last_error());
+    let found = unsafe { slice(out, len) }
+        .iter()
+        .map(|e| Discovered { kind: e.kind, endpoint: s(e.endpoint), pid: e.pid, uid: e.uid, found_by: s(e.found_by) })
+        .collect();
+    unsafe { ww_endpoints_free(out) };
+    found
 }

@@ -9,6 +9,11 @@ pub struct PrivateContainerd {
     pub socket: PathBuf,
     /// Stopped when dropped (an engine made for one test by `fresh`).
     owned: bool,
+    /// Environment for tests/engines/containerd.sh.
+    env: Vec<(String, String)>,
+    /// The socket as containerd itself sees it (differs when it runs in a
+    /// mount namespace of its own).
+    pub inner_socket: String,
 }
 
 impl Drop for PrivateContainerd {
@@ -20,8 +25,16 @@ impl Drop for PrivateContainerd {
 }
 
 fn run_script(args: &[&str]) -> String {
+    run_script_env(args, &[])
+}
+
+fn run_script_env(args: &[&str], env: &[(String, String)]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines/containerd.sh");
-    let out = Command::new(script).args(args).output().expect("run tests/engines/containerd.sh");
+    let out = Command::new(script)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("run tests/engines/containerd.sh");
     assert!(
         out.status.success(),
         "containerd.sh {args:?} failed: {}\n{}",
@@ -39,7 +52,25 @@ impl PrivateContainerd {
         let mut args = vec!["start", dir.to_str().expect("UTF-8 dir")];
         args.extend_from_slice(namespaces);
         let socket = PathBuf::from(run_script(&args));
-        PrivateContainerd { dir, socket, owned: false }
+        let inner_socket = socket.display().to_string();
+        PrivateContainerd { dir, socket, owned: false, env: Vec::new(), inner_socket }
+    }
+
+    /// Like [`PrivateContainerd::fresh`], in a mount namespace of its own
+    /// where its sockets live in a private tmpfs at `/run/wwt-NAME`:
+    /// reachable from here only through `/proc/PID/root`.
+    pub fn fresh_unshared(name: &str, namespaces: &[&str]) -> PrivateContainerd {
+        let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
+        let inner_dir = format!("/run/wwt-{name}");
+        let env = vec![("CONTAINERD_NS_SOCKET_DIR".to_string(), inner_dir.clone())];
+        if dir.exists() {
+            run_script_env(&["stop", dir.to_str().unwrap()], &env);
+            std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+        }
+        let mut args = vec!["start", dir.to_str().expect("UTF-8 dir")];
+        args.extend_from_slice(namespaces);
+        let socket = PathBuf::from(run_script_env(&args, &env));
+        PrivateContainerd { dir, socket, owned: true, env, inner_socket: format!("{inner_dir}/containerd.sock") }
     }
 
     /// Like [`PrivateContainerd::start`], in an empty directory, and stopped
@@ -60,7 +91,7 @@ impl PrivateContainerd {
     }
 
     pub fn stop(&self) {
-        run_script(&["stop", self.dir.to_str().unwrap()]);
+        run_script_env(&["stop", self.dir.to_str().unwrap()], &self.env);
     }
 
     /// SIGKILL for containerd; shims and containers live on.
@@ -69,7 +100,7 @@ impl PrivateContainerd {
     }
 
     pub fn restart(&self) {
-        run_script(&["start", self.dir.to_str().unwrap()]);
+        run_script_env(&["start", self.dir.to_str().unwrap()], &self.env);
     }
 
     pub fn pid(&self) -> i32 {

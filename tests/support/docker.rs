@@ -24,10 +24,15 @@ fn script() -> PathBuf {
 }
 
 fn run_script(verb: &str, dir: &Path, extra_args: &str) -> String {
+    run_script_env(verb, dir, extra_args, &[])
+}
+
+fn run_script_env(verb: &str, dir: &Path, extra_args: &str, env: &[(&str, &str)]) -> String {
     let out = Command::new(script())
         .arg(verb)
         .arg(dir)
         .env("DOCKERD_EXTRA_ARGS", extra_args)
+        .envs(env.iter().copied())
         .output()
         .expect("run tests/engines/dockerd.sh");
     assert!(
@@ -61,6 +66,30 @@ impl PrivateDocker {
         let mut engine = PrivateDocker::start(name, extra_args);
         engine.owned = true;
         engine
+    }
+
+    /// Like [`PrivateDocker::fresh`], in directory `dir` (its socket is
+    /// `DIR/docker.sock`).
+    pub fn fresh_in(dir: &str, extra_args: &str) -> PrivateDocker {
+        let dir = PathBuf::from(dir);
+        if dir.exists() {
+            run_script("stop", &dir, "");
+            std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+        }
+        let socket = PathBuf::from(run_script("start", &dir, extra_args));
+        PrivateDocker { dir, socket, owned: true }
+    }
+
+    /// Like [`PrivateDocker::fresh`], started through socket activation:
+    /// another process listens on the socket and hands it to dockerd.
+    pub fn fresh_activated(name: &str) -> PrivateDocker {
+        let dir = PathBuf::from(format!("/tmp/wwt-{name}"));
+        if dir.exists() {
+            run_script("stop", &dir, "");
+            std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+        }
+        let socket = PathBuf::from(run_script_env("start", &dir, "", &[("DOCKERD_ACTIVATED", "1")]));
+        PrivateDocker { dir, socket, owned: true }
     }
 
     pub fn endpoint(&self) -> String {

@@ -1,8 +1,10 @@
 #![allow(dead_code)]
 pub mod abi;
 pub mod containerd;
+pub mod cri;
 pub mod docker;
 pub mod fake_docker;
+pub mod podman;
 pub mod scripted;
 pub mod stage;
 

@@ -26,7 +26,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
@@ -38,11 +38,13 @@ use crate::core::process;
 pub const CONTAINERD_TYPE: &str = "containerd.io";
 /// The label nerdctl keeps a container's name in.
 pub const NERDCTL_NAME_LABEL: &str = "nerdctl/name";
+/// The label with a Kubernetes container's name.
+pub const KUBE_CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
 /// The namespace whose IDs and names go without a namespace prefix.
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// The namespaces ignored unless the caller says otherwise: Docker's own
-/// containers (watch them through Docker) and Kubernetes' containers.
-pub const DEFAULT_IGNORED_NAMESPACES: [&str; 2] = ["moby", "k8s.io"];
+/// containers (watch them through Docker).
+pub const DEFAULT_IGNORED_NAMESPACES: [&str; 1] = ["moby"];
 /// The namespace the subscription markers are published in.
 const MARKER_NAMESPACE: &str = "whalewatcher";
 const TOPICS: [&str; 4] = ["/tasks/start", "/tasks/exit", "/tasks/paused", "/tasks/resumed"];
@@ -94,21 +96,9 @@ impl Engine for ContainerdEngine {
                 EngineError::new(ErrorKind::Unreachable, format!("cannot connect to containerd at {endpoint}: {e}"))
             };
             let probe = tokio::net::UnixStream::connect(&socket).await.map_err(|e| unreachable(&e))?;
-            info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
+            info.pid = crate::core::sockets::engine_pid(&socket, &probe);
             drop(probe);
-            let path = socket.clone();
-            // The URI is not used: every connection goes to the unix socket.
-            let channel = TonicEndpoint::from_static("http://containerd.invalid")
-                .connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                            tokio::net::UnixStream::connect(path).await?,
-                        ))
-                    }
-                }))
-                .await
-                .map_err(|e| unreachable(&with_causes(&e)))?;
+            let channel = super::grpc::channel(&socket).await.map_err(|e| unreachable(&with_causes(&e)))?;
             let version = VersionClient::new(channel.clone())
                 .version(())
                 .await
@@ -394,11 +384,21 @@ pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, Str
         return None;
     }
     let display = display_id(ns, id);
+    let kube_name = labels.get(KUBE_CONTAINER_NAME_LABEL).filter(|n| !n.is_empty()).cloned();
     let name = match labels.get(NERDCTL_NAME_LABEL) {
         Some(n) if !n.is_empty() => display_id(ns, n),
         _ => display.clone(),
     };
     let mut c = Container::new(display, name, pid, paused, labels);
+    // Kubernetes' containers (CRI) go by their Kubernetes names: a container
+    // by its container name, a sandbox by its pod's name.
+    if !c.pod.is_empty() {
+        if c.pod.sandbox {
+            c.name = c.pod.name.clone();
+        } else if let Some(n) = kube_name {
+            c.name = n;
+        }
+    }
     // containerd keeps no start time; the init process's own is the best source.
     c.started_at_ns = process::start_time_ns(pid).unwrap_or(0);
     Some(c)
@@ -455,6 +455,27 @@ mod tests {
 
     fn task(status: Status, pid: u32) -> Process {
         Process { id: "c1".into(), pid, status: status as i32, ..Default::default() }
+    }
+
+    #[test]
+    fn kubernetes_containers_go_by_their_kubernetes_names() {
+        let pod = |kind: &str| {
+            HashMap::from([
+                ("io.kubernetes.pod.name".to_string(), "web-0".to_string()),
+                ("io.kubernetes.pod.namespace".to_string(), "shop".to_string()),
+                ("io.kubernetes.pod.uid".to_string(), "u-1".to_string()),
+                ("io.kubernetes.container.name".to_string(), "nginx".to_string()),
+                ("io.cri-containerd.kind".to_string(), kind.to_string()),
+            ])
+        };
+        let c = to_container("k8s.io", "c1", &task(Status::Running, 42), pod("container")).unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.name.as_str(), c.pod.name.as_str(), c.pod.sandbox),
+            ("k8s.io/c1", "nginx", "web-0", false)
+        );
+        assert_eq!((c.pod.namespace.as_str(), c.pod.uid.as_str()), ("shop", "u-1"));
+        let s = to_container("k8s.io", "s1", &task(Status::Running, 41), pod("sandbox")).unwrap();
+        assert_eq!((s.name.as_str(), s.pod.sandbox), ("web-0", true));
     }
 
     #[test]

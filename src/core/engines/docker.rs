@@ -1,4 +1,6 @@
-//! The Docker engine, over its HTTP API (bollard).
+//! The Docker engine, over its HTTP API (bollard). Engines that speak the
+//! Docker API with differences (podman) use this connection with their
+//! [`Dialect`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,15 +21,38 @@ use crate::core::options::{Endpoint, EngineKind};
 /// `engine_type` of Docker watchers.
 pub const DOCKER_TYPE: &str = "docker.com";
 
-/// A Docker engine at one endpoint.
+/// What differs between engines that speak the Docker API.
+#[derive(Clone, Copy, Debug)]
+pub struct Dialect {
+    pub kind: EngineKind,
+    pub engine_type: &'static str,
+    /// How the engine is named in messages.
+    pub name: &'static str,
+    /// The values of the event filter `event` that select starts, deaths,
+    /// pauses, resumes and renames.
+    pub events: &'static [&'static str],
+}
+
+/// Docker itself.
+pub const DOCKER: Dialect = Dialect {
+    kind: EngineKind::Docker,
+    engine_type: DOCKER_TYPE,
+    name: "Docker",
+    events: &["start", "die", "pause", "unpause", "rename"],
+};
+
+/// A Docker engine at one endpoint. An endpoint that turns out to be
+/// podman's is watched as podman (with `relist_interval` for a podman that
+/// logs no events).
 pub struct DockerEngine {
     endpoint: Endpoint,
     call_timeout: Duration,
+    relist_interval: Duration,
 }
 
 impl DockerEngine {
-    pub fn new(endpoint: Endpoint, call_timeout: Duration) -> Self {
-        DockerEngine { endpoint, call_timeout }
+    pub fn new(endpoint: Endpoint, call_timeout: Duration, relist_interval: Duration) -> Self {
+        DockerEngine { endpoint, call_timeout, relist_interval }
     }
 }
 
@@ -37,57 +62,115 @@ impl Engine for DockerEngine {
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
-        let endpoint = self.endpoint.clone();
-        // bollard's own timeout takes whole seconds: round up, so that the
-        // watch loop's exact bound of every call is the one that acts.
-        let timeout_secs = self.call_timeout.as_millis().div_ceil(1000).max(1) as u64;
-        let mut info = self.describe();
+        let connecting = connect(self.endpoint.clone(), self.call_timeout, DOCKER);
+        let (endpoint, call_timeout, relist) = (self.endpoint.clone(), self.call_timeout, self.relist_interval);
         Box::pin(async move {
-            let docker = match &endpoint {
-                Endpoint::Unix(path) => {
-                    // Connect once by hand: it gives the precise OS error and the daemon's PID.
-                    let probe = tokio::net::UnixStream::connect(path).await.map_err(|e| {
-                        EngineError::new(ErrorKind::Unreachable, format!("cannot connect to Docker at {endpoint}: {e}"))
-                    })?;
-                    info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
-                    drop(probe);
-                    let path = path.to_str().ok_or_else(|| {
-                        EngineError::new(ErrorKind::Unreachable, format!("socket path of {endpoint} is not UTF-8"))
-                    })?;
-                    Docker::connect_with_unix(path, timeout_secs, API_DEFAULT_VERSION)
-                }
-                Endpoint::Tcp(hostport) => {
-                    Docker::connect_with_http(&format!("http://{hostport}"), timeout_secs, API_DEFAULT_VERSION)
-                }
+            let conn = connecting.await?;
+            // podman behind a Docker endpoint (podman-docker's docker.sock,
+            // DOCKER_HOST pointing at podman): watch it as podman, or its
+            // deaths would go unseen.
+            if conn.dialect.kind == EngineKind::Podman {
+                return super::podman::adopt(conn, endpoint, call_timeout, relist).await;
             }
-            .map_err(|e| engine_error(&endpoint, "connect", e))?;
-            // No API version negotiation: bollard 0.21 sends unversioned
-            // paths, which every engine answers with its own default API
-            // version, and negotiating would cost a round trip to /version
-            // (tests against a daemon with API 1.41 would catch a change).
-            let sys = docker.info().await.map_err(|e| engine_error(&endpoint, "info", e))?;
-            info.id = sys.id.unwrap_or_default();
-            info.version = sys.server_version.unwrap_or_default();
-            // Events from this instant on are replayed by the daemon even if
-            // the subscription reaches it later: no gap between subscribing
-            // and listing.
-            // Without a usable engine clock, fall back to this host's clock,
-            // 10 s early (replayed events that happened before are harmless).
-            let since = match sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos) {
-                Some(engine_now) => Some(engine_now),
-                None => local_clock_nanos().map(|n| n - 10_000_000_000),
-            }
-            .map(docker_since);
-            Ok(Arc::new(DockerConnection { docker, endpoint, info, since }) as Arc<dyn Connection>)
+            Ok(Arc::new(conn) as Arc<dyn Connection>)
         })
     }
 }
 
-struct DockerConnection {
+/// Connects to an engine speaking the Docker API and learns its identity
+/// and clock.
+pub fn connect(
+    endpoint: Endpoint,
+    call_timeout: Duration,
+    dialect: Dialect,
+) -> impl std::future::Future<Output = Result<DockerConnection, EngineError>> + Send + 'static {
+    // bollard's own timeout takes whole seconds: round up, so that the
+    // watch loop's exact bound of every call is the one that acts.
+    let timeout_secs = call_timeout.as_millis().div_ceil(1000).max(1) as u64;
+    let mut info = EngineInfo::new(dialect.kind, dialect.engine_type, endpoint.to_string());
+    async move {
+        let docker = match &endpoint {
+            Endpoint::Unix(path) => {
+                // Connect once by hand: it gives the precise OS error and the daemon's PID.
+                let probe = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+                    EngineError::new(
+                        ErrorKind::Unreachable,
+                        format!("cannot connect to {} at {endpoint}: {e}", dialect.name),
+                    )
+                })?;
+                info.pid = crate::core::sockets::engine_pid(path, &probe);
+                drop(probe);
+                let path = path.to_str().ok_or_else(|| {
+                    EngineError::new(ErrorKind::Unreachable, format!("socket path of {endpoint} is not UTF-8"))
+                })?;
+                Docker::connect_with_unix(path, timeout_secs, API_DEFAULT_VERSION)
+            }
+            Endpoint::Tcp(hostport) => {
+                Docker::connect_with_http(&format!("http://{hostport}"), timeout_secs, API_DEFAULT_VERSION)
+            }
+        }
+        .map_err(|e| engine_error(dialect, &endpoint, "connect", e))?;
+        // No API version negotiation: bollard 0.21 sends unversioned
+        // paths, which every engine answers with its own default API
+        // version, and negotiating would cost a round trip to /version
+        // (tests against a daemon with API 1.41 would catch a change).
+        let sys = identify(&endpoint, dialect).await?;
+        // podman's /info has fields of its own.
+        let dialect = if sys.podman { super::podman::PODMAN } else { dialect };
+        info.kind = dialect.kind;
+        info.engine_type = dialect.engine_type.to_string();
+        info.id = sys.id;
+        info.version = sys.version;
+        // Events from this instant on are replayed by the daemon even if
+        // the subscription reaches it later: no gap between subscribing
+        // and listing.
+        // Without a usable engine clock, fall back to this host's clock,
+        // 10 s early (replayed events that happened before are harmless).
+        let since = match sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos) {
+            Some(engine_now) => Some(engine_now),
+            None => local_clock_nanos().map(|n| n - 10_000_000_000),
+        }
+        .map(docker_since);
+        Ok(DockerConnection { docker, endpoint, info, since, dialect })
+    }
+}
+
+/// What `/info` tells: the engine's identity and clock, and whether it is
+/// podman (whose `/info` has `BuildahVersion`).
+struct Identity {
+    id: String,
+    version: String,
+    system_time: Option<String>,
+    podman: bool,
+}
+
+async fn identify(endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, EngineError> {
+    let fail = |kind, msg: String| EngineError::new(kind, format!("{} at {endpoint}: info: {msg}", dialect.name));
+    let (status, body) = super::http::get(endpoint, "/info").await.map_err(|e| fail(e.kind, e.msg))?;
+    if status != 200 {
+        let why = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string();
+        return Err(fail(ErrorKind::Refused, format!("status {status}: {why}")));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| fail(ErrorKind::Malformed, e.to_string()))?;
+    let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+    if !v.is_object() {
+        return Err(fail(ErrorKind::Malformed, "not a JSON object".into()));
+    }
+    Ok(Identity {
+        id: text("ID").unwrap_or_default(),
+        version: text("ServerVersion").unwrap_or_default(),
+        system_time: text("SystemTime"),
+        podman: v.get("BuildahVersion").is_some(),
+    })
+}
+
+/// One connection to an engine speaking the Docker API.
+pub struct DockerConnection {
     docker: Docker,
     endpoint: Endpoint,
     info: EngineInfo,
     since: Option<String>,
+    pub(crate) dialect: Dialect,
 }
 
 impl Connection for DockerConnection {
@@ -98,10 +181,10 @@ impl Connection for DockerConnection {
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
         let filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
-            ("event".to_string(), ["start", "die", "pause", "unpause", "rename"].map(String::from).to_vec()),
+            ("event".to_string(), self.dialect.events.iter().map(|e| e.to_string()).collect()),
         ]);
         let opts = EventsOptions { since: self.since.clone(), until: None, filters: Some(filters) };
-        let endpoint = self.endpoint.clone();
+        let (endpoint, dialect) = (self.endpoint.clone(), self.dialect);
         self.docker
             .events(Some(opts))
             .filter_map(move |r| {
@@ -109,11 +192,11 @@ impl Connection for DockerConnection {
                     Ok(msg) => to_event(msg).map(Ok),
                     // Not even JSON: the stream itself is corrupt.
                     Err(e @ BollardError::JsonSerdeError { .. }) => {
-                        let mut err = engine_error(&endpoint, "event stream", e);
+                        let mut err = engine_error(dialect, &endpoint, "event stream", e);
                         err.kind = ErrorKind::Unreachable;
                         Some(Err(err))
                     }
-                    Err(e) => Some(Err(engine_error(&endpoint, "event stream", e))),
+                    Err(e) => Some(Err(engine_error(dialect, &endpoint, "event stream", e))),
                 };
                 std::future::ready(out)
             })
@@ -122,27 +205,28 @@ impl Connection for DockerConnection {
 
     fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
         let docker = self.docker.clone();
-        let endpoint = self.endpoint.clone();
+        let (endpoint, dialect) = (self.endpoint.clone(), self.dialect);
         Box::pin(async move {
             let filters = HashMap::from([("status".to_string(), vec!["running".to_string(), "paused".to_string()])]);
             let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
-            let summaries = docker.list_containers(Some(opts)).await.map_err(|e| engine_error(&endpoint, "list", e))?;
+            let summaries =
+                docker.list_containers(Some(opts)).await.map_err(|e| engine_error(dialect, &endpoint, "list", e))?;
             Ok(summaries.into_iter().filter_map(|s| s.id).filter(|id| valid_id(id)).map(Listed::Inspect).collect())
         })
     }
 
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
         let docker = self.docker.clone();
-        let endpoint = self.endpoint.clone();
+        let (endpoint, dialect) = (self.endpoint.clone(), self.dialect);
         Box::pin(async move {
             match docker.inspect_container(&id, None).await {
                 Ok(details) if details.id.as_deref().is_some_and(|got| got != id) => Err(EngineError::new(
                     ErrorKind::Malformed,
-                    format!("Docker at {endpoint}: inspect {id}: the engine answered for another container"),
+                    format!("{} at {endpoint}: inspect {id}: the engine answered for another container", dialect.name),
                 )),
                 Ok(details) => Ok(to_container(&id, details)),
                 Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-                Err(e) => Err(engine_error(&endpoint, &format!("inspect {id}"), e)),
+                Err(e) => Err(engine_error(dialect, &endpoint, &format!("inspect {id}"), e)),
             }
         })
     }
@@ -157,7 +241,8 @@ pub fn to_event(msg: EventMessage) -> Option<Event> {
     let id = actor.id.filter(|id| valid_id(id))?;
     let kind = match msg.action.as_deref()? {
         "start" => EventKind::Started,
-        "die" => EventKind::Died,
+        // podman's own name, should its Docker API ever pass it through
+        "die" | "died" => EventKind::Died,
         "pause" => EventKind::Paused,
         "unpause" => EventKind::Unpaused,
         "rename" => {
@@ -171,7 +256,7 @@ pub fn to_event(msg: EventMessage) -> Option<Event> {
 
 /// True for what can be a Docker container ID: letters, digits, `_`, `.`
 /// and `-`, never empty (so it is safe in a request path).
-fn valid_id(id: &str) -> bool {
+pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
@@ -216,7 +301,7 @@ pub fn to_container(requested: &str, details: ContainerInspectResponse) -> Optio
     Some(c)
 }
 
-fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError {
+fn engine_error(dialect: Dialect, endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError {
     let kind = match &e {
         BollardError::DockerResponseServerError { .. } => ErrorKind::Refused,
         BollardError::JsonDataError { .. }
@@ -225,7 +310,7 @@ fn engine_error(endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError
         BollardError::RequestTimeoutError => ErrorKind::Timeout,
         _ => ErrorKind::Unreachable,
     };
-    EngineError::new(kind, format!("Docker at {endpoint}: {what}: {}", with_causes(&e)))
+    EngineError::new(kind, format!("{} at {endpoint}: {what}: {}", dialect.name, with_causes(&e)))
 }
 
 #[cfg(test)]
