@@ -807,13 +807,28 @@ WW_MUST_USE ww_status ww_snapshot(struct ww_watcher *w, const struct ww_portfoli
 void ww_snapshot_free(const struct ww_portfolio *p);
 
 /**
+ * Stops watching, without freeing anything: every thread waiting in
+ * `ww_ready` or `ww_wait` on this watcher returns `WW_STATUS_CLOSED`, and
+ * so does every later `ww_ready` or `ww_wait` call, at once; the event
+ * descriptor becomes readable (so that a thread in `poll` wakes and finds
+ * out); `ww_snapshot` keeps handing out the last snapshot. Unlike
+ * `ww_close`, it may be called from any thread at any time, also while
+ * other threads use the watcher, and more than once. Use it to stop the
+ * threads that wait on a watcher, then join them, then `ww_close` it.
+ * NULL: does nothing.
+ */
+void ww_shutdown(struct ww_watcher *w);
+
+/**
  * Stops watching and destroys the watcher. First wakes every thread
  * waiting in `ww_ready` or `ww_wait` on it (they return
  * `WW_STATUS_CLOSED`) and waits until they have left; then returns once the
  * watcher's thread has ended and its engine connections and event
  * descriptor are closed (promptly: pending engine calls are abandoned, not
  * awaited). Snapshots taken before stay valid. NULL: does nothing. Call it
- * once per watcher; no call on the watcher may start once it has begun.
+ * once per watcher; no call on the watcher may start once it has begun
+ * (to stop threads that might be about to call, `ww_shutdown` first and
+ * join them).
  */
 void ww_close(struct ww_watcher *w);
 

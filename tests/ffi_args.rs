@@ -367,3 +367,46 @@ fn a_diff_freed_once_is_fine() {
         unsafe { ww_changes_free(out) };
     });
 }
+
+#[test]
+fn shutdown_stops_a_consumer_loop_that_close_alone_could_not() {
+    // A consumer that loops without ever blocking for long: ww_close could
+    // free the watcher between two of its calls. ww_shutdown may come at
+    // any moment; the loop sees WW_STATUS_CLOSED, ends, and only then is
+    // the watcher closed.
+    let mut o = options();
+    o.backoff_initial_ms = 10;
+    let w = std::sync::Arc::new(Handle::new(&o, Some("unix:///nonexistent/docker.sock")).unwrap());
+    let mut fd = -1;
+    assert_eq!(unsafe { ww_event_fd(w.raw(), &mut fd) }, WW_STATUS_OK);
+    let consumer = {
+        let w = std::sync::Arc::clone(&w);
+        std::thread::spawn(move || {
+            let mut rounds = 0u64;
+            loop {
+                let p = w.raw_snapshot();
+                let generation = unsafe { (*p).generation };
+                unsafe { ww_snapshot_free(p) };
+                match unsafe { ww_wait(w.raw(), generation, 1) } {
+                    WW_STATUS_OK | WW_STATUS_TIMEOUT => rounds += 1,
+                    WW_STATUS_CLOSED => return rounds,
+                    st => panic!("ww_wait: {st}"),
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe {
+        ww_shutdown(w.raw());
+        ww_shutdown(w.raw()); // more than once is fine
+    }
+    assert!(consumer.join().unwrap() > 0, "the loop ran, then ended");
+    assert_eq!(w.wait_after(0, Duration::from_secs(10)).unwrap_err().0, WW_STATUS_CLOSED, "later waits: at once");
+    assert_eq!(w.ready(Duration::from_secs(10)).unwrap_err().0, WW_STATUS_CLOSED);
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    assert_eq!(unsafe { libc::poll(&mut pfd, 1, 0) }, 1, "the event descriptor woke pollers");
+    let snap = w.snapshot();
+    assert_eq!(snap.engines.len(), 1, "snapshots still work");
+    unsafe { ww_shutdown(std::ptr::null_mut()) };
+    drop(std::sync::Arc::into_inner(w).expect("the consumer is gone"));
+}

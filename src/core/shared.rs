@@ -212,11 +212,21 @@ impl<R> Shared<R> {
     }
 
     /// Wakes every waiter with [`Readiness::Closed`] / [`Change::Closed`],
-    /// and returns once none is left inside `ready` or `wait_newer`.
-    pub fn close(&self) {
-        let mut st = self.status();
-        st.closed = true;
+    /// makes later waits return that at once, and makes the notifier
+    /// readable; returns at once.
+    pub fn shut(&self) {
+        let first = !std::mem::replace(&mut self.status().closed, true);
         self.wake.notify_all();
+        if first {
+            self.notify();
+        }
+    }
+
+    /// [`Shared::shut`], then returns once no waiter is left inside `ready`
+    /// or `wait_newer`.
+    pub fn close(&self) {
+        self.shut();
+        let mut st = self.status();
         while st.waiters > 0 {
             st = self.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
         }

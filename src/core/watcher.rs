@@ -23,7 +23,7 @@ pub const CLOSE_BLOCKING_GRACE: Duration = Duration::from_secs(2);
 /// once its thread has ended and its sockets are closed.
 pub struct Watcher<R: Send + Sync + 'static> {
     shared: Arc<Shared<R>>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -78,7 +78,7 @@ impl<R: Send + Sync + 'static> Watcher<R> {
             }
             runtime.shutdown_timeout(CLOSE_BLOCKING_GRACE);
         })?;
-        Ok(Watcher { shared, stop: Some(stop), thread: Some(thread) })
+        Ok(Watcher { shared, stop: std::sync::Mutex::new(Some(stop)), thread: Some(thread) })
     }
 
     /// The current published snapshot; never waits for the background work.
@@ -96,6 +96,17 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         self.shared.wait_newer(after, timeout)
     }
 
+    /// Stops watching: waiters return [`Readiness::Closed`] /
+    /// [`Change::Closed`], and so do later waits; the last snapshot stays.
+    /// Callable from any thread at any time, more than once; frees nothing.
+    pub fn shutdown(&self) {
+        self.shared.shut();
+        let stop = self.stop.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+    }
+
     /// What callers of this watcher share with its thread; waiters hold it
     /// so that they never touch a closed watcher.
     pub fn shared(&self) -> &Arc<Shared<R>> {
@@ -106,10 +117,8 @@ impl<R: Send + Sync + 'static> Watcher<R> {
 impl<R: Send + Sync + 'static> Drop for Watcher<R> {
     fn drop(&mut self) {
         // Waiters leave first, with `Closed`; then the thread ends.
+        self.shutdown();
         self.shared.close();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -159,13 +159,34 @@ pub unsafe extern "C" fn ww_snapshot_free(p: *const ww_portfolio) {
     })
 }
 
+/// Stops watching, without freeing anything: every thread waiting in
+/// `ww_ready` or `ww_wait` on this watcher returns `WW_STATUS_CLOSED`, and
+/// so does every later `ww_ready` or `ww_wait` call, at once; the event
+/// descriptor becomes readable (so that a thread in `poll` wakes and finds
+/// out); `ww_snapshot` keeps handing out the last snapshot. Unlike
+/// `ww_close`, it may be called from any thread at any time, also while
+/// other threads use the watcher, and more than once. Use it to stop the
+/// threads that wait on a watcher, then join them, then `ww_close` it.
+/// NULL: does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn ww_shutdown(w: *mut ww_watcher) {
+    ffi_boundary!((), {
+        if !w.is_null() {
+            // SAFETY: w is a live watcher from ww_new (documented contract).
+            unsafe { &*w }.inner.shutdown();
+        }
+    })
+}
+
 /// Stops watching and destroys the watcher. First wakes every thread
 /// waiting in `ww_ready` or `ww_wait` on it (they return
 /// `WW_STATUS_CLOSED`) and waits until they have left; then returns once the
 /// watcher's thread has ended and its engine connections and event
 /// descriptor are closed (promptly: pending engine calls are abandoned, not
 /// awaited). Snapshots taken before stay valid. NULL: does nothing. Call it
-/// once per watcher; no call on the watcher may start once it has begun.
+/// once per watcher; no call on the watcher may start once it has begun
+/// (to stop threads that might be about to call, `ww_shutdown` first and
+/// join them).
 #[no_mangle]
 pub unsafe extern "C" fn ww_close(w: *mut ww_watcher) {
     ffi_boundary!((), {
