@@ -26,6 +26,19 @@ pub fn start_time_ns(pid: i32) -> Option<i64> {
     i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
+/// When the initial process `pid` of container `id` started, as
+/// [`start_time_ns`], but only when `/proc/PID` is that container's process:
+/// its cgroup path names the container. The PID is the engine's; should
+/// this process live in another PID namespace, `/proc/PID` is some other
+/// process, and the answer is `None` rather than that process's time.
+pub fn container_start_time_ns(pid: i32, id: &str) -> Option<i64> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    if id.is_empty() || !cgroup.contains(id) {
+        return None;
+    }
+    start_time_ns(pid)
+}
+
 /// Field 22 of `/proc/PID/stat` (start time in ticks after boot). The
 /// command in field 2 may contain spaces and parentheses, so counting starts
 /// after its last `)`.
@@ -61,6 +74,7 @@ mod tests {
         assert!(now - started < 3_600_000_000_000, "started within the hour");
         assert_eq!(start_time_ns(std::process::id() as i32), Some(started), "stable");
         assert_eq!(start_time_ns(0), None);
+        assert_eq!(container_start_time_ns(std::process::id() as i32, "no-such-container-id"), None);
         assert_eq!(uptime_of("-1 2"), None);
     }
 }

@@ -400,7 +400,7 @@ pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, Str
         }
     }
     // containerd keeps no start time; the init process's own is the best source.
-    c.started_at_ns = process::start_time_ns(pid).unwrap_or(0);
+    c.started_at_ns = process::container_start_time_ns(pid, id).unwrap_or(0);
     Some(c)
 }
 
