@@ -12,7 +12,9 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use support::containerd::{shared as shared_containerd, PrivateContainerd};
+use support::cri::shared as shared_cri;
 use support::docker::{shared as shared_docker, PrivateDocker};
+use support::podman::{shared as shared_podman, PrivatePodman};
 use support::stage::{installed, repo};
 
 const PROJECT: &str = "consumer-project";
@@ -37,10 +39,19 @@ fn build_dir(name: &str) -> PathBuf {
     d
 }
 
-/// A Docker container and a containerd container the programs must find.
+/// A container of each engine the programs must find: Docker, containerd,
+/// podman, and a CRI pod (sandbox and container).
 struct Fixture {
     docker: &'static PrivateDocker,
     containerd: &'static PrivateContainerd,
+    podman: &'static PrivatePodman,
+    podman_id: String,
+    podman_pid: i32,
+    cri_endpoint: String,
+    cri_sandbox_id: String,
+    cri_sandbox_pid: i32,
+    cri_container_id: String,
+    cri_container_pid: i32,
     docker_id: String,
     docker_name: String,
     docker_pid: i32,
@@ -64,7 +75,20 @@ fn fixture() -> &'static Fixture {
             docker.run(&tag, &[("whalewatcher.test", "consumers"), ("com.docker.compose.project", PROJECT)]);
         containerd.run("wwtest", &tag, &[("nerdctl/name", "consumer"), ("com.docker.compose.project", PROJECT)]);
         containerd.run("moby", &tag, &[]);
+        let podman = shared_podman("consumers-podman");
+        let podman_id = podman.run(&tag, &[("com.docker.compose.project", PROJECT)], None, &[]);
+        let mut cri = shared_cri("consumers-cri").lock().unwrap_or_else(|e| e.into_inner());
+        let sandbox = cri.run_pod(CRI_POD.0, CRI_POD.1, CRI_POD.2);
+        let container = cri.run_container(&sandbox, CRI_POD, "app", 0, false, &[]);
         Fixture {
+            podman_pid: podman.pid_of(&podman_id),
+            podman_id,
+            podman,
+            cri_endpoint: cri.endpoint(),
+            cri_sandbox_pid: cri.pid_of(&sandbox, true),
+            cri_sandbox_id: sandbox,
+            cri_container_pid: cri.pid_of(&container, false),
+            cri_container_id: container,
             docker_pid: docker.pid_of(&docker_id),
             docker_id,
             docker_name: tag.clone(),
@@ -78,7 +102,29 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// The fixture's CRI pod: name, namespace, UID.
+const CRI_POD: (&str, &str, &str) = ("consumer-pod", "consumers", "6f1c0d7e-0000-4000-8000-00000000c0de");
+
 impl Fixture {
+    /// The fixture's podman and CRI engines, for the C++ and Go tests:
+    /// WW_TEST_PODMAN_ENDPOINT, _ID, _PID (a running container, compose
+    /// project as for Docker); WW_TEST_CRI_ENDPOINT, WW_TEST_CRI_POD
+    /// ("NAME/NAMESPACE/UID"), WW_TEST_CRI_SANDBOX_ID, _PID and
+    /// WW_TEST_CRI_CONTAINER_ID, _PID (its container "app").
+    fn engine_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WW_TEST_PODMAN_ENDPOINT", self.podman.endpoint()),
+            ("WW_TEST_PODMAN_ID", self.podman_id.clone()),
+            ("WW_TEST_PODMAN_PID", self.podman_pid.to_string()),
+            ("WW_TEST_CRI_ENDPOINT", self.cri_endpoint.clone()),
+            ("WW_TEST_CRI_POD", format!("{}/{}/{}", CRI_POD.0, CRI_POD.1, CRI_POD.2)),
+            ("WW_TEST_CRI_SANDBOX_ID", self.cri_sandbox_id.clone()),
+            ("WW_TEST_CRI_SANDBOX_PID", self.cri_sandbox_pid.to_string()),
+            ("WW_TEST_CRI_CONTAINER_ID", self.cri_container_id.clone()),
+            ("WW_TEST_CRI_CONTAINER_PID", self.cri_container_pid.to_string()),
+        ]
+    }
+
     /// The command line the C and C++ test programs take.
     fn args(&self) -> String {
         format!(
@@ -209,7 +255,8 @@ fn make_cpp(targets: &[&str]) -> String {
         .arg(&tests)
         .args(targets)
         .arg(&prefix)
-        .arg(format!("ARGS={}", f.args())));
+        .arg(format!("ARGS={}", f.args()))
+        .envs(f.engine_env()));
     assert!(out.lines().any(|l| l.ends_with(" passed, 0 failed")), "{out}");
     assert!(!out.contains("skipped") && !out.contains("FAILED"), "every test ran and passed: {out}");
     run(Command::new("make").arg("-C").arg(&tests).arg("clean"));
@@ -242,7 +289,8 @@ fn go(args: &[&str], godebug: Option<&str>) -> String {
         .env("GOFLAGS", "-count=1")
         .env("WW_TEST_DOCKER_ENDPOINT", f.docker.endpoint())
         .env("WW_TEST_CONTAINERD_ENDPOINT", &f.containerd.socket)
-        .env("WW_TEST_CTR_FIFO_DIR", f.containerd.dir.join("fifo"));
+        .env("WW_TEST_CTR_FIFO_DIR", f.containerd.dir.join("fifo"))
+        .envs(f.engine_env());
     if let Some(g) = godebug {
         cmd.env("GODEBUG", g);
     }

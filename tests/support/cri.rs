@@ -272,3 +272,24 @@ impl PrivateCri {
         s.into_inner().status.map_or(-1, |s| s.state)
     }
 }
+
+static SHARED: std::sync::OnceLock<std::sync::Mutex<PrivateCri>> = std::sync::OnceLock::new();
+
+extern "C" fn stop_shared() {
+    if let Some(c) = SHARED.get() {
+        let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = c.remove_all_pods();
+        c.script("stop");
+    }
+}
+
+/// One private containerd 1.7 with CRI shared by all tests of a test
+/// binary, stopped (its pods removed) when the binary exits.
+pub fn shared(name: &str) -> &'static std::sync::Mutex<PrivateCri> {
+    SHARED.get_or_init(|| {
+        let c = PrivateCri::fresh(name, true);
+        // SAFETY: registering a plain extern "C" fn without arguments.
+        unsafe { libc::atexit(stop_shared) };
+        std::sync::Mutex::new(c)
+    })
+}

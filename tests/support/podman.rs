@@ -144,3 +144,22 @@ impl PrivatePodman {
         self.podman(&["inspect", "-f", "{{.State.Pid}}", id]).parse().expect("pid")
     }
 }
+
+static SHARED: std::sync::OnceLock<PrivatePodman> = std::sync::OnceLock::new();
+
+extern "C" fn stop_shared() {
+    if let Some(p) = SHARED.get() {
+        p.stop();
+    }
+}
+
+/// One private podman service shared by all tests of a test binary,
+/// stopped when the binary exits.
+pub fn shared(name: &str) -> &'static PrivatePodman {
+    SHARED.get_or_init(|| {
+        let p = PrivatePodman::fresh(name, "file");
+        // SAFETY: registering a plain extern "C" fn without arguments.
+        unsafe { libc::atexit(stop_shared) };
+        p
+    })
+}
