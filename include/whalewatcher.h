@@ -441,6 +441,24 @@ typedef struct ww_options {
    * default, 10000. `UINT32_MAX`: only at start.
    */
   uint32_t discover_interval_ms;
+  /**
+   * Docker over TLS, as the docker CLI does it: the CA certificate that
+   * signed the daemon's certificate (PEM). TLS is used for `https://`
+   * endpoints, for `tcp://` ones when `DOCKER_TLS_VERIFY` is set, and
+   * whenever any of the three files is given; a file not given comes
+   * from `DOCKER_CERT_PATH` (else `~/.docker`): `ca.pem`, `cert.pem`,
+   * `key.pem`. NULL: from there. Only read during `ww_new`; the files
+   * are read at every (re)connect.
+   */
+  const char *tls_ca;
+  /**
+   * Docker over TLS: the client's certificate (PEM); see `tls_ca`.
+   */
+  const char *tls_cert;
+  /**
+   * Docker over TLS: the client's private key (PEM); see `tls_ca`.
+   */
+  const char *tls_key;
 } ww_options;
 
 /**

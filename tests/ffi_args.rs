@@ -79,7 +79,7 @@ fn null_pointers_are_refused_or_ignored() {
 
 #[test]
 fn unknown_struct_sizes_are_an_abi_mismatch() {
-    for size in [0u32, 1, 31, 33, 39, 40, 41, 47, 49, 52, 55, 57, 60, 63] {
+    for size in [0u32, 1, 31, 33, 39, 40, 41, 47, 49, 52, 55, 57, 60, 63, 65, 72, 80, 87] {
         let mut o = options();
         o.struct_size = size;
         let (st, _, msg) = new_with(&o);
@@ -238,8 +238,12 @@ fn exhausted_max_elapsed_gives_up_and_a_short_wait_times_out() {
 
 #[test]
 fn abi_layout_is_pinned() {
-    assert_eq!(size_of::<ww_options>(), 64);
+    assert_eq!(size_of::<ww_options>(), 88);
     assert_eq!(offset_of!(ww_options, discover_interval_ms), 56);
+    assert_eq!(
+        [offset_of!(ww_options, tls_ca), offset_of!(ww_options, tls_cert), offset_of!(ww_options, tls_key)],
+        [64, 72, 80]
+    );
     assert_eq!(offset_of!(ww_options, endpoint), 8);
     assert_eq!(offset_of!(ww_options, call_timeout_ms), 32);
     assert_eq!(offset_of!(ww_options, ignored_namespaces), 40);

@@ -26,6 +26,7 @@ fn options(backoff: Backoff) -> Options {
         relist_interval: Duration::from_secs(1),
         cri_events: false,
         discover_interval: None,
+        tls: None,
     }
 }
 

@@ -240,7 +240,7 @@ pub async fn discover(probe_timeout: Duration) -> Vec<Found> {
                 Some(((dev, ino), uid)) => (format!("{dev}:{ino}"), uid),
                 None => continue, // not there, or not a socket
             },
-            Endpoint::Tcp(hp) => (hp.clone(), 0),
+            Endpoint::Tcp(hp) | Endpoint::Tls(hp) => (hp.clone(), 0),
         };
         match seen.get(&key) {
             // A process-found PID completes a path-found candidate.
@@ -264,7 +264,7 @@ pub async fn discover(probe_timeout: Duration) -> Vec<Found> {
             let kind = kind?;
             let pid = match &c.endpoint {
                 Endpoint::Unix(p) => sockets::server_of(p, c.pid).unwrap_or(c.pid),
-                Endpoint::Tcp(_) => 0,
+                Endpoint::Tcp(_) | Endpoint::Tls(_) => 0,
             };
             let mut docker_namespaces = Vec::new();
             if kind == EngineKind::Containerd {
@@ -291,7 +291,7 @@ pub fn describe_failure(e: &dyn std::error::Error) -> String {
 pub fn socket_of(e: &Endpoint) -> Option<&Path> {
     match e {
         Endpoint::Unix(p) => Some(p),
-        Endpoint::Tcp(_) => None,
+        Endpoint::Tcp(_) | Endpoint::Tls(_) => None,
     }
 }
 

@@ -52,6 +52,8 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// `host:port` over plain HTTP.
     Tcp(String),
+    /// `host:port` over HTTPS, with client certificates (Docker's TLS).
+    Tls(String),
 }
 
 impl fmt::Display for Endpoint {
@@ -59,8 +61,51 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
             Endpoint::Tcp(hp) => write!(f, "tcp://{hp}"),
+            Endpoint::Tls(hp) => write!(f, "https://{hp}"),
         }
     }
+}
+
+/// The files of a Docker TLS connection, as the docker CLI takes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA that signed the daemon's certificate.
+    pub ca: PathBuf,
+    /// The client's certificate and key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Turns a Docker endpoint into a TLS one where the caller or the
+/// environment asks for TLS, the way the docker CLI does: an `https://`
+/// endpoint, any of the three files given, or `DOCKER_TLS_VERIFY` set (for
+/// a `tcp://` endpoint). Files not given come from `DOCKER_CERT_PATH`, else
+/// `~/.docker`: `ca.pem`, `cert.pem`, `key.pem`.
+pub fn docker_tls(
+    endpoint: Endpoint,
+    ca: Option<&str>,
+    cert: Option<&str>,
+    key: Option<&str>,
+) -> Result<(Endpoint, Option<TlsFiles>), InvalidOption> {
+    let given = ca.is_some() || cert.is_some() || key.is_some();
+    let verify_env = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+    let endpoint = match endpoint {
+        Endpoint::Unix(_) if given => {
+            return Err(InvalidOption(format!(
+                "TLS files given for {endpoint}: TLS needs a tcp:// or https:// endpoint"
+            )))
+        }
+        Endpoint::Unix(_) => return Ok((endpoint, None)),
+        Endpoint::Tcp(hp) if given || verify_env => Endpoint::Tls(hp),
+        Endpoint::Tcp(_) => return Ok((endpoint, None)),
+        Endpoint::Tls(hp) => Endpoint::Tls(hp),
+    };
+    let dir = match std::env::var("DOCKER_CERT_PATH") {
+        Ok(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".docker"),
+    };
+    let pick = |given: Option<&str>, name: &str| given.map(PathBuf::from).unwrap_or_else(|| dir.join(name));
+    Ok((endpoint, Some(TlsFiles { ca: pick(ca, "ca.pem"), cert: pick(cert, "cert.pem"), key: pick(key, "key.pem") })))
 }
 
 /// Everything a watcher needs to know, already validated.
@@ -82,6 +127,8 @@ pub struct Options {
     pub cri_events: bool,
     /// `Auto`: how often discovery runs again (`None`: only at start).
     pub discover_interval: Option<Duration>,
+    /// Docker over TLS: the files (set exactly for `Endpoint::Tls`).
+    pub tls: Option<TlsFiles>,
 }
 
 /// Why options were refused.
@@ -96,11 +143,13 @@ impl fmt::Display for InvalidOption {
 
 impl std::error::Error for InvalidOption {}
 
-/// Parses a Docker endpoint: `unix://PATH`, `tcp://HOST:PORT` or `http://HOST:PORT`.
+/// Parses a Docker endpoint: `unix://PATH`, `tcp://HOST:PORT`,
+/// `http://HOST:PORT` or `https://HOST:PORT`.
 pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
     let unsupported = |why: &str| {
         InvalidOption(format!(
-            "unsupported Docker endpoint {s:?}: {why}; expected unix:///PATH, tcp://HOST:PORT or http://HOST:PORT"
+            "unsupported Docker endpoint {s:?}: {why}; expected unix:///PATH, tcp://HOST:PORT, http://HOST:PORT \
+             or https://HOST:PORT"
         ))
     };
     if let Some(path) = s.strip_prefix("unix://") {
@@ -115,13 +164,20 @@ pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
         }
         return Ok(Endpoint::Unix(PathBuf::from(path)));
     }
-    let hostport =
-        s.strip_prefix("tcp://").or_else(|| s.strip_prefix("http://")).ok_or_else(|| unsupported("unknown scheme"))?;
+    let (hostport, tls) = match s.strip_prefix("https://") {
+        Some(hp) => (hp, true),
+        None => (
+            s.strip_prefix("tcp://")
+                .or_else(|| s.strip_prefix("http://"))
+                .ok_or_else(|| unsupported("unknown scheme"))?,
+            false,
+        ),
+    };
     let hostport = hostport.strip_suffix('/').unwrap_or(hostport);
     if !valid_host_port(hostport) {
         return Err(unsupported("expected HOST:PORT after the scheme, with a port from 1 to 65535"));
     }
-    Ok(Endpoint::Tcp(hostport.to_string()))
+    Ok(if tls { Endpoint::Tls(hostport.to_string()) } else { Endpoint::Tcp(hostport.to_string()) })
 }
 
 /// `s` quoted, cut after 100 characters (an over-long input stays readable).
@@ -288,6 +344,7 @@ mod tests {
         assert_eq!(parse_docker_endpoint("tcp://127.0.0.1:2375").unwrap(), Endpoint::Tcp("127.0.0.1:2375".into()));
         assert_eq!(parse_docker_endpoint("tcp://[::1]:2375").unwrap(), Endpoint::Tcp("[::1]:2375".into()));
         assert_eq!(parse_docker_endpoint("http://h:1/").unwrap(), Endpoint::Tcp("h:1".into()));
+        assert_eq!(parse_docker_endpoint("https://h:2376").unwrap(), Endpoint::Tls("h:2376".into()));
         for bad in [
             "",
             "ssh://x",

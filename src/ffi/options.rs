@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::core::engines::containerd::DEFAULT_IGNORED_NAMESPACES;
 use crate::core::options::InvalidOption;
 use crate::core::options::{
-    containerd_endpoint, cri_endpoint, docker_endpoint, parse_namespaces, podman_endpoint, DEFAULT_BACKOFF_INITIAL,
-    DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT, DEFAULT_DISCOVER_INTERVAL, DEFAULT_RELIST_INTERVAL,
+    containerd_endpoint, cri_endpoint, docker_endpoint, docker_tls, parse_namespaces, podman_endpoint,
+    DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT, DEFAULT_DISCOVER_INTERVAL,
+    DEFAULT_RELIST_INTERVAL,
 };
 use crate::core::{Backoff, Endpoint, EngineKind, Options};
 
@@ -99,15 +100,31 @@ pub struct ww_options {
     /// engines started later and to retire engines gone; 0 means the
     /// default, 10000. `UINT32_MAX`: only at start.
     pub discover_interval_ms: u32,
+    /// Docker over TLS, as the docker CLI does it: the CA certificate that
+    /// signed the daemon's certificate (PEM). TLS is used for `https://`
+    /// endpoints, for `tcp://` ones when `DOCKER_TLS_VERIFY` is set, and
+    /// whenever any of the three files is given; a file not given comes
+    /// from `DOCKER_CERT_PATH` (else `~/.docker`): `ca.pem`, `cert.pem`,
+    /// `key.pem`. NULL: from there. Only read during `ww_new`; the files
+    /// are read at every (re)connect.
+    pub tls_ca: *const c_char,
+    /// Docker over TLS: the client's certificate (PEM); see `tls_ca`.
+    pub tls_cert: *const c_char,
+    /// Docker over TLS: the client's private key (PEM); see `tls_ca`.
+    pub tls_key: *const c_char,
 }
 
 /// The sizes of every version of `ww_options` within this ABI, oldest
 /// first: each version is the previous one plus fields at the end, whose
 /// zero value means "default". The first ended with `ignored_namespaces`;
 /// the second added `cri_poll_ms` and `cri_events`; the third
-/// `discover_interval_ms`.
-const KNOWN_SIZES: [usize; 3] =
-    [offset_of!(ww_options, cri_poll_ms), offset_of!(ww_options, discover_interval_ms), size_of::<ww_options>()];
+/// `discover_interval_ms`; the fourth `tls_ca`, `tls_cert`, `tls_key`.
+const KNOWN_SIZES: [usize; 4] = [
+    offset_of!(ww_options, cri_poll_ms),
+    offset_of!(ww_options, discover_interval_ms),
+    offset_of!(ww_options, tls_ca),
+    size_of::<ww_options>(),
+];
 
 impl Default for ww_options {
     fn default() -> Self {
@@ -124,6 +141,9 @@ impl Default for ww_options {
             cri_poll_ms: DEFAULT_RELIST_INTERVAL.as_millis() as u32,
             cri_events: 0,
             discover_interval_ms: DEFAULT_DISCOVER_INTERVAL.as_millis() as u32,
+            tls_ca: std::ptr::null(),
+            tls_cert: std::ptr::null(),
+            tls_key: std::ptr::null(),
         }
     }
 }
@@ -233,6 +253,14 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         // Every containerd found gets the ignored namespaces too.
         EngineKind::Auto => unsafe { optional_str(o.ignored_namespaces, "ignored_namespaces") }.map_err(invalid)?,
     };
+    // SAFETY: NULL or NUL-terminated strings (documented contract).
+    let tls_files = unsafe {
+        [
+            optional_str(o.tls_ca, "tls_ca").map_err(invalid)?,
+            optional_str(o.tls_cert, "tls_cert").map_err(invalid)?,
+            optional_str(o.tls_key, "tls_key").map_err(invalid)?,
+        ]
+    };
     let endpoint = match engine {
         EngineKind::Docker => docker_endpoint(endpoint),
         EngineKind::Containerd => containerd_endpoint(endpoint),
@@ -246,6 +274,19 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         },
     }
     .map_err(|e| invalid(e.0))?;
+    let (endpoint, tls) = match engine {
+        EngineKind::Docker => {
+            let [ca, cert, key] = tls_files;
+            docker_tls(endpoint, ca, cert, key).map_err(|e| invalid(e.0))?
+        }
+        _ if tls_files.iter().any(Option::is_some) => {
+            return Err(invalid("TLS files are for Docker endpoints only".into()));
+        }
+        EngineKind::Podman if matches!(endpoint, Endpoint::Tls(_)) => {
+            return Err(invalid(format!("podman's API takes no TLS: {endpoint}")));
+        }
+        _ => (endpoint, None),
+    };
     let ignored_namespaces = match (engine, ignored) {
         // Only containerd has namespaces; other engines never read the field.
         (EngineKind::Docker | EngineKind::Podman | EngineKind::Cri, _) => Vec::new(),
@@ -282,6 +323,7 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         ignored_namespaces,
         relist_interval: ms(o.cri_poll_ms, DEFAULT_RELIST_INTERVAL),
         cri_events: o.cri_events != 0,
+        tls,
         discover_interval: match o.discover_interval_ms {
             u32::MAX => None,
             v => Some(ms(v, DEFAULT_DISCOVER_INTERVAL)),

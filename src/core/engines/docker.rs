@@ -16,7 +16,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use super::clock::{docker_since, rfc3339_to_unix_nanos};
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, EngineInfo, Event, EventKind};
-use crate::core::options::{Endpoint, EngineKind};
+use crate::core::options::{Endpoint, EngineKind, TlsFiles};
 
 /// `engine_type` of Docker watchers.
 pub const DOCKER_TYPE: &str = "docker.com";
@@ -48,11 +48,12 @@ pub struct DockerEngine {
     endpoint: Endpoint,
     call_timeout: Duration,
     relist_interval: Duration,
+    tls: Option<TlsFiles>,
 }
 
 impl DockerEngine {
-    pub fn new(endpoint: Endpoint, call_timeout: Duration, relist_interval: Duration) -> Self {
-        DockerEngine { endpoint, call_timeout, relist_interval }
+    pub fn new(endpoint: Endpoint, call_timeout: Duration, relist_interval: Duration, tls: Option<TlsFiles>) -> Self {
+        DockerEngine { endpoint, call_timeout, relist_interval, tls }
     }
 }
 
@@ -62,7 +63,7 @@ impl Engine for DockerEngine {
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
-        let connecting = connect(self.endpoint.clone(), self.call_timeout, DOCKER);
+        let connecting = connect(self.endpoint.clone(), self.call_timeout, DOCKER, self.tls.clone());
         let (endpoint, call_timeout, relist) = (self.endpoint.clone(), self.call_timeout, self.relist_interval);
         Box::pin(async move {
             let conn = connecting.await?;
@@ -83,6 +84,7 @@ pub fn connect(
     endpoint: Endpoint,
     call_timeout: Duration,
     dialect: Dialect,
+    tls: Option<TlsFiles>,
 ) -> impl std::future::Future<Output = Result<DockerConnection, EngineError>> + Send + 'static {
     // bollard's own timeout takes whole seconds: round up, so that the
     // watch loop's exact bound of every call is the one that acts.
@@ -108,13 +110,30 @@ pub fn connect(
             Endpoint::Tcp(hostport) => {
                 Docker::connect_with_http(&format!("http://{hostport}"), timeout_secs, API_DEFAULT_VERSION)
             }
+            Endpoint::Tls(hostport) => {
+                let files = tls.as_ref().ok_or_else(|| {
+                    EngineError::new(ErrorKind::Refused, format!("{endpoint}: TLS without certificate files"))
+                })?;
+                check_tls_files(&endpoint, files)?;
+                Docker::connect_with_ssl(
+                    &format!("https://{hostport}"),
+                    &files.key,
+                    &files.cert,
+                    &files.ca,
+                    timeout_secs,
+                    API_DEFAULT_VERSION,
+                )
+            }
         }
         .map_err(|e| engine_error(dialect, &endpoint, "connect", e))?;
         // No API version negotiation: bollard 0.21 sends unversioned
         // paths, which every engine answers with its own default API
         // version, and negotiating would cost a round trip to /version
         // (tests against a daemon with API 1.41 would catch a change).
-        let sys = identify(&endpoint, dialect).await?;
+        let sys = match &endpoint {
+            Endpoint::Tls(_) => identify_over_tls(&docker, &endpoint, dialect).await?,
+            _ => identify(&endpoint, dialect).await?,
+        };
         // podman's /info has fields of its own.
         let dialect = if sys.podman { super::podman::PODMAN } else { dialect };
         info.kind = dialect.kind;
@@ -162,6 +181,56 @@ async fn identify(endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, Eng
         system_time: text("SystemTime"),
         podman: v.get("BuildahVersion").is_some(),
     })
+}
+
+/// The TLS files, each readable and of the right kind, or an error naming
+/// the one that is not.
+fn check_tls_files(endpoint: &Endpoint, files: &TlsFiles) -> Result<(), EngineError> {
+    for (what, path, marker) in [
+        ("CA certificate", &files.ca, "CERTIFICATE"),
+        ("client certificate", &files.cert, "CERTIFICATE"),
+        ("client key", &files.key, "PRIVATE KEY"),
+    ] {
+        let fail = |why: String| {
+            EngineError::new(ErrorKind::Refused, format!("Docker at {endpoint}: TLS: {what} {}: {why}", path.display()))
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        if !text.contains("-----BEGIN ") || !text.contains(marker) {
+            return Err(fail(format!("no PEM {marker} in it")));
+        }
+    }
+    Ok(())
+}
+
+/// [`identify`] through the TLS client (podman has no TLS of its own).
+async fn identify_over_tls(docker: &Docker, endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, EngineError> {
+    let sys = docker.info().await.map_err(|e| {
+        let mut err = engine_error(dialect, endpoint, "info", e);
+        err.msg.push_str(tls_hint(&err.msg));
+        err
+    })?;
+    Ok(Identity {
+        id: sys.id.unwrap_or_default(),
+        version: sys.server_version.unwrap_or_default(),
+        system_time: sys.system_time,
+        podman: false,
+    })
+}
+
+/// What a TLS failure most likely means, for the message.
+fn tls_hint(msg: &str) -> &'static str {
+    if msg.contains("UnknownIssuer") || msg.contains("BadSignature") {
+        " (the daemon's certificate is not signed by the CA given)"
+    } else if msg.contains("CertificateRequired") || msg.contains("BadCertificate") || msg.contains("UnknownCA") {
+        " (the daemon did not accept the client certificate)"
+    } else if msg.contains("NotValidForName") {
+        " (the daemon's certificate is not for this host name or address)"
+    } else if msg.contains("InvalidContentType") || msg.contains("corrupt message") || msg.contains("HandshakeFailure")
+    {
+        " (is it a plain-HTTP daemon, not TLS?)"
+    } else {
+        ""
+    }
 }
 
 /// One connection to an engine speaking the Docker API.

@@ -26,6 +26,9 @@ pub async fn get(endpoint: &Endpoint, path: &str) -> Result<(u16, Bytes), Engine
             let io = tokio::net::TcpStream::connect(hostport.as_str()).await.map_err(|e| fail("connect", &e))?;
             exchange(TokioIo::new(io), hostport, path).await
         }
+        Endpoint::Tls(_) => {
+            return Err(EngineError::new(ErrorKind::Refused, format!("GET {path}: this client speaks no TLS")))
+        }
     };
     result.map_err(|e| fail("request", &e))
 }

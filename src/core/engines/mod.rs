@@ -27,12 +27,15 @@ pub fn build(
 ) -> Result<Arc<dyn Engine>, String> {
     let unix = |what: &str| match endpoint {
         Endpoint::Unix(p) => Ok(p.clone()),
-        Endpoint::Tcp(_) => Err(format!("{what} needs a unix socket")),
+        Endpoint::Tcp(_) | Endpoint::Tls(_) => Err(format!("{what} needs a unix socket")),
     };
     Ok(match kind {
-        EngineKind::Docker => {
-            Arc::new(docker::DockerEngine::new(endpoint.clone(), opts.call_timeout, opts.relist_interval))
-        }
+        EngineKind::Docker => Arc::new(docker::DockerEngine::new(
+            endpoint.clone(),
+            opts.call_timeout,
+            opts.relist_interval,
+            opts.tls.clone(),
+        )),
         EngineKind::Podman => {
             Arc::new(podman::PodmanEngine::new(endpoint.clone(), opts.call_timeout, opts.relist_interval))
         }

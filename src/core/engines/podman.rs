@@ -66,7 +66,7 @@ impl Engine for PodmanEngine {
     }
 
     fn connect(&self) -> BoxFuture<'static, Result<Arc<dyn Connection>, EngineError>> {
-        let connecting = docker::connect(self.endpoint.clone(), self.call_timeout, PODMAN);
+        let connecting = docker::connect(self.endpoint.clone(), self.call_timeout, PODMAN, None);
         let (endpoint, interval, call_timeout) = (self.endpoint.clone(), self.relist_interval, self.call_timeout);
         Box::pin(async move { adopt(connecting.await?, endpoint, call_timeout, interval).await })
     }
