@@ -64,7 +64,7 @@
 /**
  * How long one probe of a candidate endpoint may take.
  */
-#define WW_DISCOVER_PROBE_TIMEOUT_MS 1000
+#define WW_DISCOVER_PROBE_TIMEOUT_MS 2000
 
 /**
  * Major version of the library.
@@ -459,6 +459,18 @@ typedef struct ww_options {
    * Docker over TLS: the client's private key (PEM); see `tls_ca`.
    */
   const char *tls_key;
+  /**
+   * How often, in ms, a synchronised watcher compares the engine's list
+   * of alive containers (one call, no inspections of what it knows) with
+   * its picture, and repairs the difference (counted in
+   * `ww_engine_info.repairs`): what events missed (an event stream gone
+   * silent, events the engine dropped, containers whose inspection
+   * failed) is right again within one interval. A list that fails (a
+   * dead peer, a hung engine) makes the watcher resynchronise. Default
+   * 60000; 0 turns audits off. (Callers compiled against a header without
+   * this field get the default.)
+   */
+  uint32_t audit_interval_ms;
 } ww_options;
 
 /**
@@ -531,6 +543,12 @@ typedef struct ww_options {
  * The watcher was closed while the call waited.
  */
 #define WW_STATUS_CLOSED 8
+
+/**
+ * The watcher belongs to the parent process: this process was forked after
+ * `ww_new`, and the watcher's thread runs only in the parent.
+ */
+#define WW_STATUS_FORKED 9
 
 /**
  * Docker (or another engine speaking the Docker API).
@@ -639,7 +657,7 @@ void ww_changes_free(const struct ww_change *changes);
  * rootless under `/run/user/UID`, k3s, microk8s, CRI-O), and the unix
  * sockets that engine processes (dockerd, containerd, crio, podman, k3s)
  * listen on, also in other mount namespaces. Each is confirmed by one
- * probe (Docker and podman by their `/info`, containerd and CRI by their
+ * probe (Docker and podman by their `/version`, containerd and CRI by their
  * gRPC services) bounded by `WW_DISCOVER_PROBE_TIMEOUT_MS`; the probes run
  * at once, so the call takes at most about that long. A socket reachable
  * by several paths is listed once; containerd's auxiliary sockets and
@@ -719,6 +737,7 @@ const struct ww_container *ww_portfolio_find_pid(const struct ww_portfolio *p, i
  *
  * `fd`: receives the descriptor, written only on success. Returns
  * `WW_STATUS_OK`; `WW_STATUS_NULL_ARG` when `w` or `fd` is NULL;
+ * `WW_STATUS_FORKED` in a child forked after `ww_new`;
  * `WW_STATUS_INTERNAL` when no descriptor can be made (the last error
  * tells the OS error, e.g. the process is out of descriptors). Any thread.
  */
@@ -776,7 +795,8 @@ ww_status ww_new(const struct ww_options *opts,
  * look).
  *
  * Returns `WW_STATUS_OK` once synchronised (and from then on, also while a
- * later resynchronisation runs); `WW_STATUS_TIMEOUT` when the time ran out
+ * later resynchronisation runs); `WW_STATUS_FORKED` in a child forked after
+ * `ww_new`; `WW_STATUS_TIMEOUT` when the time ran out
  * (the last error names the latest engine trouble); `WW_STATUS_ENGINE` once
  * the watcher has given up under its backoff policy (the last error says
  * why: endpoint and OS error); `WW_STATUS_CLOSED` when `ww_close` was
@@ -797,7 +817,8 @@ WW_MUST_USE ww_status ww_ready(struct ww_watcher *w, int32_t timeout_ms);
  * when the time ran out; `WW_STATUS_ENGINE` when nothing newer exists and
  * nothing can change anymore because every engine of the watcher has
  * given up; `WW_STATUS_CLOSED` when `ww_close` was called while this call
- * waited; `WW_STATUS_INTERNAL` if the background work failed;
+ * waited; `WW_STATUS_FORKED` in a child forked after `ww_new`;
+ * `WW_STATUS_INTERNAL` if the background work failed;
  * `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread; any number of threads
  * may wait at once.
  */
@@ -820,7 +841,11 @@ WW_MUST_USE ww_status ww_snapshot(struct ww_watcher *w, const struct ww_portfoli
 
 /**
  * Releases a snapshot from `ww_snapshot`. NULL: does nothing. Each snapshot
- * must be freed exactly once; any thread, also after `ww_close`.
+ * must be freed exactly once; any thread, also after `ww_close`. Freeing
+ * the last reference to a snapshot twice, or a pointer that is not a
+ * snapshot (a copy of the struct), is detected where the memory still
+ * tells, and aborts the process with a message on stderr rather than
+ * corrupting memory.
  */
 void ww_snapshot_free(const struct ww_portfolio *p);
 

@@ -79,7 +79,7 @@ fn null_pointers_are_refused_or_ignored() {
 
 #[test]
 fn unknown_struct_sizes_are_an_abi_mismatch() {
-    for size in [0u32, 1, 31, 33, 39, 40, 41, 47, 49, 52, 55, 57, 60, 63, 65, 72, 80, 87] {
+    for size in [0u32, 1, 31, 33, 39, 40, 41, 47, 49, 52, 55, 57, 60, 63, 65, 72, 80, 87, 88, 92, 95] {
         let mut o = options();
         o.struct_size = size;
         let (st, _, msg) = new_with(&o);
@@ -238,7 +238,8 @@ fn exhausted_max_elapsed_gives_up_and_a_short_wait_times_out() {
 
 #[test]
 fn abi_layout_is_pinned() {
-    assert_eq!(size_of::<ww_options>(), 88);
+    assert_eq!(size_of::<ww_options>(), 96);
+    assert_eq!(offset_of!(ww_options, audit_interval_ms), 88);
     assert_eq!(offset_of!(ww_options, discover_interval_ms), 56);
     assert_eq!(
         [offset_of!(ww_options, tls_ca), offset_of!(ww_options, tls_cert), offset_of!(ww_options, tls_key)],
@@ -414,4 +415,39 @@ fn shutdown_stops_a_consumer_loop_that_close_alone_could_not() {
     assert_eq!(snap.engines.len(), 1, "snapshots still work");
     unsafe { ww_shutdown(std::ptr::null_mut()) };
     drop(std::sync::Arc::into_inner(w).expect("the consumer is gone"));
+}
+
+#[test]
+fn freeing_a_snapshot_twice_aborts_with_a_message() {
+    if std::env::var_os("WW_CHILD").is_some() {
+        let w = Handle::new(&options(), Some("unix:///nonexistent.sock")).unwrap();
+        let p = w.raw_snapshot();
+        drop(w); // the caller's is now the last reference
+        unsafe {
+            ww_snapshot_free(p);
+            ww_snapshot_free(p);
+        }
+        return;
+    }
+    let (aborted, stderr) = in_child("freeing_a_snapshot_twice_aborts_with_a_message");
+    assert!(aborted, "{stderr}");
+    assert!(stderr.contains("ww_snapshot_free: double free of a snapshot"), "{stderr}");
+}
+
+#[test]
+fn freeing_a_copy_of_a_snapshot_aborts_with_a_message() {
+    if std::env::var_os("WW_CHILD").is_some() {
+        let w = Handle::new(&options(), Some("unix:///nonexistent.sock")).unwrap();
+        let p = w.raw_snapshot();
+        // A copy of the struct, in memory of its own (zeroed around it).
+        let mut room = [0u64; 32];
+        unsafe {
+            std::ptr::copy_nonoverlapping(p.cast::<u8>(), room.as_mut_ptr().cast::<u8>(), size_of::<ww_portfolio>());
+            ww_snapshot_free(room.as_ptr().cast());
+        }
+        return;
+    }
+    let (aborted, stderr) = in_child("freeing_a_copy_of_a_snapshot_aborts_with_a_message");
+    assert!(aborted, "{stderr}");
+    assert!(stderr.contains("ww_snapshot_free: not a snapshot from ww_snapshot"), "{stderr}");
 }

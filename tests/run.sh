@@ -12,6 +12,13 @@ fi
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo build --locked --all-targets
+# The C boundary's own tests under Miri (undefined behaviour in the raw
+# pointers handed to C), where a nightly toolchain with Miri is at hand.
+if cargo +nightly miri --version >/dev/null 2>&1; then
+  MIRIFLAGS=-Zmiri-disable-isolation cargo +nightly miri test --locked --lib ffi::
+else
+  echo "run.sh: no nightly toolchain with Miri here: the ffi tests under Miri are skipped" >&2
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

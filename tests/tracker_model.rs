@@ -181,14 +181,18 @@ impl Sim {
         }
         let (answer, t) = self.executed.remove(k % self.executed.len());
         match answer {
-            Answer::Full(cs) => cs.into_iter().for_each(|c| self.tracker.observe(&t, c)),
+            Answer::Full(cs) => cs.into_iter().for_each(|c| {
+                self.tracker.observe(&t, c);
+            }),
             Answer::Ids(ids) => {
                 for id in ids {
                     let it = self.tracker.ticket();
                     self.pending.push((Request::Inspect(id), it));
                 }
             }
-            Answer::Inspected(Some(c)) => self.tracker.observe(&t, c),
+            Answer::Inspected(Some(c)) => {
+                self.tracker.observe(&t, c);
+            }
             Answer::Inspected(None) => {}
         }
         self.tracker.done(t);

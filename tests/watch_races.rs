@@ -27,6 +27,7 @@ fn options(backoff: Backoff) -> Options {
         cri_events: false,
         discover_interval: None,
         tls: None,
+        audit_interval: None,
     }
 }
 

@@ -53,6 +53,9 @@ pub enum Listed {
     Alive(Container),
     /// The container must be inspected to learn its PID and details.
     Inspect(String),
+    /// The same, with what the list told of its state: the PID if it
+    /// tells (else 0) and whether it is paused (for audits).
+    Seen { id: String, pid: i32, paused: bool },
 }
 
 /// An engine endpoint that can be connected to, again and again.
@@ -73,6 +76,11 @@ pub trait Connection: Send + Sync + 'static {
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>>;
     /// All alive containers.
     fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>>;
+    /// How long a whole list may take: one call timeout, unless the list
+    /// takes several calls and bounds each itself (`None`).
+    fn list_bound(&self, call_timeout: std::time::Duration) -> Option<std::time::Duration> {
+        Some(call_timeout)
+    }
     /// One container: `Ok(None)` when it is gone or has no initial process.
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>>;
 }

@@ -95,7 +95,8 @@ impl<R: Send + Sync + 'static> Host<R> {
                 Retry::new(self.opts.backoff, self.opts.max_elapsed),
                 self.opts.call_timeout,
             )
-            .leaving_on_give_up();
+            .leaving_on_give_up()
+            .auditing_every(self.opts.audit_interval);
             let (stop, stopped) = oneshot::channel();
             let task = tokio::spawn(watch.run(stopped));
             self.known.insert(key, Known { index, stop: Some(stop), task: Some(task) });

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod discovery;
 pub mod engine;
 pub mod engines;
+pub mod forkguard;
 pub mod host;
 pub mod model;
 pub mod options;

@@ -14,10 +14,12 @@ pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(500);
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Default bound of every engine call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default audit interval.
+pub const DEFAULT_AUDIT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default interval of discovery for a watcher of all engines.
 pub const DEFAULT_DISCOVER_INTERVAL: Duration = Duration::from_secs(10);
 /// How long one discovery probe may take.
-pub const DISCOVER_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DISCOVER_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default relist interval of engines without events (kubelet's own).
 pub const DEFAULT_RELIST_INTERVAL: Duration = Duration::from_secs(1);
 /// podman's socket when running as root.
@@ -129,6 +131,8 @@ pub struct Options {
     pub discover_interval: Option<Duration>,
     /// Docker over TLS: the files (set exactly for `Endpoint::Tls`).
     pub tls: Option<TlsFiles>,
+    /// How often a synchronised engine is audited (`None`: never).
+    pub audit_interval: Option<Duration>,
 }
 
 /// Why options were refused.

@@ -155,6 +155,11 @@ impl<R> Shared<R> {
     /// Publishes `value`, rendered from `snap`: waiters wake, the notifier
     /// becomes readable.
     pub fn publish(&self, value: Arc<R>, snap: &Snapshot) {
+        let old = super::forkguard::publishing(|| self.publish_locked(value, snap));
+        drop(old); // outside the locks
+    }
+
+    fn publish_locked(&self, value: Arc<R>, snap: &Snapshot) -> Arc<R> {
         let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), value);
         {
             let mut st = self.status();
@@ -169,7 +174,7 @@ impl<R> Shared<R> {
         }
         self.wake.notify_all();
         self.notify();
-        drop(old); // outside the locks
+        old
     }
 
     fn notify(&self) {

@@ -108,15 +108,16 @@ impl Tracker {
         None
     }
 
-    /// Merges what a request with `ticket` saw of one alive container.
-    pub fn observe(&mut self, ticket: &Ticket, mut c: Container) {
+    /// Merges what a request with `ticket` saw of one alive container;
+    /// true when that changed the tracked state.
+    pub fn observe(&mut self, ticket: &Ticket, mut c: Container) -> bool {
         let as_of = ticket.as_of;
         if self.deaths.get(&c.id).is_some_and(|&died| died > as_of) {
-            return;
+            return false;
         }
         if let Some(existing) = self.alive.get(&c.id) {
             if existing.as_of >= as_of {
-                return;
+                return false;
             }
         }
         if let Some((seq, paused)) = self.pauses.get(&c.id) {
@@ -133,6 +134,57 @@ impl Tracker {
         let id = c.id.clone();
         self.alive.insert(id, Tracked { container: Arc::new(c), as_of });
         self.changed |= changed;
+        changed
+    }
+
+    /// Compares what a list taken with `ticket` says is alive (ID, the PID
+    /// if the list tells (else 0), the paused state if it tells) with what
+    /// is tracked, and repairs the difference it can: a container tracked
+    /// since before the list but not in it is gone; a paused state the list
+    /// contradicts (with no pause event since) is set right. Returns how
+    /// many it repaired, and the IDs to inspect: listed but not tracked, or
+    /// tracked with another PID (restarted unnoticed). What changed after
+    /// the list was asked for (events, newer observations) wins over it.
+    pub fn audit(&mut self, ticket: &Ticket, listed: &[(String, i32, Option<bool>)]) -> (u64, Vec<String>) {
+        let as_of = ticket.as_of;
+        let mut repaired = 0;
+        let in_list: std::collections::HashSet<&str> = listed.iter().map(|(id, _, _)| id.as_str()).collect();
+        let gone: Vec<String> = self
+            .alive
+            .iter()
+            .filter(|(id, t)| t.as_of <= as_of && !in_list.contains(id.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            self.alive.remove(&id);
+            self.changed = true;
+            repaired += 1;
+        }
+        let mut inspect = Vec::new();
+        for (id, pid, paused) in listed {
+            if self.deaths.get(id).is_some_and(|&died| died > as_of) {
+                continue;
+            }
+            let Some(t) = self.alive.get(id) else {
+                inspect.push(id.clone());
+                continue;
+            };
+            if t.as_of > as_of {
+                continue;
+            }
+            if *pid != 0 && t.container.pid != *pid {
+                inspect.push(id.clone());
+                continue;
+            }
+            let paused_since = self.pauses.get(id).is_some_and(|(seq, _)| *seq > as_of);
+            if let Some(p) = *paused {
+                if t.container.paused != p && !paused_since {
+                    self.patch(id, |_| true, |c| c.paused = p);
+                    repaired += 1;
+                }
+            }
+        }
+        (repaired, inspect)
     }
 
     /// Hands a ticket back once its request has finished, successfully or not.
@@ -298,6 +350,45 @@ mod tests {
         assert!(t.take_changed());
         t.reset();
         assert!(t.is_empty() && t.take_changed());
+    }
+
+    #[test]
+    fn an_audit_repairs_what_events_missed_and_respects_what_came_after_it() {
+        let mut t = Tracker::new();
+        let tk = t.ticket();
+        for (id, pid) in [("gone", 1), ("paused", 2), ("restarted", 3), ("fine", 4), ("died-late", 5)] {
+            t.observe(&tk, c(id, pid, false));
+        }
+        t.done(tk);
+        let audit = t.ticket();
+        // After the audit's list was asked for: a start and a pause, applied
+        // before its answer arrives.
+        let late = t.apply_event(&ev("late", EventKind::Started)).unwrap();
+        t.observe(&late, c("late", 9, false));
+        t.done(late);
+        t.apply_event(&ev("fine", EventKind::Paused));
+        t.apply_event(&ev("died-late", EventKind::Died));
+        let listed = [
+            ("paused".to_string(), 2, Some(true)),
+            ("restarted".to_string(), 33, Some(false)),
+            ("fine".to_string(), 4, Some(false)),
+            ("missed".to_string(), 0, None),
+            ("died-late".to_string(), 5, Some(false)),
+        ];
+        let (repaired, inspect) = t.audit(&audit, &listed);
+        t.done(audit);
+        assert_eq!(repaired, 2, "gone removed, paused set");
+        assert_eq!(inspect, ["restarted", "missed"]);
+        assert_eq!(
+            state(&t),
+            [
+                ("fine".into(), 4, true, "fine".into()),
+                ("late".into(), 9, false, "late".into()),
+                ("paused".into(), 2, true, "paused".into()),
+                ("restarted".into(), 3, false, "restarted".into()),
+            ],
+            "the later pause of fine and the later start of late win; died-late stays dead"
+        );
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! The watch loop of one engine: connect, subscribe, list, follow events,
-//! and resynchronise under the retry policy when the engine goes away. It
-//! publishes its part of the snapshot (containers and engine status)
-//! through a [`Publisher`].
+//! audit, and resynchronise under the retry policy when the engine goes
+//! away. It publishes its part of the snapshot (containers and engine
+//! status) through a [`Publisher`].
+//!
+//! Inspections wait in a queue keyed by container: at most one queued per
+//! container (a newer start replaces the queued one), at most
+//! [`MAX_CONCURRENT_INSPECTS`] running, and a death takes a container's
+//! queued inspection and pending retry away. So the work waiting is bounded
+//! by the containers that are (or may be) alive, whatever the churn.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
@@ -20,7 +26,7 @@ use super::snapshot::{ContainerSet, EngineSnapshot};
 use super::tracker::{Ticket, Tracker};
 
 /// How many inspections run at once.
-const MAX_CONCURRENT_INSPECTS: usize = 16;
+pub const MAX_CONCURRENT_INSPECTS: usize = 16;
 /// How many queued messages are applied before a snapshot is published.
 const MAX_BATCH: usize = 1024;
 
@@ -32,11 +38,10 @@ enum Msg {
     Skipped(String),
     StreamEnded(String),
     Listed(Ticket, Result<Vec<Listed>, EngineError>),
+    /// The answer to an audit's list.
+    Audited(Ticket, Result<Vec<Listed>, EngineError>),
     Inspected {
-        ticket: Ticket,
-        id: String,
-        attempt: u32,
-        for_sync: bool,
+        job: Job,
         result: Result<Option<Container>, EngineError>,
     },
     /// Time to try a failed inspection again.
@@ -46,8 +51,20 @@ enum Msg {
     },
 }
 
+/// One inspection to make.
+struct Job {
+    ticket: Ticket,
+    id: String,
+    /// How many times it was tried before.
+    attempt: u32,
+    /// The first synchronisation waits for it.
+    for_sync: bool,
+    /// An audit asked for it: what it finds is a repair.
+    repair: bool,
+}
+
 /// How often a failed inspection is tried in all, before the container is
-/// left out until the next resynchronisation.
+/// left out until the next audit (or resynchronisation).
 pub const INSPECT_ATTEMPTS: u32 = 8;
 /// The delay before the first retry of an inspection; it doubles up to 30 s.
 const INSPECT_RETRY_FIRST: Duration = Duration::from_millis(250);
@@ -64,9 +81,19 @@ struct Attempt {
     tasks: JoinSet<()>,
     /// The list and the inspections the first synchronisation waits for.
     pending_sync: usize,
+    /// Inspections waiting for a slot, one per container, with their place
+    /// in line.
+    queued: HashMap<String, (u64, Job)>,
+    /// The line: place to container.
+    order: BTreeMap<u64, String>,
+    next_place: u64,
+    /// Containers being inspected now.
+    running: HashSet<String>,
     /// Containers whose inspection failed and is to be tried again, with
     /// the attempt number of the retry that is due.
     retrying: HashMap<String, u32>,
+    /// An audit's list is out.
+    auditing: bool,
 }
 
 /// The background state of one engine's watch.
@@ -83,10 +110,11 @@ pub struct WatchLoop<R> {
     status: EngineStatus,
     set: Arc<ContainerSet>,
     published_status: EngineStatus,
-    inspect_slots: Arc<Semaphore>,
     /// When it gives up, its containers leave the snapshot (a watcher of
     /// all engines); else they stay, as the last synchronised state.
     leave_on_give_up: bool,
+    /// How often a synchronised engine's list is compared with what is tracked.
+    audit_interval: Option<Duration>,
 }
 
 /// Why an attempt ended.
@@ -115,14 +143,20 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             status: EngineStatus::default(),
             set: Arc::new(ContainerSet::empty()),
             published_status: EngineStatus::default(),
-            inspect_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_INSPECTS)),
             leave_on_give_up: false,
+            audit_interval: None,
         }
     }
 
     /// When this engine gives up, its containers leave the snapshot.
     pub fn leaving_on_give_up(mut self) -> Self {
         self.leave_on_give_up = true;
+        self
+    }
+
+    /// Audits every `interval` while synchronised (`None`: never).
+    pub fn auditing_every(mut self, interval: Option<Duration>) -> Self {
+        self.audit_interval = interval;
         self
     }
 
@@ -206,19 +240,21 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             tx: tx.clone(),
             tasks: JoinSet::new(),
             pending_sync: 1,
+            queued: HashMap::new(),
+            order: BTreeMap::new(),
+            next_place: 0,
+            running: HashSet::new(),
             retrying: HashMap::new(),
+            auditing: false,
         };
         at.tasks.spawn(forward_events(conn.events(), tx.clone()));
         let list_ticket = self.tracker.ticket();
-        let (list_conn, list_tx, t) = (Arc::clone(&conn), tx.clone(), self.call_timeout);
-        at.tasks.spawn(async move {
-            let result = match timeout(t, list_conn.list()).await {
-                Ok(r) => r,
-                Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("list: no answer within {t:?}"))),
-            };
-            let _ = list_tx.send(Msg::Listed(list_ticket, result)).await;
-        });
+        self.spawn_list(&mut at, list_ticket, Msg::Listed);
         let mut synced = false;
+        // The audit's clock starts with the first synchronisation.
+        let far = Duration::from_secs(86_400 * 365);
+        let mut audits = tokio::time::interval(self.audit_interval.unwrap_or(far));
+        audits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 msg = rx.recv() => msg,
@@ -230,6 +266,12 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                         _ => continue,
                     }
                 }
+                _ = audits.tick(), if synced && self.audit_interval.is_some() && !at.auditing => {
+                    at.auditing = true;
+                    let ticket = self.tracker.ticket();
+                    self.spawn_list(&mut at, ticket, Msg::Audited);
+                    continue;
+                }
             };
             let mut next = first;
             let mut applied = 0;
@@ -240,8 +282,10 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                 applied += 1;
                 next = if applied < MAX_BATCH { rx.try_recv().ok() } else { None };
             }
+            self.dispatch(&mut at);
             if !synced && at.pending_sync == 0 {
                 synced = true;
+                audits.reset();
                 self.tracker.take_changed();
                 self.status = EngineStatus {
                     state: EngineState::Synced,
@@ -258,16 +302,33 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         }
     }
 
+    /// Lists in the background; the answer comes back as `wrap(ticket, result)`.
+    fn spawn_list(&self, at: &mut Attempt, ticket: Ticket, wrap: fn(Ticket, Result<Vec<Listed>, EngineError>) -> Msg) {
+        let (conn, tx) = (Arc::clone(&at.conn), at.tx.clone());
+        let bound = conn.list_bound(self.call_timeout);
+        at.tasks.spawn(async move {
+            let result = match bound {
+                None => conn.list().await,
+                Some(t) => match timeout(t, conn.list()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(EngineError::new(ErrorKind::Timeout, format!("list: no answer within {t:?}"))),
+                },
+            };
+            let _ = tx.send(wrap(ticket, result)).await;
+        });
+    }
+
     fn handle(&mut self, msg: Msg, at: &mut Attempt) -> Result<(), String> {
         match msg {
             Msg::Event(ev) => {
                 if ev.kind == EventKind::Died {
-                    // Dead: no point in trying to inspect it again.
+                    // Dead: no point in inspecting it (again).
                     at.retrying.remove(&ev.id);
+                    self.cancel_queued(at, &ev.id);
                 }
                 if let Some(ticket) = self.tracker.apply_event(&ev) {
                     at.retrying.remove(&ev.id);
-                    self.spawn_inspect(ticket, ev.id, 0, false, at);
+                    self.enqueue(at, Job { ticket, id: ev.id, attempt: 0, for_sync: false, repair: false });
                 }
             }
             Msg::Skipped(msg) => self.note_error(msg),
@@ -276,23 +337,56 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             Msg::Listed(ticket, Ok(items)) => {
                 for item in items {
                     match item {
-                        Listed::Alive(c) => self.tracker.observe(&ticket, c),
-                        Listed::Inspect(id) => {
+                        Listed::Alive(c) => {
+                            self.tracker.observe(&ticket, c);
+                        }
+                        Listed::Inspect(id) | Listed::Seen { id, .. } => {
                             at.pending_sync += 1;
                             let t = self.tracker.ticket();
-                            self.spawn_inspect(t, id, 0, true, at);
+                            self.enqueue(at, Job { ticket: t, id, attempt: 0, for_sync: true, repair: false });
                         }
                     }
                 }
                 self.tracker.done(ticket);
                 at.pending_sync -= 1;
             }
-            Msg::Inspected { ticket, id, attempt, for_sync, result } => {
-                if for_sync {
+            // An engine that cannot list anymore cannot be trusted anymore.
+            Msg::Audited(_, Err(e)) => return Err(format!("audit: {}", e.msg)),
+            Msg::Audited(ticket, Ok(items)) => {
+                at.auditing = false;
+                let listed: Vec<(String, i32, Option<bool>)> = items
+                    .iter()
+                    .map(|item| match item {
+                        Listed::Alive(c) => (c.id.clone(), c.pid, Some(c.paused)),
+                        Listed::Seen { id, pid, paused } => (id.clone(), *pid, Some(*paused)),
+                        Listed::Inspect(id) => (id.clone(), 0, None),
+                    })
+                    .collect();
+                let (repaired, inspect) = self.tracker.audit(&ticket, &listed);
+                self.tracker.done(ticket);
+                self.status.repairs += repaired;
+                for id in inspect {
+                    if at.running.contains(&id) || at.queued.contains_key(&id) {
+                        continue;
+                    }
+                    // A retry waiting for its delay is made now.
+                    at.retrying.remove(&id);
+                    let t = self.tracker.ticket();
+                    self.enqueue(at, Job { ticket: t, id, attempt: 0, for_sync: false, repair: true });
+                }
+            }
+            Msg::Inspected { job, result } => {
+                at.running.remove(&job.id);
+                if job.for_sync {
                     at.pending_sync -= 1;
                 }
+                let Job { ticket, id, attempt, repair, .. } = job;
                 match result {
-                    Ok(Some(c)) => self.tracker.observe(&ticket, c),
+                    Ok(Some(c)) => {
+                        if self.tracker.observe(&ticket, c) && repair {
+                            self.status.repairs += 1;
+                        }
+                    }
                     Ok(None) => {}
                     // One container the engine cannot describe now is tried
                     // again later; it never stops the watch, nor the sync.
@@ -306,7 +400,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                         });
                     }
                     Err(e) => self.note_error(format!(
-                        "{}; gave up after {INSPECT_ATTEMPTS} attempts until the next resynchronisation",
+                        "{}; gave up after {INSPECT_ATTEMPTS} attempts until the next audit",
                         e.msg
                     )),
                 }
@@ -317,28 +411,73 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                 if at.retrying.get(&id) == Some(&attempt) {
                     at.retrying.remove(&id);
                     let t = self.tracker.ticket();
-                    self.spawn_inspect(t, id, attempt, false, at);
+                    self.enqueue(at, Job { ticket: t, id, attempt, for_sync: false, repair: false });
                 }
             }
         }
         Ok(())
     }
 
-    fn spawn_inspect(&self, ticket: Ticket, id: String, attempt: u32, for_sync: bool, at: &mut Attempt) {
-        let (conn, tx, slots, t) =
-            (Arc::clone(&at.conn), at.tx.clone(), Arc::clone(&self.inspect_slots), self.call_timeout);
-        at.tasks.spawn(async move {
-            let result = match slots.acquire_owned().await {
-                Err(_) => Ok(None),
-                Ok(_permit) => match timeout(t, conn.inspect(id.clone())).await {
+    /// Queues an inspection: a queued one of the same container gives way
+    /// to it (the newer ticket sees more) and leaves the line.
+    fn enqueue(&mut self, at: &mut Attempt, mut job: Job) {
+        if let Some((place, old)) = at.queued.remove(&job.id) {
+            at.order.remove(&place);
+            // The first synchronisation waits for one answer about it.
+            if old.for_sync && job.for_sync {
+                at.pending_sync -= 1;
+            }
+            job.for_sync |= old.for_sync;
+            job.repair |= old.repair;
+            self.tracker.done(old.ticket);
+        }
+        let place = at.next_place;
+        at.next_place += 1;
+        at.order.insert(place, job.id.clone());
+        at.queued.insert(job.id.clone(), (place, job));
+    }
+
+    /// A dead container's queued inspection is dropped.
+    fn cancel_queued(&mut self, at: &mut Attempt, id: &str) {
+        if let Some((place, job)) = at.queued.remove(id) {
+            at.order.remove(&place);
+            if job.for_sync {
+                at.pending_sync -= 1;
+            }
+            self.tracker.done(job.ticket);
+        }
+    }
+
+    /// Starts queued inspections, in line, while slots are free; one whose
+    /// container is being inspected waits for that inspection to end.
+    fn dispatch(&mut self, at: &mut Attempt) {
+        let free = MAX_CONCURRENT_INSPECTS.saturating_sub(at.running.len());
+        if free == 0 {
+            return;
+        }
+        let next: Vec<(u64, String)> = at
+            .order
+            .iter()
+            .filter(|(_, id)| !at.running.contains(*id))
+            .take(free)
+            .map(|(place, id)| (*place, id.clone()))
+            .collect();
+        for (place, id) in next {
+            at.order.remove(&place);
+            let Some((_, job)) = at.queued.remove(&id) else { continue };
+            at.running.insert(id);
+            let (conn, tx, t) = (Arc::clone(&at.conn), at.tx.clone(), self.call_timeout);
+            at.tasks.spawn(async move {
+                let id = job.id.clone();
+                let result = match timeout(t, conn.inspect(id.clone())).await {
                     Ok(r) => r,
                     Err(_) => {
                         Err(EngineError::new(ErrorKind::Timeout, format!("inspect {id}: no answer within {t:?}")))
                     }
-                },
-            };
-            let _ = tx.send(Msg::Inspected { ticket, id, attempt, for_sync, result }).await;
-        });
+                };
+                let _ = tx.send(Msg::Inspected { job, result }).await;
+            });
+        }
     }
 }
 

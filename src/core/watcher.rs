@@ -56,7 +56,8 @@ impl<R: Send + Sync + 'static> Watcher<R> {
         thread_init: fn(),
     ) -> std::io::Result<Self> {
         let (publisher, shared) = Publisher::new(vec![Arc::new(engine.describe())], render);
-        let watch = WatchLoop::new(engine, 0, publisher, Retry::new(opts.backoff, opts.max_elapsed), opts.call_timeout);
+        let watch = WatchLoop::new(engine, 0, publisher, Retry::new(opts.backoff, opts.max_elapsed), opts.call_timeout)
+            .auditing_every(opts.audit_interval);
         Self::spawn(shared, move |stopped| watch.run(stopped), thread_init)
     }
 

@@ -124,3 +124,45 @@ struct Changes(#[allow(dead_code)] Vec<ww_change>);
 // SAFETY: the changes point into snapshots, which are Send and Sync and
 // outlive the array by the documented contract; the array is only freed.
 unsafe impl Send for Changes {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{EngineInfo, EngineStatus};
+    use crate::core::snapshot::{ContainerSet, EngineSnapshot};
+    use crate::core::{Container, EngineKind, Snapshot};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn snapshot(cs: &[(&str, i32, bool)]) -> Arc<portfolio::PortfolioOwner> {
+        let cs: Vec<Arc<Container>> = cs
+            .iter()
+            .map(|(id, pid, paused)| {
+                Arc::new(Container::new(id.to_string(), id.to_string(), *pid, *paused, HashMap::new()))
+            })
+            .collect();
+        let info = Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", "unix:///d".into()));
+        let part =
+            EngineSnapshot { info, status: EngineStatus::default(), set: Arc::new(ContainerSet::build(cs.iter())) };
+        portfolio::render(&Snapshot { generation: 1, engines: vec![Arc::new(part)] })
+    }
+
+    #[test]
+    fn changes_point_into_the_snapshots_and_free_once() {
+        let from = snapshot(&[("a", 1, false), ("b", 2, false)]);
+        let to = snapshot(&[("b", 2, true), ("c", 3, false)]);
+        let (f, t) = (from.portfolio() as *const ww_portfolio, to.portfolio() as *const ww_portfolio);
+        let (mut out, mut len) = (std::ptr::null(), 0usize);
+        assert_eq!(unsafe { ww_diff(f, t, &mut out, &mut len) }, WW_STATUS_OK);
+        let changes = unsafe { std::slice::from_raw_parts(out, len) };
+        let kinds: Vec<ww_change_kind> = changes.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, [WW_CHANGE_EXITED, WW_CHANGE_STARTED, WW_CHANGE_PAUSED]);
+        assert_eq!(changes[0].before, from.container(0) as *const ww_container);
+        assert_eq!(changes[1].after, to.container(1) as *const ww_container);
+        assert_eq!((changes[2].before, changes[2].after), (from.container(1) as *const _, to.container(0) as *const _));
+        unsafe { ww_changes_free(out) };
+        let (mut none, mut zero) = (std::ptr::dangling::<ww_change>(), 7usize);
+        assert_eq!(unsafe { ww_diff(t, t, &mut none, &mut zero) }, WW_STATUS_OK);
+        assert_eq!((none, zero), (std::ptr::null(), 0), "nothing changed");
+    }
+}

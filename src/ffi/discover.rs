@@ -37,7 +37,7 @@ struct Endpoints {
 unsafe impl Send for Endpoints {}
 
 /// How long one probe of a candidate endpoint may take.
-pub const WW_DISCOVER_PROBE_TIMEOUT_MS: u32 = 1000;
+pub const WW_DISCOVER_PROBE_TIMEOUT_MS: u32 = 2000;
 
 /// Finds the container engines this host runs: from the environment
 /// (`DOCKER_HOST`, `CONTAINER_HOST`, `CONTAINERD_ADDRESS`,
@@ -45,7 +45,7 @@ pub const WW_DISCOVER_PROBE_TIMEOUT_MS: u32 = 1000;
 /// rootless under `/run/user/UID`, k3s, microk8s, CRI-O), and the unix
 /// sockets that engine processes (dockerd, containerd, crio, podman, k3s)
 /// listen on, also in other mount namespaces. Each is confirmed by one
-/// probe (Docker and podman by their `/info`, containerd and CRI by their
+/// probe (Docker and podman by their `/version`, containerd and CRI by their
 /// gRPC services) bounded by `WW_DISCOVER_PROBE_TIMEOUT_MS`; the probes run
 /// at once, so the call takes at most about that long. A socket reachable
 /// by several paths is listed once; containerd's auxiliary sockets and
@@ -66,6 +66,8 @@ pub unsafe extern "C" fn ww_discover(out: *mut *const ww_endpoint, len: *mut usi
         let timeout = Duration::from_millis(u64::from(WW_DISCOVER_PROBE_TIMEOUT_MS));
         // Its own thread: the caller may be inside an async runtime itself.
         let found = std::thread::Builder::new().name("ww-discover".into()).spawn(move || {
+            // A probed socket may hang up mid-write: never let that kill the caller.
+            super::watcher::block_sigpipe();
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let found = rt.block_on(discover(timeout));
             rt.shutdown_timeout(Duration::from_millis(100));

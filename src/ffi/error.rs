@@ -25,6 +25,9 @@ pub const WW_STATUS_PANIC: ww_status = 6;
 pub const WW_STATUS_INTERNAL: ww_status = 7;
 /// The watcher was closed while the call waited.
 pub const WW_STATUS_CLOSED: ww_status = 8;
+/// The watcher belongs to the parent process: this process was forked after
+/// `ww_new`, and the watcher's thread runs only in the parent.
+pub const WW_STATUS_FORKED: ww_status = 9;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -76,6 +79,7 @@ pub extern "C" fn ww_status_str(s: ww_status) -> *const c_char {
         WW_STATUS_PANIC => c"internal panic",
         WW_STATUS_INTERNAL => c"internal error",
         WW_STATUS_CLOSED => c"watcher closed",
+        WW_STATUS_FORKED => c"watcher of the parent process (forked)",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -113,10 +117,10 @@ mod tests {
 
     #[test]
     fn every_status_has_a_name() {
-        for s in 0..=8 {
+        for s in 0..=9 {
             let t = unsafe { CStr::from_ptr(ww_status_str(s)) }.to_str().unwrap();
             assert_ne!(t, "unknown status");
         }
-        assert_eq!(unsafe { CStr::from_ptr(ww_status_str(9)) }.to_str().unwrap(), "unknown status");
+        assert_eq!(unsafe { CStr::from_ptr(ww_status_str(10)) }.to_str().unwrap(), "unknown status");
     }
 }

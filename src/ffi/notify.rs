@@ -37,6 +37,7 @@ fn new_eventfd() -> std::io::Result<File> {
 ///
 /// `fd`: receives the descriptor, written only on success. Returns
 /// `WW_STATUS_OK`; `WW_STATUS_NULL_ARG` when `w` or `fd` is NULL;
+/// `WW_STATUS_FORKED` in a child forked after `ww_new`;
 /// `WW_STATUS_INTERNAL` when no descriptor can be made (the last error
 /// tells the OS error, e.g. the process is out of descriptors). Any thread.
 #[no_mangle]
@@ -47,6 +48,11 @@ pub unsafe extern "C" fn ww_event_fd(w: *mut ww_watcher, fd: *mut c_int) -> ww_s
         non_null!(fd, "fd", "ww_event_fd");
         // SAFETY: w is a live watcher from ww_new (documented contract).
         let w = unsafe { &*w };
+        if w.forked() {
+            // The descriptor is shared with the parent: reading it here
+            // would take the parent's wake-ups.
+            return fail(WW_STATUS_FORKED, "ww_event_fd: the watcher belongs to the parent process");
+        }
         match w.inner.shared().notifier(new_eventfd) {
             Ok(file) => {
                 // SAFETY: fd is non-NULL and writable (documented contract).

@@ -9,8 +9,8 @@ use crate::core::engines::containerd::DEFAULT_IGNORED_NAMESPACES;
 use crate::core::options::InvalidOption;
 use crate::core::options::{
     containerd_endpoint, cri_endpoint, docker_endpoint, docker_tls, parse_namespaces, podman_endpoint,
-    DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT, DEFAULT_DISCOVER_INTERVAL,
-    DEFAULT_RELIST_INTERVAL,
+    DEFAULT_AUDIT_INTERVAL, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX, DEFAULT_CALL_TIMEOUT,
+    DEFAULT_DISCOVER_INTERVAL, DEFAULT_RELIST_INTERVAL,
 };
 use crate::core::{Backoff, Endpoint, EngineKind, Options};
 
@@ -112,13 +112,24 @@ pub struct ww_options {
     pub tls_cert: *const c_char,
     /// Docker over TLS: the client's private key (PEM); see `tls_ca`.
     pub tls_key: *const c_char,
+    /// How often, in ms, a synchronised watcher compares the engine's list
+    /// of alive containers (one call, no inspections of what it knows) with
+    /// its picture, and repairs the difference (counted in
+    /// `ww_engine_info.repairs`): what events missed (an event stream gone
+    /// silent, events the engine dropped, containers whose inspection
+    /// failed) is right again within one interval. A list that fails (a
+    /// dead peer, a hung engine) makes the watcher resynchronise. Default
+    /// 60000; 0 turns audits off. (Callers compiled against a header without
+    /// this field get the default.)
+    pub audit_interval_ms: u32,
 }
 
 /// The sizes of every version of `ww_options` within this ABI, oldest
 /// first: each version is the previous one plus fields at the end, whose
 /// zero value means "default". The first ended with `ignored_namespaces`;
 /// the second added `cri_poll_ms` and `cri_events`; the third
-/// `discover_interval_ms`; the fourth `tls_ca`, `tls_cert`, `tls_key`.
+/// `discover_interval_ms`; the fourth `tls_ca`, `tls_cert`, `tls_key` and
+/// `audit_interval_ms`.
 const KNOWN_SIZES: [usize; 4] = [
     offset_of!(ww_options, cri_poll_ms),
     offset_of!(ww_options, discover_interval_ms),
@@ -144,6 +155,7 @@ impl Default for ww_options {
             tls_ca: std::ptr::null(),
             tls_cert: std::ptr::null(),
             tls_key: std::ptr::null(),
+            audit_interval_ms: DEFAULT_AUDIT_INTERVAL.as_millis() as u32,
         }
     }
 }
@@ -209,10 +221,11 @@ pub(crate) unsafe fn read_options(opts: *const ww_options) -> Result<Options, (w
     } else if !KNOWN_SIZES.contains(&size) {
         return mismatch(format!("this library knows {KNOWN_SIZES:?}"));
     }
-    // Fields the caller's version lacks stay zero, which means their default.
-    let mut full = MaybeUninit::<ww_options>::zeroed();
+    // Fields the caller's version lacks keep their defaults.
+    let mut full = MaybeUninit::new(ww_options::default());
     // SAFETY: the caller's struct has at least min(size, ours) readable
-    // bytes, and all-zero is a valid ww_options.
+    // bytes, and every bit pattern of those fields is a valid ww_options
+    // (integers and pointers).
     let full = unsafe {
         std::ptr::copy_nonoverlapping(opts as *const u8, full.as_mut_ptr() as *mut u8, size.min(ours));
         full.assume_init()
@@ -324,6 +337,7 @@ fn to_core(o: &ww_options) -> Result<Options, (ww_status, String)> {
         relist_interval: ms(o.cri_poll_ms, DEFAULT_RELIST_INTERVAL),
         cri_events: o.cri_events != 0,
         tls,
+        audit_interval: (o.audit_interval_ms != 0).then(|| Duration::from_millis(u64::from(o.audit_interval_ms))),
         discover_interval: match o.discover_interval_ms {
             u32::MAX => None,
             v => Some(ms(v, DEFAULT_DISCOVER_INTERVAL)),

@@ -149,6 +149,10 @@ pub struct ww_portfolio {
 #[repr(C)]
 pub struct PortfolioOwner {
     public: ww_portfolio,
+    /// [`LIVE`] while the owner lives, [`FREED`] once dropped: a freed or a
+    /// foreign pointer handed back is told from a snapshot (where the
+    /// memory still tells).
+    tag: std::sync::atomic::AtomicU64,
     strings: Vec<u8>,
     labels: Vec<ww_label>,
     containers: Vec<ww_container>,
@@ -161,6 +165,23 @@ pub struct PortfolioOwner {
     /// Container indices sorted by PID, then by engine.
     by_pid: Vec<u32>,
     snapshot: Snapshot,
+}
+
+const LIVE: u64 = 0x7777_736e_6170_7368; // "wwsnapsh"
+const FREED: u64 = 0x6672_6565_6421_2121;
+
+impl Drop for PortfolioOwner {
+    fn drop(&mut self) {
+        self.tag.store(FREED, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// What a pointer handed back as a snapshot is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tagged {
+    Live,
+    Freed,
+    Foreign,
 }
 
 // SAFETY: the owner is immutable after construction, and its raw pointers
@@ -339,6 +360,7 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
             engines: std::ptr::null(),
             engines_len: snap.engines.len(),
         },
+        tag: std::sync::atomic::AtomicU64::new(LIVE),
         strings,
         labels: label_offs.iter().map(|_| null_label()).collect(),
         containers: snap
@@ -452,6 +474,23 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
 /// Shares the owner with C: one reference count goes with the pointer.
 pub fn into_raw(owner: Arc<PortfolioOwner>) -> *const ww_portfolio {
     Arc::into_raw(owner).cast()
+}
+
+/// What `p` points to, by the owner's tag: a live snapshot, a freed one, or
+/// something else.
+///
+/// # Safety
+/// `p` came from [`into_raw`] (then the answer is exact while it lives), or
+/// is a misused pointer the caller handed in: then reading the tag is what
+/// detects the misuse where the memory still tells.
+pub unsafe fn tagged(p: *const ww_portfolio) -> Tagged {
+    // SAFETY: see the function's contract; the tag follows the public struct.
+    let tag = unsafe { (*p.cast::<PortfolioOwner>()).tag.load(std::sync::atomic::Ordering::Relaxed) };
+    match tag {
+        LIVE => Tagged::Live,
+        FREED => Tagged::Freed,
+        _ => Tagged::Foreign,
+    }
 }
 
 /// Takes back a reference handed out by [`into_raw`].

@@ -15,6 +15,45 @@ use super::portfolio::{self, ww_portfolio, PortfolioOwner};
 /// watcher from any number of threads at the same time.
 pub struct ww_watcher {
     pub(crate) inner: Watcher<PortfolioOwner>,
+    /// The process that made it: in another (a forked child), its thread
+    /// does not run.
+    pid: u32,
+}
+
+impl ww_watcher {
+    /// True in a child forked after `ww_new`.
+    pub(crate) fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+}
+
+/// Fails with `WW_STATUS_FORKED` from a forked child.
+macro_rules! not_forked {
+    ($w:expr, $func:literal) => {
+        if $w.forked() {
+            return fail(
+                WW_STATUS_FORKED,
+                concat!($func, ": the watcher belongs to the parent process (this process was forked after ww_new)"),
+            );
+        }
+    };
+}
+
+/// Makes forks safe for every watcher (once per process): no publication
+/// is half done when the child is made.
+fn guard_forks() {
+    static GUARD: once_cell::sync::OnceCell<()> = once_cell::sync::OnceCell::new();
+    GUARD.get_or_init(|| {
+        extern "C" fn prepare() {
+            crate::core::forkguard::hold();
+        }
+        extern "C" fn after() {
+            crate::core::forkguard::release();
+        }
+        // SAFETY: three plain extern "C" functions without arguments, which
+        // only touch atomics.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+    });
 }
 
 /// A caller's timeout: < 0 is without limit.
@@ -47,10 +86,12 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
             Err((status, msg)) => return fail(status, msg),
         };
         let render: crate::core::publish::Render<PortfolioOwner> = Arc::new(portfolio::render);
+        guard_forks();
         match Watcher::start(&opts, render, block_sigpipe) {
             Ok(inner) => {
+                let w = ww_watcher { inner, pid: std::process::id() };
                 // SAFETY: out is non-NULL and writable (documented contract).
-                unsafe { out.write(Box::into_raw(Box::new(ww_watcher { inner }))) };
+                unsafe { out.write(Box::into_raw(Box::new(w))) };
                 WW_STATUS_OK
             }
             Err(e) => fail(WW_STATUS_INTERNAL, format!("ww_new: cannot start the watcher thread: {e}")),
@@ -63,7 +104,8 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
 /// look).
 ///
 /// Returns `WW_STATUS_OK` once synchronised (and from then on, also while a
-/// later resynchronisation runs); `WW_STATUS_TIMEOUT` when the time ran out
+/// later resynchronisation runs); `WW_STATUS_FORKED` in a child forked after
+/// `ww_new`; `WW_STATUS_TIMEOUT` when the time ran out
 /// (the last error names the latest engine trouble); `WW_STATUS_ENGINE` once
 /// the watcher has given up under its backoff policy (the last error says
 /// why: endpoint and OS error); `WW_STATUS_CLOSED` when `ww_close` was
@@ -78,7 +120,9 @@ pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_sta
         // SAFETY: w is a live watcher from ww_new (documented contract). The
         // wait holds its own reference to the shared state, so a concurrent
         // ww_close cannot pull it away.
-        let shared = Arc::clone(unsafe { &*w }.inner.shared());
+        let w = unsafe { &*w };
+        not_forked!(w, "ww_ready");
+        let shared = Arc::clone(w.inner.shared());
         match shared.ready(timeout_of(timeout_ms)) {
             Readiness::Ready => WW_STATUS_OK,
             Readiness::TimedOut(why) => {
@@ -86,7 +130,7 @@ pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_sta
             }
             Readiness::GaveUp(why) => fail(WW_STATUS_ENGINE, format!("ww_ready: {why}")),
             Readiness::Failed(why) => fail(WW_STATUS_INTERNAL, format!("ww_ready: {why}")),
-            Readiness::Closed => fail(WW_STATUS_CLOSED, "ww_ready: the watcher was closed while waiting"),
+            Readiness::Closed => fail(WW_STATUS_CLOSED, "ww_ready: the watcher is shut down or closed"),
         }
     })
 }
@@ -101,7 +145,8 @@ pub unsafe extern "C" fn ww_ready(w: *mut ww_watcher, timeout_ms: i32) -> ww_sta
 /// when the time ran out; `WW_STATUS_ENGINE` when nothing newer exists and
 /// nothing can change anymore because every engine of the watcher has
 /// given up; `WW_STATUS_CLOSED` when `ww_close` was called while this call
-/// waited; `WW_STATUS_INTERNAL` if the background work failed;
+/// waited; `WW_STATUS_FORKED` in a child forked after `ww_new`;
+/// `WW_STATUS_INTERNAL` if the background work failed;
 /// `WW_STATUS_NULL_ARG` when `w` is NULL. Any thread; any number of threads
 /// may wait at once.
 #[no_mangle]
@@ -110,7 +155,9 @@ pub unsafe extern "C" fn ww_wait(w: *mut ww_watcher, after_generation: u64, time
     ffi_boundary!(WW_STATUS_PANIC, {
         non_null!(w, "w", "ww_wait");
         // SAFETY: as in ww_ready.
-        let shared = Arc::clone(unsafe { &*w }.inner.shared());
+        let w = unsafe { &*w };
+        not_forked!(w, "ww_wait");
+        let shared = Arc::clone(w.inner.shared());
         match shared.wait_newer(after_generation, timeout_of(timeout_ms)) {
             Change::Newer(_) => WW_STATUS_OK,
             Change::TimedOut => fail(
@@ -119,7 +166,7 @@ pub unsafe extern "C" fn ww_wait(w: *mut ww_watcher, after_generation: u64, time
             ),
             Change::GaveUp(why) => fail(WW_STATUS_ENGINE, format!("ww_wait: {why}")),
             Change::Failed(why) => fail(WW_STATUS_INTERNAL, format!("ww_wait: {why}")),
-            Change::Closed => fail(WW_STATUS_CLOSED, "ww_wait: the watcher was closed while waiting"),
+            Change::Closed => fail(WW_STATUS_CLOSED, "ww_wait: the watcher is shut down or closed"),
         }
     })
 }
@@ -148,11 +195,22 @@ pub unsafe extern "C" fn ww_snapshot(w: *mut ww_watcher, out: *mut *const ww_por
 }
 
 /// Releases a snapshot from `ww_snapshot`. NULL: does nothing. Each snapshot
-/// must be freed exactly once; any thread, also after `ww_close`.
+/// must be freed exactly once; any thread, also after `ww_close`. Freeing
+/// the last reference to a snapshot twice, or a pointer that is not a
+/// snapshot (a copy of the struct), is detected where the memory still
+/// tells, and aborts the process with a message on stderr rather than
+/// corrupting memory.
 #[no_mangle]
 pub unsafe extern "C" fn ww_snapshot_free(p: *const ww_portfolio) {
     ffi_boundary!((), {
         if !p.is_null() {
+            // SAFETY: p came from ww_snapshot (documented contract); a misuse
+            // is caught where the tag still tells.
+            match unsafe { portfolio::tagged(p) } {
+                portfolio::Tagged::Live => {}
+                portfolio::Tagged::Freed => abort_with("ww_snapshot_free: double free of a snapshot"),
+                portfolio::Tagged::Foreign => abort_with("ww_snapshot_free: not a snapshot from ww_snapshot"),
+            }
             // SAFETY: p came from ww_snapshot and is freed once (documented contract).
             drop(unsafe { portfolio::from_raw(p) });
         }
@@ -173,7 +231,11 @@ pub unsafe extern "C" fn ww_shutdown(w: *mut ww_watcher) {
     ffi_boundary!((), {
         if !w.is_null() {
             // SAFETY: w is a live watcher from ww_new (documented contract).
-            unsafe { &*w }.inner.shutdown();
+            let w = unsafe { &*w };
+            // In a forked child there is nothing to stop.
+            if !w.forked() {
+                w.inner.shutdown();
+            }
         }
     })
 }
@@ -192,7 +254,14 @@ pub unsafe extern "C" fn ww_close(w: *mut ww_watcher) {
     ffi_boundary!((), {
         if !w.is_null() {
             // SAFETY: w came from ww_new and is closed once (documented contract).
-            drop(unsafe { Box::from_raw(w) });
+            let w = unsafe { Box::from_raw(w) };
+            if w.forked() {
+                // The watcher's thread runs in the parent only: nothing to
+                // stop or join here, and what it shares with that thread
+                // stays (it is the parent's).
+                let ww_watcher { inner, .. } = *w;
+                std::mem::forget(inner);
+            }
         }
     })
 }
@@ -202,7 +271,7 @@ pub unsafe extern "C" fn ww_close(w: *mut ww_watcher) {
 /// default action would kill the host program (which, unlike a Rust
 /// executable, does not ignore it). Threads the watcher thread spawns
 /// inherit the mask.
-fn block_sigpipe() {
+pub(crate) fn block_sigpipe() {
     // SAFETY: plain libc calls on a local, initialised signal set.
     unsafe {
         let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
@@ -210,4 +279,10 @@ fn block_sigpipe() {
         libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
         libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut());
     }
+}
+
+/// Reports a misuse that would corrupt memory, and aborts.
+pub(crate) fn abort_with(msg: &str) -> ! {
+    eprintln!("libwhalewatcher: {msg}; aborting");
+    std::process::abort()
 }

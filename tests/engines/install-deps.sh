@@ -21,9 +21,11 @@ PACKAGES+=("$@")
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 
 is_installed() {
-  # `dpkg -s` also succeeds for a removed package whose config files are left:
-  # only "install ok installed" counts.
-  dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'
+  # A removed package whose config files are left is known to dpkg too: only
+  # "install ok installed" counts. (dpkg-query prints just that field: a
+  # pipe into `grep -q` would end early on a long `dpkg -s` and fail under
+  # pipefail.)
+  [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == 'install ok installed' ]]
 }
 
 # containerd 1.7 from trixie, unpacked (its binaries need only libc).

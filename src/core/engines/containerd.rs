@@ -111,6 +111,7 @@ impl Engine for ContainerdEngine {
             }
             let events = subscribe(channel.clone(), &endpoint, marker_wait).await?;
             Ok(Arc::new(ContainerdConnection {
+                call_timeout: marker_wait,
                 channel,
                 endpoint,
                 info,
@@ -129,7 +130,14 @@ fn marker_topic() -> String {
     format!("/whalewatcher/subscribed/p{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
-type EventItems = mpsc::UnboundedReceiver<Result<Envelope, EngineError>>;
+type EventItems = mpsc::Receiver<Result<Envelope, EngineError>>;
+
+/// How many events wait between the subscription and the watch loop.
+const EVENT_BUFFER: usize = 4096;
+/// How long the subscription marker may take to come back.
+const MARKER_WAIT: Duration = Duration::from_secs(2);
+/// How long a subscription that cannot be proven live gets before listing.
+const UNPROVEN_GRACE: Duration = Duration::from_millis(200);
 
 /// Subscribes to task events and returns once the subscription is live.
 ///
@@ -141,7 +149,9 @@ async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result
     let marker = marker_topic();
     let mut filters: Vec<String> = TOPICS.iter().map(|t| format!("topic=={t:?}")).collect();
     filters.push(format!("topic=={marker:?}"));
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    // Bounded: a watcher that falls behind slows the stream down (gRPC
+    // flow control) instead of buffering without limit.
+    let (tx, rx) = mpsc::channel(EVENT_BUFFER);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
     let stream_endpoint = endpoint.to_string();
     let stream_marker = marker.clone();
@@ -151,54 +161,64 @@ async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result
         let mut stream = match sub_client.subscribe(SubscribeRequest { filters }).await {
             Ok(r) => r.into_inner(),
             Err(s) => {
-                let _ = tx.send(fail(s));
+                let _ = tx.send(fail(s)).await;
                 return;
             }
         };
         let mut ready_tx = Some(ready_tx);
         loop {
-            tokio::select! {
+            let item = tokio::select! {
                 _ = tx.closed() => return,
-                item = stream.message() => match item {
-                    Ok(Some(env)) if env.topic == stream_marker => {
-                        if let Some(r) = ready_tx.take() {
-                            let _ = r.send(());
-                        }
+                item = stream.message() => item,
+            };
+            let out = match item {
+                Ok(Some(env)) if env.topic == stream_marker => {
+                    if let Some(r) = ready_tx.take() {
+                        let _ = r.send(());
                     }
-                    Ok(Some(env)) => {
-                        if tx.send(Ok(env)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        let _ = tx.send(Err(EngineError::new(
-                            ErrorKind::Unreachable,
-                            format!("containerd at {stream_endpoint}: the engine closed the event stream"),
-                        )));
-                        return;
-                    }
-                    Err(s) => {
-                        let _ = tx.send(fail(s));
-                        return;
-                    }
-                },
+                    continue;
+                }
+                Ok(Some(env)) => Ok(env),
+                Ok(None) => Err(EngineError::new(
+                    ErrorKind::Unreachable,
+                    format!("containerd at {stream_endpoint}: the engine closed the event stream"),
+                )),
+                Err(s) => fail(s),
+            };
+            let end = out.is_err();
+            if tx.send(out).await.is_err() || end {
+                return;
             }
         }
     });
-    let mut publisher = EventsClient::new(channel);
-    let publish_marker = async {
-        // Until the subscription has reached the engine, markers go unseen: repeat.
-        loop {
-            let mut req = Request::new(PublishRequest {
-                topic: marker.clone(),
-                event: Some(prost_types::Any { type_url: "whalewatcher.subscribed".into(), value: Vec::new() }),
-            });
-            req.metadata_mut()
-                .insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
-            publisher.publish(req).await.map_err(|s| status_error(endpoint, "publish subscription marker", s))?;
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    // One marker for this subscription: it comes back through the
+    // subscription once that is live.
+    let mut req = Request::new(PublishRequest {
+        topic: marker.clone(),
+        event: Some(prost_types::Any { type_url: "whalewatcher.subscribed".into(), value: Vec::new() }),
+    });
+    req.metadata_mut().insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
+    let published = tokio::time::timeout(within, EventsClient::new(channel).publish(req)).await;
+    match published {
+        Err(_) => {
+            return Err(EngineError::new(
+                ErrorKind::Timeout,
+                format!("containerd at {endpoint}: publish subscription marker: no answer within {within:?}"),
+            ))
         }
-    };
+        Ok(Err(s)) if refused(&s) => {
+            // An engine (or a proxy) that does not let us publish: the
+            // subscription cannot be proven live. Give it a moment to
+            // reach the engine, then go on; an event in that gap is
+            // caught by the audit.
+            tokio::time::sleep(UNPROVEN_GRACE).await;
+            return Ok(rx);
+        }
+        Ok(Err(s)) => return Err(status_error(endpoint, "publish subscription marker", s)),
+        Ok(Ok(_)) => {}
+    }
+    let wait = within.min(MARKER_WAIT);
+    let mut rx = rx;
     tokio::select! {
         r = ready_rx => match r {
             Ok(()) => Ok(rx),
@@ -207,15 +227,36 @@ async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result
                 EngineError::new(ErrorKind::Unreachable, format!("containerd at {endpoint}: event stream ended"))
             })),
         },
-        r = publish_marker => r,
-        _ = tokio::time::sleep(within) => Err(EngineError::new(
+        _ = tokio::time::sleep(wait) => Err(EngineError::new(
             ErrorKind::Timeout,
-            format!("containerd at {endpoint}: event subscription not live within {within:?}"),
+            format!("containerd at {endpoint}: the subscription marker did not come back within {wait:?}"),
         )),
     }
 }
 
+/// `call` bounded by `t`.
+async fn bounded<T>(
+    t: Duration,
+    endpoint: &str,
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, EngineError> {
+    match tokio::time::timeout(t, call).await {
+        Ok(r) => r.map_err(|s| status_error(endpoint, what, s)),
+        Err(_) => Err(EngineError::new(
+            ErrorKind::Timeout,
+            format!("containerd at {endpoint}: {what}: no answer within {t:?}"),
+        )),
+    }
+}
+
+/// A refusal of the request itself (not of the connection).
+fn refused(s: &tonic::Status) -> bool {
+    matches!(s.code(), Code::PermissionDenied | Code::Unimplemented | Code::Unauthenticated | Code::FailedPrecondition)
+}
+
 struct ContainerdConnection {
+    call_timeout: Duration,
     channel: Channel,
     endpoint: String,
     info: EngineInfo,
@@ -286,20 +327,29 @@ impl Connection for ContainerdConnection {
 
     fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
-        let images = self.images.clone();
+        let (images, t) = (self.images.clone(), self.call_timeout);
         Box::pin(async move {
-            let namespaces = NamespacesClient::new(channel.clone())
-                .list(ListNamespacesRequest::default())
-                .await
-                .map_err(|s| status_error(&endpoint, "list namespaces", s))?
-                .into_inner()
-                .namespaces;
+            let namespaces = bounded(
+                t,
+                &endpoint,
+                "list namespaces",
+                NamespacesClient::new(channel.clone()).list(ListNamespacesRequest::default()),
+            )
+            .await?
+            .into_inner()
+            .namespaces;
             let mut alive = Vec::new();
             for ns in namespaces.iter().map(|n| n.name.as_str()).filter(|n| !ignored.iter().any(|i| i == n)) {
-                alive.extend(list_namespace(&channel, &endpoint, ns, &images).await?.into_iter().map(Listed::Alive));
+                alive.extend(list_namespace(&channel, &endpoint, ns, &images, t).await?.into_iter().map(Listed::Alive));
             }
             Ok(alive)
         })
+    }
+
+    /// Each call of a list is bounded by itself: a host with many
+    /// namespaces takes many calls, and still lists.
+    fn list_bound(&self, _call_timeout: Duration) -> Option<Duration> {
+        None
     }
 
     fn inspect(&self, display: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
@@ -342,16 +392,22 @@ async fn list_namespace(
     endpoint: &str,
     ns: &str,
     images: &ImageDigests,
+    t: Duration,
 ) -> Result<Vec<Container>, EngineError> {
     let what = format!("list namespace {ns:?}");
-    let records =
-        match ContainersClient::new(channel.clone()).list(in_namespace(ListContainersRequest::default(), ns)?).await {
-            Ok(r) => r.into_inner().containers,
-            // Deleted since it was listed: nothing alive in it.
-            Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
-            Err(s) => return Err(status_error(endpoint, &what, s)),
-        };
-    let tasks = match TasksClient::new(channel.clone()).list(in_namespace(ListTasksRequest::default(), ns)?).await {
+    let timed_out =
+        || EngineError::new(ErrorKind::Timeout, format!("containerd at {endpoint}: {what}: no answer within {t:?}"));
+    let mut containers = ContainersClient::new(channel.clone());
+    let listing = containers.list(in_namespace(ListContainersRequest::default(), ns)?);
+    let records = match tokio::time::timeout(t, listing).await.map_err(|_| timed_out())? {
+        Ok(r) => r.into_inner().containers,
+        // Deleted since it was listed: nothing alive in it.
+        Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
+        Err(s) => return Err(status_error(endpoint, &what, s)),
+    };
+    let mut tasks_client = TasksClient::new(channel.clone());
+    let listing = tasks_client.list(in_namespace(ListTasksRequest::default(), ns)?);
+    let tasks = match tokio::time::timeout(t, listing).await.map_err(|_| timed_out())? {
         Ok(r) => r.into_inner().tasks,
         Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
         Err(s) => return Err(status_error(endpoint, &what, s)),
@@ -364,7 +420,7 @@ async fn list_namespace(
         let id = if p.container_id.is_empty() { &p.id } else { &p.container_id };
         let (labels, image) = records.remove(id.as_str()).unwrap_or_default();
         if let Some(mut c) = to_container(ns, id, p, labels) {
-            c.image_id = images.digest(channel, ns, &image).await;
+            c.image_id = tokio::time::timeout(t, images.digest(channel, ns, &image)).await.unwrap_or_default();
             c.image = image;
             alive.push(c);
         }

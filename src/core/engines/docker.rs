@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
-use bollard::models::{ContainerInspectResponse, EventMessage, EventMessageTypeEnum};
+use bollard::models::{ContainerInspectResponse, ContainerSummaryStateEnum, EventMessage, EventMessageTypeEnum};
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::future::BoxFuture;
@@ -280,7 +280,13 @@ impl Connection for DockerConnection {
             let opts = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
             let summaries =
                 docker.list_containers(Some(opts)).await.map_err(|e| engine_error(dialect, &endpoint, "list", e))?;
-            Ok(summaries.into_iter().filter_map(|s| s.id).filter(|id| valid_id(id)).map(Listed::Inspect).collect())
+            Ok(summaries
+                .into_iter()
+                .filter_map(|s| {
+                    let paused = s.state == Some(ContainerSummaryStateEnum::PAUSED);
+                    s.id.filter(|id| valid_id(id)).map(|id| Listed::Seen { id, pid: 0, paused })
+                })
+                .collect())
         })
     }
 
