@@ -124,8 +124,10 @@ typedef struct ww_container {
    */
   const char *id;
   /**
-   * The name; for Docker without the leading '/'; for containerd the label
-   * `nerdctl/name` if set, else the ID, namespaced like the ID.
+   * The name: for Docker and podman without the leading '/'; for
+   * containerd the label `nerdctl/name` if set, else the ID, namespaced
+   * like the ID; for Kubernetes' containers (CRI, and containerd's
+   * `k8s.io`) the Kubernetes container name, and a pod sandbox's pod name.
    */
   const char *name;
   /**

@@ -239,12 +239,15 @@ pub fn docker_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption
 /// `/run/podman/podman.sock`, or `$XDG_RUNTIME_DIR/podman/podman.sock`
 /// (`/run/user/UID/podman/podman.sock` without `XDG_RUNTIME_DIR`).
 pub fn podman_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption> {
+    let parse = |s: &str| {
+        parse_docker_endpoint(s).map_err(|e| InvalidOption(e.0.replacen("Docker endpoint", "podman endpoint", 1)))
+    };
     if let Some(s) = explicit {
-        return parse_docker_endpoint(s);
+        return parse(s);
     }
     if let Ok(s) = std::env::var("CONTAINER_HOST") {
         if !s.is_empty() {
-            return parse_docker_endpoint(&s).map_err(|e| InvalidOption(format!("from CONTAINER_HOST: {e}")));
+            return parse(&s).map_err(|e| InvalidOption(format!("from CONTAINER_HOST: {e}")));
         }
     }
     use std::os::unix::fs::MetadataExt;
@@ -268,9 +271,7 @@ pub const DEFAULT_CRI_SOCKET: &str = "/run/crio/crio.sock";
 /// else CRI-O's socket.
 pub fn cri_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption> {
     let parse = |s: &str| {
-        parse_containerd_endpoint(s).map_err(|_| {
-            InvalidOption(format!("unsupported CRI endpoint {s:?}: expected an absolute socket path or unix:///PATH"))
-        })
+        parse_containerd_endpoint(s).map_err(|e| InvalidOption(e.0.replacen("containerd endpoint", "CRI endpoint", 1)))
     };
     match explicit {
         Some(s) => parse(s),

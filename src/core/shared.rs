@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -130,7 +131,16 @@ pub struct Shared<R> {
     status: Mutex<Status>,
     wake: Condvar,
     notifier: OnceCell<File>,
+    /// The highest mark the notifier was written for: a generation, or
+    /// [`FAILED_MARK`] / [`CLOSED_MARK`]. One write per mark, so a reader
+    /// that acknowledged a mark is not woken for it again.
+    notified: AtomicU64,
 }
+
+/// The notifier's mark of the background work's failure.
+const FAILED_MARK: u64 = u64::MAX - 1;
+/// The notifier's mark of a shutdown.
+const CLOSED_MARK: u64 = u64::MAX;
 
 impl<R> Shared<R> {
     pub fn new(initial: Arc<R>) -> Self {
@@ -139,6 +149,7 @@ impl<R> Shared<R> {
             status: Mutex::default(),
             wake: Condvar::new(),
             notifier: OnceCell::new(),
+            notified: AtomicU64::new(0),
         }
     }
 
@@ -173,12 +184,15 @@ impl<R> Shared<R> {
             st.summary = Summary::of(snap, &st.ever_synced, st.rule);
         }
         self.wake.notify_all();
-        self.notify();
+        self.notify(snap.generation);
         old
     }
 
-    fn notify(&self) {
-        if let Some(mut f) = self.notifier.get() {
+    /// Makes the notifier readable for `mark`, unless it was for this mark
+    /// or a later one already.
+    fn notify(&self, mark: u64) {
+        let Some(mut f) = self.notifier.get() else { return };
+        if mark > 0 && self.notified.fetch_max(mark, Ordering::SeqCst) < mark {
             // A full counter (2^64 - 2 unacknowledged publications) or any
             // other failure leaves it readable, which is all that counts.
             let _ = f.write(&1u64.to_ne_bytes());
@@ -187,15 +201,25 @@ impl<R> Shared<R> {
 
     /// The descriptor written to on every publication, made by `make` on
     /// first use (an eventfd). It is readable at once if anything was
-    /// published before.
+    /// published before, or the watcher failed or was shut down.
     pub fn notifier(&self, make: impl FnOnce() -> std::io::Result<File>) -> std::io::Result<&File> {
         let mut made = false;
         let f = self.notifier.get_or_try_init(|| {
             made = true;
             make()
         })?;
-        if made && self.generation() > 0 {
-            self.notify();
+        if made {
+            let mark = {
+                let st = self.status();
+                if st.closed {
+                    CLOSED_MARK
+                } else if st.failed.is_some() {
+                    FAILED_MARK
+                } else {
+                    st.generation
+                }
+            };
+            self.notify(mark);
         }
         Ok(f)
     }
@@ -213,7 +237,7 @@ impl<R> Shared<R> {
     pub fn fail(&self, msg: String) {
         self.status().failed = Some(msg);
         self.wake.notify_all();
-        self.notify();
+        self.notify(FAILED_MARK);
     }
 
     /// Wakes every waiter with [`Readiness::Closed`] / [`Change::Closed`],
@@ -223,7 +247,7 @@ impl<R> Shared<R> {
         let first = !std::mem::replace(&mut self.status().closed, true);
         self.wake.notify_all();
         if first {
-            self.notify();
+            self.notify(CLOSED_MARK);
         }
     }
 

@@ -131,6 +131,7 @@ mod tests {
     use crate::core::model::{EngineInfo, EngineStatus};
     use crate::core::snapshot::{ContainerSet, EngineSnapshot};
     use crate::core::{Container, EngineKind, Snapshot};
+    use crate::ffi::watcher::ww_snapshot_free;
     use std::collections::HashMap;
     use std::sync::Arc;
 
@@ -151,7 +152,8 @@ mod tests {
     fn changes_point_into_the_snapshots_and_free_once() {
         let from = snapshot(&[("a", 1, false), ("b", 2, false)]);
         let to = snapshot(&[("b", 2, true), ("c", 3, false)]);
-        let (f, t) = (from.portfolio() as *const ww_portfolio, to.portfolio() as *const ww_portfolio);
+        // As C gets them: pointers to the whole owners.
+        let (f, t) = (portfolio::into_raw(Arc::clone(&from)), portfolio::into_raw(Arc::clone(&to)));
         let (mut out, mut len) = (std::ptr::null(), 0usize);
         assert_eq!(unsafe { ww_diff(f, t, &mut out, &mut len) }, WW_STATUS_OK);
         let changes = unsafe { std::slice::from_raw_parts(out, len) };
@@ -164,5 +166,9 @@ mod tests {
         let (mut none, mut zero) = (std::ptr::dangling::<ww_change>(), 7usize);
         assert_eq!(unsafe { ww_diff(t, t, &mut none, &mut zero) }, WW_STATUS_OK);
         assert_eq!((none, zero), (std::ptr::null(), 0), "nothing changed");
+        unsafe {
+            ww_snapshot_free(f);
+            ww_snapshot_free(t);
+        }
     }
 }

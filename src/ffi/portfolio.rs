@@ -37,8 +37,10 @@ pub struct ww_container {
     /// The engine's full container ID; for containerd `NAMESPACE/ID`, or just
     /// `ID` in the namespace "default".
     pub id: *const c_char,
-    /// The name; for Docker without the leading '/'; for containerd the label
-    /// `nerdctl/name` if set, else the ID, namespaced like the ID.
+    /// The name: for Docker and podman without the leading '/'; for
+    /// containerd the label `nerdctl/name` if set, else the ID, namespaced
+    /// like the ID; for Kubernetes' containers (CRI, and containerd's
+    /// `k8s.io`) the Kubernetes container name, and a pod sandbox's pod name.
     pub name: *const c_char,
     /// The compose project (label `com.docker.compose.project`), "" if none.
     pub project: *const c_char,
