@@ -157,11 +157,13 @@ fn from_processes() -> Vec<Candidate> {
 /// What answered at an endpoint.
 async fn probe(c: &Candidate, timeout: Duration) -> Option<EngineKind> {
     let http_first = matches!(c.hint, Some(EngineKind::Docker | EngineKind::Podman) | None);
+    // `/_ping` is the engines' cheapest call (podman's `/info` and
+    // `/version` take hundreds of milliseconds); both set `Api-Version`,
+    // podman also `Libpod-Api-Version`.
     let try_http = async {
-        let (status, body) = http::get(&c.endpoint, "/info").await.ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-        (status == 200 && v.get("ServerVersion").is_some()).then(|| {
-            if v.get("BuildahVersion").is_some() {
+        let reply = http::request(&c.endpoint, "/_ping").await.ok()?;
+        (reply.status == 200 && reply.headers.contains_key("api-version")).then(|| {
+            if reply.headers.contains_key("libpod-api-version") {
                 EngineKind::Podman
             } else {
                 EngineKind::Docker

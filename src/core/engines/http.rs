@@ -5,7 +5,7 @@
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use hyper::Request;
+use hyper::{HeaderMap, Request};
 use hyper_util::rt::TokioIo;
 
 use crate::core::engine::{with_causes, EngineError, ErrorKind};
@@ -14,6 +14,19 @@ use crate::core::options::Endpoint;
 /// The status and body of `GET path` at `endpoint`. Errors name the path
 /// and the cause; the caller names the engine and endpoint.
 pub async fn get(endpoint: &Endpoint, path: &str) -> Result<(u16, Bytes), EngineError> {
+    let reply = request(endpoint, path).await?;
+    Ok((reply.status, reply.body))
+}
+
+/// A whole answer.
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// `GET path` at `endpoint`, with the answer's headers.
+pub async fn request(endpoint: &Endpoint, path: &str) -> Result<Reply, EngineError> {
     let fail = |what: &str, e: &dyn std::error::Error| {
         EngineError::new(ErrorKind::Unreachable, format!("GET {path}: {what}: {}", with_causes(e)))
     };
@@ -33,7 +46,7 @@ pub async fn get(endpoint: &Endpoint, path: &str) -> Result<(u16, Bytes), Engine
     result.map_err(|e| fail("request", &e))
 }
 
-async fn exchange<IO>(io: IO, host: &str, path: &str) -> Result<(u16, Bytes), hyper::Error>
+async fn exchange<IO>(io: IO, host: &str, path: &str) -> Result<Reply, hyper::Error>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -42,8 +55,9 @@ where
     let work = async move {
         let resp = sender.send_request(req).await?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((status, body))
+        Ok::<_, hyper::Error>(Reply { status, headers, body })
     };
     tokio::pin!(work, conn);
     tokio::select! {
