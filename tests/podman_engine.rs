@@ -114,7 +114,11 @@ fn a_service_killed_and_restarted_is_resynchronised() {
     let doomed = p.run("doomed", &[], None, &[]);
     let w = Handle::podman(&p.endpoint());
     w.ready(SYNC).expect("ready");
-    exact(&w, &p, "sync");
+    let before = exact(&w, &p, "sync").engine().id.clone();
+    // podman has no engine ID: its host and its storage stand for it.
+    let host = p.podman(&["info", "--format", "{{.Host.Hostname}}"]);
+    let storage = p.podman(&["info", "--format", "{{.Store.GraphRoot}}"]);
+    assert_eq!(before, format!("{host}:{storage}"));
     let doomed_pid = p.pid_of(&doomed);
     p.kill();
     w.wait(SEE, |s| s.engine().state == WW_ENGINE_STATE_RESYNCING);
@@ -123,7 +127,9 @@ fn a_service_killed_and_restarted_is_resynchronised() {
     let fresh = p.run("fresh", &[], None, &[]);
     let snap = exact(&w, &p, "after the restart");
     assert!(snap.get(&keep).is_some() && snap.get(&fresh).is_some() && snap.get(&doomed).is_none());
-    assert_eq!(w.wait(SEE, |s| s.engine().state == WW_ENGINE_STATE_SYNCED).engine().pid, p.pid());
+    let after = w.wait(SEE, |s| s.engine().state == WW_ENGINE_STATE_SYNCED);
+    assert_eq!(after.engine().pid, p.pid());
+    assert_eq!(after.engine().id, before, "the same podman after its restart");
 }
 
 #[test]

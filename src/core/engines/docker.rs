@@ -242,6 +242,13 @@ pub struct DockerConnection {
     pub(crate) dialect: Dialect,
 }
 
+impl DockerConnection {
+    /// Replaces the engine ID the engine's `/info` gave.
+    pub(crate) fn set_id(&mut self, id: String) {
+        self.info.id = id;
+    }
+}
+
 impl Connection for DockerConnection {
     fn info(&self) -> &EngineInfo {
         &self.info

@@ -73,14 +73,19 @@ impl Engine for PodmanEngine {
 }
 
 /// Makes a connection to podman's Docker API a podman connection: pods from
-/// podman's own API, and relisting if podman logs no events.
+/// podman's own API, relisting if podman logs no events, and an engine ID
+/// that stays (podman's Docker `/info` makes a new one up on every call).
 pub async fn adopt(
-    docker: DockerConnection,
+    mut docker: DockerConnection,
     endpoint: Endpoint,
     call_timeout: Duration,
     interval: Duration,
 ) -> Result<Arc<dyn Connection>, EngineError> {
-    let relist = match event_logger(&endpoint).await?.as_deref() {
+    let about = libpod_info(&endpoint).await?;
+    if let Some(id) = about.id() {
+        docker.set_id(id);
+    }
+    let relist = match about.event_logger.as_deref() {
         // The first list to compare with, taken before connecting ends.
         Some("none") => Some(Relist { interval, call_timeout, baseline: Mutex::new(Some(alive(&endpoint).await?)) }),
         _ => None,
@@ -89,17 +94,50 @@ pub async fn adopt(
     Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
 
-/// podman's event logger ("file", "journald", "none"), if it says.
-async fn event_logger(endpoint: &Endpoint) -> Result<Option<String>, EngineError> {
+/// What podman's own `/info` tells about the service.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct About {
+    /// "file", "journald", "none", if it says.
+    event_logger: Option<String>,
+    hostname: Option<String>,
+    /// The container storage: one per podman instance (root, each user).
+    graph_root: Option<String>,
+}
+
+impl About {
+    /// podman has no engine ID of its own: its host and its storage
+    /// identify it across restarts.
+    fn id(&self) -> Option<String> {
+        match (&self.hostname, &self.graph_root) {
+            (Some(h), Some(g)) if !g.is_empty() => Some(format!("{h}:{g}")),
+            _ => None,
+        }
+    }
+}
+
+fn parse_about(body: &[u8]) -> Result<About, serde_json::Error> {
     #[derive(Deserialize)]
     struct Info {
         host: Option<Host>,
+        store: Option<Store>,
     }
     #[derive(Deserialize)]
     struct Host {
         #[serde(rename = "eventLogger")]
         event_logger: Option<String>,
+        hostname: Option<String>,
     }
+    #[derive(Deserialize)]
+    struct Store {
+        #[serde(rename = "graphRoot")]
+        graph_root: Option<String>,
+    }
+    let info: Info = serde_json::from_slice(body)?;
+    let (event_logger, hostname) = info.host.map(|h| (h.event_logger, h.hostname)).unwrap_or_default();
+    Ok(About { event_logger, hostname, graph_root: info.store.and_then(|s| s.graph_root) })
+}
+
+async fn libpod_info(endpoint: &Endpoint) -> Result<About, EngineError> {
     let (status, body) = get(endpoint, &format!("{LIBPOD}/info")).await?;
     if status != 200 {
         return Err(EngineError::new(
@@ -107,8 +145,7 @@ async fn event_logger(endpoint: &Endpoint) -> Result<Option<String>, EngineError
             format!("podman at {endpoint}: {LIBPOD}/info answered {status}: is this a podman service?"),
         ));
     }
-    let info: Info = serde_json::from_slice(&body).map_err(|e| malformed(endpoint, "info", &e))?;
-    Ok(info.host.and_then(|h| h.event_logger))
+    parse_about(&body).map_err(|e| malformed(endpoint, "info", &e))
 }
 
 /// The alive containers as podman's own list shows them: with their PIDs,
@@ -324,6 +361,19 @@ mod tests {
         "HostConfig": {"Privileged": true},
         "Pod": "dd3352c94b62", "IsInfra": true
     }"#;
+
+    #[test]
+    fn podmans_id_is_its_host_and_storage_and_its_event_log_is_read() {
+        let body = br#"{"host": {"eventLogger": "none", "hostname": "box", "arch": "amd64"},
+                        "store": {"graphRoot": "/var/lib/containers/storage", "runRoot": "/run/containers"}}"#;
+        let a = parse_about(body).unwrap();
+        assert_eq!(a.event_logger.as_deref(), Some("none"));
+        assert_eq!(a.id().as_deref(), Some("box:/var/lib/containers/storage"));
+        // What is missing leaves the ID podman's Docker API gave.
+        assert_eq!(parse_about(br#"{"host": {"hostname": "box"}}"#).unwrap().id(), None);
+        assert_eq!(parse_about(b"{}").unwrap(), About::default());
+        assert!(parse_about(b"[1]").is_err());
+    }
 
     #[test]
     fn podman_inspections_map_to_containers_with_pods() {
