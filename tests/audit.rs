@@ -1,7 +1,8 @@
 //! The audit heals what events missed: an event stream that goes silent
 //! without closing (a proxy in front of a real dockerd stops forwarding
 //! it), and a container whose inspections kept failing. Both end exact
-//! again within one audit interval, and the repairs are counted.
+//! again within one audit interval, and the repairs are counted. And
+//! `tcp://` connections probe for a dead peer (TCP keepalive).
 
 mod support;
 
@@ -140,4 +141,74 @@ fn audits_can_be_turned_off() {
     fake.reset_counters();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(fake.requests_total(), 0, "no list without audits");
+}
+
+/// A TCP port on localhost forwarding every connection to `upstream`.
+fn tcp_forwarder(upstream: PathBuf) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(daemon) = UnixStream::connect(&upstream) else { continue };
+            let (c2, d2) = (client.try_clone().unwrap(), daemon.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let (mut from, mut to) = (c2, d2);
+                let _ = std::io::copy(&mut from, &mut to);
+                let _ = to.shutdown(std::net::Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let (mut from, mut to) = (daemon, client);
+                let _ = std::io::copy(&mut from, &mut to);
+                let _ = to.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+/// The keepalive settings (on, idle s, interval s, probes) of this
+/// process's TCP sockets connected to 127.0.0.1:`port`.
+fn keepalive_of_connections_to(port: u16) -> Vec<[i32; 4]> {
+    let mut out = Vec::new();
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = fd.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let mut peer: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let got = unsafe { libc::getpeername(fd, (&mut peer as *mut libc::sockaddr_in).cast(), &mut len) };
+        if got != 0 || i32::from(peer.sin_family) != libc::AF_INET || u16::from_be(peer.sin_port) != port {
+            continue;
+        }
+        let opt = |level, name| {
+            let mut v: libc::c_int = -1;
+            let mut l = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut libc::c_int).cast(), &mut l) };
+            v
+        };
+        out.push([
+            opt(libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            opt(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+            opt(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+            opt(libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
+        ]);
+    }
+    out
+}
+
+#[test]
+fn tcp_connections_probe_for_a_dead_peer() {
+    let d = PrivateDocker::fresh("audit-tcp", "");
+    let port = tcp_forwarder(d.socket.clone());
+    let w = auditing(&format!("tcp://127.0.0.1:{port}"), 0);
+    w.ready(Duration::from_secs(30)).expect("ready over tcp://");
+    let started = d.run("audit-tcp-started", &[]);
+    w.wait(Duration::from_secs(10), |s| s.get(&started).is_some());
+    // The event stream is open now: it and every other connection to the
+    // engine carry keepalive, 30 s idle, then 3 probes 10 s apart.
+    let conns = keepalive_of_connections_to(port);
+    assert!(!conns.is_empty(), "the event stream's connection is open");
+    for c in conns {
+        assert_eq!(c, [1, 30, 10, 3], "SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT");
+    }
+    d.docker(&["rm", "-f", "audit-tcp-started"]);
 }

@@ -107,9 +107,7 @@ pub fn connect(
                 })?;
                 Docker::connect_with_unix(path, timeout_secs, API_DEFAULT_VERSION)
             }
-            Endpoint::Tcp(hostport) => {
-                Docker::connect_with_http(&format!("http://{hostport}"), timeout_secs, API_DEFAULT_VERSION)
-            }
+            Endpoint::Tcp(hostport) => tcp_with_keepalive(hostport, timeout_secs),
             Endpoint::Tls(hostport) => {
                 let files = tls.as_ref().ok_or_else(|| {
                     EngineError::new(ErrorKind::Refused, format!("{endpoint}: TLS without certificate files"))
@@ -181,6 +179,37 @@ async fn identify(endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, Eng
         system_time: text("SystemTime"),
         podman: v.get("BuildahVersion").is_some(),
     })
+}
+
+/// TCP keepalive of `tcp://` connections: a peer that vanished without a
+/// word (its host gone, a NAT entry expired) ends the connection, the
+/// silent event stream too, after 30 s of silence plus 3 unanswered
+/// probes 10 s apart: within about a minute.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+pub const KEEPALIVE_PROBES: u32 = 3;
+
+/// Plain HTTP over TCP, with keepalive probes on every connection.
+fn tcp_with_keepalive(hostport: &str, timeout_secs: u64) -> Result<Docker, BollardError> {
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    let mut connector = HttpConnector::new();
+    connector.set_keepalive(Some(KEEPALIVE_IDLE));
+    connector.set_keepalive_interval(Some(KEEPALIVE_INTERVAL));
+    connector.set_keepalive_retries(Some(KEEPALIVE_PROBES));
+    connector.set_nodelay(true);
+    let mut builder = Client::builder(hyper_util::rt::TokioExecutor::new());
+    builder.pool_max_idle_per_host(0);
+    let client = Arc::new(builder.build(connector));
+    Docker::connect_with_custom_transport(
+        move |req: bollard::BollardRequest| {
+            let client = Arc::clone(&client);
+            Box::pin(async move { client.request(req).await.map_err(BollardError::from) })
+                as BoxFuture<'static, Result<_, BollardError>>
+        },
+        Some(format!("http://{hostport}")),
+        timeout_secs,
+        API_DEFAULT_VERSION,
+    )
 }
 
 /// The TLS files, each readable and of the right kind, or an error naming
