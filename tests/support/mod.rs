@@ -4,6 +4,7 @@ pub mod containerd;
 pub mod cri;
 pub mod docker;
 pub mod fake_docker;
+pub mod grpc_proxy;
 pub mod podman;
 pub mod scripted;
 pub mod stage;
