@@ -4,6 +4,7 @@
 //! whatever the allocator did with the memory meanwhile, and the process
 //! aborted with a message instead of memory corrupted.
 
+use super::watcher::abort_with;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
@@ -53,10 +54,4 @@ pub fn take_back(at: usize, func: &str, what: &str) -> Box<dyn Any + Send> {
             }
         }
     }
-}
-
-/// Reports a misuse that would corrupt memory, and aborts.
-fn abort_with(msg: &str) -> ! {
-    eprintln!("libwhalewatcher: {msg}; aborting");
-    std::process::abort()
 }
