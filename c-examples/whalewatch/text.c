@@ -130,21 +130,25 @@ char *text_cell(const char *s) {
 
 char *text_format(const char *fmt, ...) {
     va_list ap;
-    int n;
-    char *s;
+    size_t size = 128;
+    char *s = NULL;
 
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        fputs("whalewatch: cannot format text\n", stderr);
-        exit(1);
+    /* Formats into a buffer that grows until the text fits. */
+    for (;;) {
+        int n;
+        s = xrealloc(s, size);
+        va_start(ap, fmt);
+        n = vsnprintf(s, size, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            fputs("whalewatch: cannot format text\n", stderr);
+            exit(1);
+        }
+        if ((size_t)n < size) {
+            return s;
+        }
+        size = (size_t)n + 1;
     }
-    s = xrealloc(NULL, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
 }
 
 void table_init(struct table *t, size_t columns) {

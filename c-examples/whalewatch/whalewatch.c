@@ -706,7 +706,11 @@ static int list_engines(const struct args *a) {
             const char *row[5];
             /* The PID is unknown for TCP endpoints, and for sockets whose
              * owner the kernel does not tell. */
-            snprintf(pid, sizeof pid, e->pid > 0 ? "%d" : "-", (int)e->pid);
+            if (e->pid > 0) {
+                snprintf(pid, sizeof pid, "%d", (int)e->pid);
+            } else {
+                snprintf(pid, sizeof pid, "-");
+            }
             snprintf(uid, sizeof uid, "%u", (unsigned)e->uid);
             row[0] = kind_name(e->kind);
             row[1] = e->endpoint;
