@@ -308,6 +308,7 @@ static const struct {
     {diff_tests, &diff_tests_len},
     {notify_tests, &notify_tests_len},
     {threads_tests, &threads_tests_len},
+    {shutdown_tests, &shutdown_tests_len},
     {sigpipe_tests, &sigpipe_tests_len},
 };
 
