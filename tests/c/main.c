@@ -51,6 +51,9 @@
  * - the engines' own PIDs (the processes serving their sockets), checked
  *   where given: WW_TEST_DOCKER_ENGINE_PID, WW_TEST_CONTAINERD_ENGINE_PID,
  *   WW_TEST_PODMAN_ENGINE_PID, WW_TEST_CRI_ENGINE_PID.
+ * Discovery (ww_discover, WW_ENGINE_AUTO) sees the whole host: it must find
+ * every engine given, through its process (none of them may be named by
+ * the environment or sit at a well-known path).
  *
  * Run as root (as tests/c_abi.rs does): the permission test forks a child
  * that becomes user nobody (65534); not as root, it is skipped.
@@ -309,6 +312,7 @@ static const struct {
     {notify_tests, &notify_tests_len},
     {threads_tests, &threads_tests_len},
     {shutdown_tests, &shutdown_tests_len},
+    {discover_tests, &discover_tests_len},
     {sigpipe_tests, &sigpipe_tests_len},
 };
 
