@@ -24,6 +24,11 @@ TMP=$(mktemp -d /tmp/wwgo.XXXXXX)
 STAGE=${STAGE:-$TMP/stage}
 DIR=${WW_GO_ENGINES_DIR:-$TMP}
 cleanup() {
+  # The podman container goes through the service, which cleans up after
+  # it, before the service stops.
+  if [[ -n ${podman_id:-} ]]; then
+    podman --url "unix://$podman_sock" rm -f -t 0 "$podman_id" >/dev/null 2>&1 || true
+  fi
   "$ENGINES/dockerd.sh" stop "$DIR/d" >/dev/null 2>&1 || true
   "$ENGINES/containerd.sh" stop "$DIR/c" >/dev/null 2>&1 || true
   "$ENGINES/podman.sh" stop "$DIR/p" >/dev/null 2>&1 || true
