@@ -1,11 +1,13 @@
 # libwhalewatcher: build, install and uninstall.
 #
-#   make                          cargo build --release
+#   make                          cargo build --release, then the command-line
+#                                 tool whalewatch (c-examples/whalewatch)
 #   make install PREFIX=/usr/local [DESTDIR=/staging]
 #   make uninstall PREFIX=/usr/local [DESTDIR=/staging]
 #   make check                    the whole test suite (tests/run.sh)
 #
 # Installs, below $(DESTDIR)$(PREFIX):
+#   bin/whalewatch (it finds the library in ../lib relative to itself),
 #   lib/libwhalewatcher.so.X.Y.Z, lib/libwhalewatcher.so.N -> .so.X.Y.Z (N is
 #   the ABI version and the SONAME), lib/libwhalewatcher.so -> .so.N,
 #   lib/libwhalewatcher.a, include/whalewatcher.h, include/whalewatcher.hpp,
@@ -26,6 +28,7 @@ ABI := $(shell sed -n 's/^\#define WW_ABI_VERSION \([0-9]*\)/\1/p' include/whale
 # (`cargo rustc -- --print native-static-libs`).
 STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
+BIN := $(DESTDIR)$(PREFIX)/bin
 LIB := $(DESTDIR)$(PREFIX)/lib
 INC := $(DESTDIR)$(PREFIX)/include
 PCDIR := $(LIB)/pkgconfig
@@ -33,6 +36,7 @@ CMAKEDIR := $(LIB)/cmake/whalewatcher
 BUILT := $(TARGET_DIR)/release
 
 INSTALLED := \
+	$(BIN)/whalewatch \
 	$(LIB)/libwhalewatcher.so.$(VERSION) \
 	$(LIB)/libwhalewatcher.so.$(ABI) \
 	$(LIB)/libwhalewatcher.so \
@@ -43,12 +47,27 @@ INSTALLED := \
 	$(CMAKEDIR)/whalewatcher-config.cmake \
 	$(CMAKEDIR)/whalewatcher-config-version.cmake
 
+# whalewatch, built against the library just built and the repository's
+# header; its rpath, $ORIGIN/../lib, finds the installed library wherever
+# the tree is installed or moved to.
+CC ?= cc
+CFLAGS ?= -O2 -g
+WHALEWATCH_DIR := c-examples/whalewatch
+WHALEWATCH_SOURCES := $(WHALEWATCH_DIR)/whalewatch.c $(WHALEWATCH_DIR)/text.c
+WHALEWATCH := $(BUILT)/whalewatch
+
 .PHONY: all build install uninstall check
 
 all: build
 
+# A make of its own for whalewatch: it sees the library cargo just wrote.
 build:
 	$(CARGO) build --release --locked
+	$(MAKE) --no-print-directory $(WHALEWATCH)
+
+$(WHALEWATCH): $(WHALEWATCH_SOURCES) $(WHALEWATCH_DIR)/text.h include/whalewatcher.h $(BUILT)/libwhalewatcher.so
+	$(CC) -std=c99 -Wall -Wextra -Wpedantic $(CFLAGS) -D_POSIX_C_SOURCE=200809L -Iinclude -pthread \
+		-o $@ $(WHALEWATCH_SOURCES) -L$(BUILT) -Wl,-rpath,'$$ORIGIN/../lib' -lwhalewatcher
 
 define PC_FILE
 prefix=$${pcfiledir}/../..
@@ -120,7 +139,8 @@ export CMAKE_VERSION_FILE
 
 install: build
 	@test -n "$(VERSION)" && test -n "$(ABI)" || { echo "cannot read VERSION/ABI" >&2; exit 1; }
-	$(INSTALL) -d $(LIB) $(INC) $(PCDIR) $(CMAKEDIR)
+	$(INSTALL) -d $(BIN) $(LIB) $(INC) $(PCDIR) $(CMAKEDIR)
+	$(INSTALL) -m 755 $(WHALEWATCH) $(BIN)/whalewatch
 	$(INSTALL) -m 755 $(BUILT)/libwhalewatcher.so $(LIB)/libwhalewatcher.so.$(VERSION)
 	ln -sfn libwhalewatcher.so.$(VERSION) $(LIB)/libwhalewatcher.so.$(ABI)
 	ln -sfn libwhalewatcher.so.$(ABI) $(LIB)/libwhalewatcher.so

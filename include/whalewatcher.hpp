@@ -15,21 +15,36 @@
  *       std::cout << c.engine().type() << ' ' << c.project() << ' ' << c.name() << ' ' << c.pid() << '\n';
  *   if (auto c = s.find(id)) std::cout << c->image() << '\n';
  *
- *   for (;;) {                              // follow the changes
- *       if (!w.wait(s.generation(), std::chrono::seconds(5)))
- *           continue;                       // nothing new within 5 s
- *       ww::snapshot next = w.snapshot();
- *       for (ww::change ch : ww::diff(s, next))
- *           std::cout << ww::name(ch.kind()) << ' ' << ch.container().name() << '\n';
- *       s = next;
- *   }
+ *   std::thread follower([&w, s]() mutable {  // follow the changes
+ *       try {
+ *           for (;;) {
+ *               if (!w.wait(s, std::chrono::seconds(5)))
+ *                   continue;               // nothing new within 5 s
+ *               ww::snapshot next = w.snapshot();
+ *               for (ww::change ch : ww::diff(s, next))
+ *                   std::cout << ww::name(ch.kind()) << ' ' << ch.container().name() << '\n';
+ *               s = next;
+ *           }
+ *       } catch (const ww::error &e) {      // WW_STATUS_CLOSED after shutdown()
+ *           if (e.status() != WW_STATUS_CLOSED) std::cerr << e.what() << '\n';
+ *       }
+ *   });
+ *   ...
+ *   w.shutdown();                           // any thread: the follower's wait() throws
+ *   follower.join();                        // then w may go
+ *
+ *   for (const ww::discovered_endpoint &e : ww::discover())  // the engines this host runs
+ *       std::cout << ww::name(e.kind) << ' ' << e.endpoint << " PID " << e.pid << '\n';
+ *   ww::options all;                        // or all of them in one watcher,
+ *   all.engine = ww::engine_kind::automatic; // found again every 10 s
  *
  * Ownership
  * - `watcher` owns one ww_watcher: move-only; its destructor (or close())
  *   calls ww_close. A moved-from watcher holds nothing: ready*(), wait(),
  *   snapshot(), event_fd() and acknowledge() then throw `error` with
- *   WW_STATUS_NULL_ARG (try_*() return it), close() and the destructor do
- *   nothing.
+ *   WW_STATUS_NULL_ARG (try_*() return it), shutdown(), close() and the
+ *   destructor do nothing. A closed watcher holds nothing either; its calls
+ *   throw `error` with WW_STATUS_CLOSED (try_*() return it).
  * - `snapshot` shares one ww_portfolio (std::shared_ptr whose deleter is
  *   ww_snapshot_free): copying is cheap (a reference count), the last copy
  *   frees it, also long after the watcher is gone. A default-constructed or
@@ -42,32 +57,40 @@
  *   ranges and every std::string_view they hand out BORROW from the
  *   snapshot (or `changes`) they came from: keep (a copy of) that alive
  *   while using them.
+ * - discover() returns values (`discovered_endpoint`, owning their strings):
+ *   the library's array is copied and freed at once.
  *
  * Errors
  * - Failures throw `whalewatcher::error` (a std::runtime_error): status() is
  *   the ww_status, what() the library's message (ww_last_error_message(),
  *   read on the failing thread right after the failing call), or the
  *   wrapper's own message for arguments it refuses before calling the
- *   library (status WW_STATUS_INVALID_ARG).
+ *   library (status WW_STATUS_INVALID_ARG) and for calls of a closed
+ *   watcher (WW_STATUS_CLOSED).
  * - watcher::ready() and watcher::wait() return false on timeout instead of
  *   throwing; watcher::wait_ready() throws on timeout too; try_ready() and
  *   try_wait() never throw and return the raw status (then
- *   last_error_message() tells why).
+ *   last_error_message() tells why, unless the watcher was closed).
  * - Accessors of snapshots, views and changes never throw and never fail.
  *
  * Threads
- * - A watcher may be used (ready*, wait, snapshot, event_fd) from any number
- *   of threads at the same time.
- * - Destroying, moving, assigning or close()-ing a watcher must be the last
- *   use of it, as for ww_close, with one exception: it may happen while
- *   other threads are blocked in ready(), wait_ready() or wait() (or the
- *   try_ forms) of it. Those wake at once and throw `error` with
- *   WW_STATUS_CLOSED (try_* return it); close() returns once they have
- *   left the library, and they touch the watcher object no more. No call
- *   may start once close() has begun: a thread that is not known to be
- *   blocked in a wait (e.g. one that loops over wait() and snapshot()) must
- *   be stopped otherwise before (a flag it checks between bounded waits,
- *   or poll() on event_fd() together with a descriptor of your own).
+ * - A watcher may be used (ready*, wait, snapshot, event_fd, acknowledge,
+ *   shutdown, close) from any number of threads at the same time.
+ * - shutdown() stops a watcher from any thread at any time without
+ *   releasing it: the threads blocked in its ready*() or wait() wake and
+ *   throw `error` WW_STATUS_CLOSED (try_* return it), and so does every
+ *   later ready*() or wait(), at once; snapshot() keeps working. To stop
+ *   threads that use a watcher: shutdown(), join them, destroy it.
+ * - close() may also run while other threads use the watcher: it shuts it
+ *   down, waits until the calls in progress have returned (at once), then
+ *   releases it (ww_close); later calls throw `error` WW_STATUS_CLOSED.
+ * - Destroying, moving, assigning or swapping a watcher object must be the
+ *   last use of it, with one exception: it may be destroyed while other
+ *   threads are inside its calls, e.g. blocked in wait(). Those end with
+ *   WW_STATUS_CLOSED and touch the object no more; the destructor returns
+ *   once they have left. A thread that may still begin a call (e.g. one
+ *   that loops over wait() and snapshot()) is stopped first: shutdown()
+ *   (or close()), then join it.
  * - A snapshot is immutable: read it from any thread; distinct snapshot
  *   objects sharing one portfolio may be copied and destroyed concurrently
  *   (std::shared_ptr rules). The same holds for `changes`.
@@ -85,6 +108,7 @@
 
 #include "whalewatcher.h"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -98,10 +122,13 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 /* The wrapper is written against this ABI of the C header; a header with a
@@ -168,8 +195,14 @@ private:
 
 /// Which container engine to watch (ww_engine).
 enum class engine_kind : ww_engine {
-    docker = WW_ENGINE_DOCKER,
-    containerd = WW_ENGINE_CONTAINERD,
+    docker = WW_ENGINE_DOCKER,         ///< Docker, or another engine speaking the Docker API
+    containerd = WW_ENGINE_CONTAINERD, ///< containerd, in all namespaces but the ignored ones
+    cri = WW_ENGINE_CRI,               ///< a runtime speaking Kubernetes' CRI API (CRI-O, containerd's CRI plugin)
+    podman = WW_ENGINE_PODMAN,         ///< podman's API service (`podman system service`)
+    /// Options only (an engine_view is never of this kind): every engine
+    /// this host runs, as discover() finds them, at start and every
+    /// options::discover_interval, in one watcher; the endpoint must be "".
+    automatic = WW_ENGINE_AUTO,
 };
 
 /// Where a watcher stands with one engine (ww_engine_state).
@@ -196,13 +229,19 @@ enum class backoff_policy : ww_backoff {
     exponential = WW_BACKOFF_EXPONENTIAL, ///< from backoff_initial, x1.5, up to backoff_max
 };
 
-/// "docker", "containerd"; "unknown" for other values.
+/// "docker", "containerd", "cri", "podman", "auto"; "unknown" for other values.
 [[nodiscard]] constexpr std::string_view name(engine_kind k) noexcept {
     switch (k) {
     case engine_kind::docker:
         return "docker";
     case engine_kind::containerd:
         return "containerd";
+    case engine_kind::cri:
+        return "cri";
+    case engine_kind::podman:
+        return "podman";
+    case engine_kind::automatic:
+        return "auto";
     }
     return "unknown";
 }
@@ -287,6 +326,31 @@ namespace detail {
     return std::chrono::system_clock::time_point(
         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
 }
+
+/// Blocks SIGPIPE on the calling thread for its life; the threads it starts
+/// meanwhile inherit that mask. A SIGPIPE raised on such a thread (a write
+/// to a socket whose peer hung up) stays pending there instead of ending
+/// the program, and goes with the thread.
+class sigpipe_blocked {
+public:
+    sigpipe_blocked() noexcept {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        blocked_ = pthread_sigmask(SIG_BLOCK, &set, &old_) == 0;
+    }
+    ~sigpipe_blocked() {
+        if (blocked_) {
+            pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+        }
+    }
+    sigpipe_blocked(const sigpipe_blocked &) = delete;
+    sigpipe_blocked &operator=(const sigpipe_blocked &) = delete;
+
+private:
+    sigset_t old_{};
+    bool blocked_ = false;
+};
 
 /// What a view of a snapshot needs besides its C struct: the portfolio it
 /// is part of (for engine indices). Views of labels need nothing.
@@ -427,18 +491,23 @@ class engine_view {
 public:
     explicit engine_view(const ww_engine_info &e) noexcept : e_(&e) {}
 
-    /// engine_kind::docker or engine_kind::containerd.
+    /// engine_kind::docker, containerd, cri or podman (never automatic: an
+    /// engine_kind::automatic watcher shows each engine it found by its own kind).
     [[nodiscard]] engine_kind kind() const noexcept { return static_cast<engine_kind>(e_->kind); }
-    /// "docker.com" or "containerd.io".
+    /// "docker.com", "containerd.io", "podman.io" or "k8s.io/cri-api".
     [[nodiscard]] std::string_view type() const noexcept { return detail::sv(e_->type); }
-    /// The engine's ID, "" until first contact (containerd: the server UUID).
+    /// The engine's ID, "" until first contact (containerd: the server UUID;
+    /// CRI, which has none: the host's name).
     [[nodiscard]] std::string_view id() const noexcept { return detail::sv(e_->id); }
-    /// The engine's version, "" until first contact (containerd: version and revision).
+    /// The engine's version, "" until first contact (containerd: version and
+    /// revision; CRI: runtime name and version).
     [[nodiscard]] std::string_view version() const noexcept { return detail::sv(e_->version); }
     /// The endpoint in use, e.g. "unix:///var/run/docker.sock".
     [[nodiscard]] std::string_view endpoint() const noexcept { return detail::sv(e_->endpoint); }
     /// The PID (in the caller's PID namespace) of the process listening on
-    /// the engine's unix socket; 0 if unknown (TCP, or before first contact).
+    /// the engine's unix socket (the engine itself unless the socket was
+    /// handed to it or belongs to a proxy); 0 if unknown (TCP, or before
+    /// first contact).
     [[nodiscard]] int pid() const noexcept { return static_cast<int>(e_->pid); }
     [[nodiscard]] engine_state state() const noexcept { return static_cast<engine_state>(e_->state); }
     /// The wall clock of the last completed synchronisation; nullopt if none.
@@ -456,7 +525,8 @@ private:
     const ww_engine_info *e_;
 };
 
-/// The engines of a snapshot, in engine index order.
+/// The engines of a snapshot, in the order the watcher found them (an engine
+/// keeps its index for the watcher's life).
 using engine_range = detail::array_range<ww_engine_info, engine_view, detail::no_context>;
 
 /// One alive container.
@@ -467,8 +537,9 @@ public:
 
     /// The engine's full ID; containerd: "NS/ID", or "ID" in namespace "default".
     [[nodiscard]] std::string_view id() const noexcept { return detail::sv(c_->id); }
-    /// Docker: the name without '/'; containerd: label nerdctl/name (else the
-    /// ID), namespaced like the ID.
+    /// Docker, podman: the name without '/'; containerd: label nerdctl/name
+    /// (else the ID), namespaced like the ID; CRI: the container's name in
+    /// its pod, a sandbox's its pod's name.
     [[nodiscard]] std::string_view name() const noexcept { return detail::sv(c_->name); }
     /// The compose project (label com.docker.compose.project), "" if none.
     [[nodiscard]] std::string_view project() const noexcept { return detail::sv(c_->project); }
@@ -485,7 +556,8 @@ public:
     [[nodiscard]] bool paused() const noexcept { return c_->paused; }
     /// Runs privileged (Docker: HostConfig.Privileged); false if unknown.
     [[nodiscard]] bool privileged() const noexcept { return c_->privileged; }
-    /// The Kubernetes pod's name, namespace and UID; "" outside pods.
+    /// The pod's name, namespace and UID (Kubernetes; podman: its pod's name
+    /// and ID, no namespace); "" outside pods.
     [[nodiscard]] std::string_view pod_name() const noexcept { return detail::sv(c_->pod_name); }
     [[nodiscard]] std::string_view pod_namespace() const noexcept { return detail::sv(c_->pod_namespace); }
     [[nodiscard]] std::string_view pod_uid() const noexcept { return detail::sv(c_->pod_uid); }
@@ -591,7 +663,8 @@ public:
     [[nodiscard]] project_range projects() const noexcept {
         return p_ ? project_range(p_->projects, p_->projects_len, p_.get()) : project_range();
     }
-    /// The watcher's engines (at least one; none for an empty snapshot).
+    /// The watcher's engines, in the order found (at least one; none for an
+    /// empty snapshot, or an engine_kind::automatic watcher that found none).
     [[nodiscard]] engine_range engines() const noexcept {
         return p_ ? engine_range(p_->engines, p_->engines_len) : engine_range();
     }
@@ -777,7 +850,13 @@ private:
 struct options {
     engine_kind engine = engine_kind::docker;
     /// "" for the default: Docker: DOCKER_HOST, else unix:///var/run/docker.sock;
-    /// containerd: CONTAINERD_ADDRESS, else /run/containerd/containerd.sock.
+    /// containerd: CONTAINERD_ADDRESS, else /run/containerd/containerd.sock;
+    /// podman: CONTAINER_HOST, else /run/podman/podman.sock for root and
+    /// $XDG_RUNTIME_DIR/podman/podman.sock for other users; CRI:
+    /// CONTAINER_RUNTIME_ENDPOINT, else /run/crio/crio.sock. Docker and
+    /// podman take unix:///PATH, tcp://HOST:PORT and http://HOST:PORT;
+    /// containerd and CRI an absolute socket path or unix:///PATH.
+    /// engine_kind::automatic finds its endpoints itself: leave it "".
     std::string endpoint;
     backoff_policy backoff = backoff_policy::exponential;
     /// First retry delay; 0: 500 ms.
@@ -788,9 +867,29 @@ struct options {
     std::chrono::milliseconds backoff_max_elapsed{0};
     /// Bound of every single engine call; 0: 10 s.
     std::chrono::milliseconds call_timeout{0};
-    /// containerd only: namespaces not to watch. std::nullopt: the default
-    /// ("moby", "k8s.io"); an empty vector: watch all namespaces.
+    /// containerd (also found by engine_kind::automatic): namespaces not to
+    /// watch. std::nullopt: the default, "moby" (Docker's own containers:
+    /// watch them through Docker; Kubernetes' in "k8s.io" are watched); an
+    /// empty vector: watch all namespaces.
     std::optional<std::vector<std::string>> ignored_namespaces;
+    /// How often an engine that sends no events is listed again to learn
+    /// what changed: CRI runtimes (unless cri_events), and a podman whose
+    /// event log is off; 0: 1 s (kubelet's own relist interval).
+    std::chrono::milliseconds cri_poll{0};
+    /// CRI: also follow the runtime's GetContainerEvents stream (relisting
+    /// stays on as its consistency check); false, the default, only
+    /// relists. The stream is shared: on containerd 1.7 every subscriber
+    /// takes events away from the others (kubelet's evented PLEG among
+    /// them), so leave it off on Kubernetes nodes. A runtime without the
+    /// call is only relisted.
+    bool cri_events = false;
+    /// engine_kind::automatic: how often discovery runs again to find
+    /// engines started later and to retire engines gone; 0: 10 s;
+    /// discover_only_at_start: never again after the start.
+    std::chrono::milliseconds discover_interval{0};
+
+    /// discover_interval: discovery runs only at the start.
+    static constexpr std::chrono::milliseconds discover_only_at_start = std::chrono::milliseconds::max();
 };
 
 /// Throws `error` (WW_STATUS_ABI_MISMATCH) unless the loaded library has the
@@ -803,7 +902,84 @@ inline void check_abi() {
     }
 }
 
-/// A watcher of one container engine: owns a ww_watcher (move-only).
+/* ------------------------------------------------------------------ */
+/* discover                                                            */
+/* ------------------------------------------------------------------ */
+
+/// One engine endpoint that answered discover(): a value, owning its strings.
+struct discovered_endpoint {
+    /// engine_kind::docker, containerd, cri or podman (a containerd with
+    /// its CRI plugin is listed once, as containerd).
+    engine_kind kind = engine_kind::docker;
+    /// Usable as options::endpoint (with `kind` as options::engine):
+    /// unix:///PATH or tcp://HOST:PORT. An engine in another mount
+    /// namespace is reached through /proc/PID/root/...
+    std::string endpoint;
+    /// The PID of the engine process serving it (in the caller's PID
+    /// namespace); 0 if unknown.
+    int pid = 0;
+    /// The socket's owner: a rootless engine's user; 0 for TCP.
+    std::uint32_t uid = 0;
+    /// How it was found: "env", "path" or "process".
+    std::string found_by;
+
+    /// Options that watch it: `kind` and `endpoint`, the rest the defaults.
+    [[nodiscard]] whalewatcher::options options() const {
+        whalewatcher::options o;
+        o.engine = kind;
+        o.endpoint = endpoint;
+        return o;
+    }
+};
+
+/// The container engines this host runs (ww_discover): from the environment
+/// (DOCKER_HOST, CONTAINER_HOST, CONTAINERD_ADDRESS,
+/// CONTAINER_RUNTIME_ENDPOINT), the engines' well-known sockets (system,
+/// rootless under /run/user/UID, k3s, microk8s, CRI-O), and the unix sockets
+/// that engine processes (dockerd, containerd, crio, podman, k3s) listen on,
+/// also in other mount namespaces; each confirmed by one probe, all at once,
+/// so the call takes at most about WW_DISCOVER_PROBE_TIMEOUT_MS (1 s). A
+/// socket reachable by several paths is listed once; what does not answer
+/// as an engine is not listed. Any thread. Throws `error`
+/// (WW_STATUS_INTERNAL when no thread or runtime can be made),
+/// std::bad_alloc.
+[[nodiscard]] inline std::vector<discovered_endpoint> discover() {
+    const ww_endpoint *array = nullptr;
+    std::size_t len = 0;
+    ww_status s;
+    {
+        // ww_discover probes on a thread of its own, which inherits this
+        // thread's signal mask and leaves SIGPIPE as it finds it: a probe
+        // that writes to a socket whose peer has hung up (e.g. one of
+        // dockerd's auxiliary sockets) would otherwise end the program.
+        const detail::sigpipe_blocked quiet;
+        s = ww_discover(&array, &len);
+    }
+    if (s != WW_STATUS_OK) {
+        detail::throw_last_error(s);
+    }
+    // Copied, then freed at once (also if copying throws).
+    struct free_endpoints {
+        void operator()(const ww_endpoint *a) const noexcept { ww_endpoints_free(a); }
+    };
+    const std::unique_ptr<const ww_endpoint, free_endpoints> owned(array);
+    std::vector<discovered_endpoint> found;
+    if (array != nullptr) {
+        found.reserve(len);
+        for (std::size_t i = 0; i < len; i++) {
+            const ww_endpoint &e = array[i];
+            found.push_back(discovered_endpoint{static_cast<engine_kind>(e.kind), std::string(detail::sv(e.endpoint)),
+                                                static_cast<int>(e.pid), e.uid, std::string(detail::sv(e.found_by))});
+        }
+    }
+    return found;
+}
+
+/* ------------------------------------------------------------------ */
+/* watcher                                                             */
+/* ------------------------------------------------------------------ */
+
+/// A watcher of container engines: owns a ww_watcher (move-only).
 class watcher {
 public:
     /// Watches Docker at its default endpoint with the default options.
@@ -811,10 +987,10 @@ public:
 
     /// Starts watching at once in the background (not waiting for the engine:
     /// see ready()). Throws `error`: WW_STATUS_INVALID_ARG for a bad option
-    /// (an endpoint with an unsupported scheme or a NUL byte, an ignored
-    /// namespace that is empty or holds ',' or NUL, a negative or too long
-    /// duration, backoff_max below backoff_initial, ...), WW_STATUS_ABI_MISMATCH,
-    /// WW_STATUS_INTERNAL.
+    /// (an endpoint with an unsupported scheme or a NUL byte, an endpoint
+    /// for engine_kind::automatic, an ignored namespace that is empty or
+    /// holds ',' or NUL, a negative or too long duration, backoff_max below
+    /// backoff_initial, ...), WW_STATUS_ABI_MISMATCH, WW_STATUS_INTERNAL.
     explicit watcher(const options &opts) {
         check_abi();
         ww_options raw;
@@ -829,6 +1005,11 @@ public:
         raw.backoff_max_ms = detail::option_ms(opts.backoff_max, "backoff_max");
         raw.backoff_max_elapsed_ms = detail::option_ms(opts.backoff_max_elapsed, "backoff_max_elapsed");
         raw.call_timeout_ms = detail::option_ms(opts.call_timeout, "call_timeout");
+        raw.cri_poll_ms = detail::option_ms(opts.cri_poll, "cri_poll");
+        raw.cri_events = opts.cri_events ? 1 : 0;
+        raw.discover_interval_ms = opts.discover_interval == options::discover_only_at_start
+                                       ? std::numeric_limits<std::uint32_t>::max()
+                                       : detail::option_ms(opts.discover_interval, "discover_interval");
         std::string ignored;
         if (opts.ignored_namespaces) {
             for (const std::string &ns : *opts.ignored_namespaces) {
@@ -847,7 +1028,7 @@ public:
         if (s != WW_STATUS_OK) {
             detail::throw_last_error(s);
         }
-        w_ = w;
+        handle_.store(w);
     }
 
     /// Closes the watcher (see close()).
@@ -855,41 +1036,85 @@ public:
 
     watcher(const watcher &) = delete;
     watcher &operator=(const watcher &) = delete;
-    watcher(watcher &&other) noexcept : w_(std::exchange(other.w_, nullptr)) {}
+    watcher(watcher &&other) noexcept
+        : handle_(other.handle_.exchange(nullptr)), closed_(other.closed_.exchange(false)) {}
     /// Closes this watcher's own ww_watcher first.
     watcher &operator=(watcher &&other) noexcept {
         if (this != &other) {
             close();
-            w_ = std::exchange(other.w_, nullptr);
+            handle_.store(other.handle_.exchange(nullptr));
+            closed_.store(other.closed_.exchange(false));
         }
         return *this;
     }
-    friend void swap(watcher &a, watcher &b) noexcept { std::swap(a.w_, b.w_); }
+    friend void swap(watcher &a, watcher &b) noexcept {
+        ww_watcher *handle = a.handle_.load();
+        a.handle_.store(b.handle_.load());
+        b.handle_.store(handle);
+        const bool closed = a.closed_.load();
+        a.closed_.store(b.closed_.load());
+        b.closed_.store(closed);
+    }
 
-    /// Stops watching now (ww_close); afterwards the watcher is like a
-    /// moved-from one. Threads blocked in ready(), wait_ready() or wait() of
-    /// this watcher wake and throw `error` WW_STATUS_CLOSED; close() returns
-    /// once they have left (see "Threads" at the top). Snapshots and changes
-    /// taken before stay valid; the event descriptor is closed. Idempotent.
+    /// Stops watching without releasing anything (ww_shutdown): threads
+    /// blocked in ready(), wait_ready() or wait() of this watcher wake and
+    /// throw `error` WW_STATUS_CLOSED (try_* return it), and so does every
+    /// later call of those, at once; snapshot() keeps handing out the last
+    /// snapshot; event_fd() becomes readable (so that a thread in poll()
+    /// wakes and finds out). Any thread, any time, also while other threads
+    /// use the watcher, and more than once. The way to stop the threads
+    /// that use a watcher: shutdown(), join them, then destroy it. Does
+    /// nothing when moved-from or closed.
+    void shutdown() const noexcept {
+        const call c(*this);
+        ww_shutdown(c.handle); // NULL: does nothing
+    }
+
+    /// Stops watching and releases everything now: shutdown(), then waits
+    /// until every call of this watcher that has begun has returned (at once,
+    /// given shutdown()), then ww_close. Any thread, any time, also while
+    /// other threads use the watcher: their calls in progress end with
+    /// `error` WW_STATUS_CLOSED (try_* return it) where they wait, and every
+    /// later call throws `error` WW_STATUS_CLOSED (try_* return it, with
+    /// last_error_message() unchanged); shutdown() and close() then do
+    /// nothing. Snapshots and changes taken before stay valid; the event
+    /// descriptor is closed. A moved-from watcher stays moved-from.
+    /// Idempotent; a close() concurrent with another returns at once.
     void close() noexcept {
-        if (w_ != nullptr) {
-            // The handle is cleared only after ww_close, which returns once
-            // every waiter has left, so a waiter's read of it comes first.
-            ww_close(w_);
-            w_ = nullptr;
+        if (handle_.load() == nullptr) {
+            return;
         }
+        // Set first, so that a call that finds no handle knows why.
+        closed_.store(true);
+        ww_watcher *const w = handle_.exchange(nullptr);
+        if (w == nullptr) {
+            return; // another close() has it
+        }
+        // A call counts itself in before it reads the handle (see `call`):
+        // one that read it before the exchange is counted here. Shut down,
+        // such calls return at once.
+        ww_shutdown(w);
+        for (unsigned spins = 0; calls_.load() != 0; spins++) {
+            if (spins < 100) {
+                std::this_thread::yield();
+            } else {
+                std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
+        }
+        ww_close(w);
     }
 
     /// Waits up to `timeout` (negative: no limit; 0: just look; at most
     /// INT32_MAX ms, about 24.8 days, longer ones are cut) for the first
-    /// full synchronisation. True once synchronised (also while a later
+    /// full synchronisation (engine_kind::automatic: with every engine found
+    /// at the start). True once synchronised (also while a later
     /// resynchronisation runs); false when the time ran out (then
     /// last_error_message() names the latest engine trouble). Throws `error`:
     /// WW_STATUS_ENGINE once the watcher gave up under its backoff policy
-    /// (final), WW_STATUS_CLOSED when closed while waiting,
-    /// WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when moved-from/closed.
+    /// (final), WW_STATUS_CLOSED when shut down or closed (also while
+    /// waiting), WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when moved-from.
     [[nodiscard]] bool ready(std::chrono::milliseconds timeout) const {
-        ww_status s = ww_ready(w_, detail::timeout_ms(timeout));
+        const ww_status s = checked_ready(timeout);
         if (s == WW_STATUS_OK) {
             return true;
         }
@@ -902,16 +1127,18 @@ public:
     /// Like ready(), but a timeout throws too (WW_STATUS_TIMEOUT, with the
     /// latest engine trouble as message). Default: no limit.
     void wait_ready(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const {
-        ww_status s = ww_ready(w_, detail::timeout_ms(timeout));
+        const ww_status s = checked_ready(timeout);
         if (s != WW_STATUS_OK) {
             detail::throw_last_error(s);
         }
     }
 
     /// ww_ready as it is: never throws; the status, and for a failure
-    /// last_error_message() on this thread.
+    /// last_error_message() on this thread (except for a closed watcher:
+    /// WW_STATUS_CLOSED, the message unchanged).
     [[nodiscard]] ww_status try_ready(std::chrono::milliseconds timeout) const noexcept {
-        return ww_ready(w_, detail::timeout_ms(timeout));
+        const call c(*this);
+        return c.closed ? WW_STATUS_CLOSED : ww_ready(c.handle, detail::timeout_ms(timeout));
     }
 
     /// Waits up to `timeout` (as for ready(); default: no limit) until a
@@ -920,12 +1147,12 @@ public:
     /// then take a new snapshot: nothing published in between is missed.
     /// True when a newer generation exists; false when the time ran out.
     /// Throws `error`: WW_STATUS_ENGINE when nothing newer exists and nothing
-    /// can change anymore (every engine gave up), WW_STATUS_CLOSED when
-    /// closed while waiting, WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when
-    /// moved-from/closed.
+    /// can change anymore (every engine gave up), WW_STATUS_CLOSED when shut
+    /// down or closed (also while waiting), WW_STATUS_INTERNAL,
+    /// WW_STATUS_NULL_ARG when moved-from.
     [[nodiscard]] bool wait(std::uint64_t after_generation,
                             std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const {
-        ww_status s = ww_wait(w_, after_generation, detail::timeout_ms(timeout));
+        const ww_status s = checked_wait(after_generation, timeout);
         if (s == WW_STATUS_OK) {
             return true;
         }
@@ -942,18 +1169,28 @@ public:
     }
 
     /// ww_wait as it is: never throws; the status, and for a failure
-    /// last_error_message() on this thread.
+    /// last_error_message() on this thread (except for a closed watcher:
+    /// WW_STATUS_CLOSED, the message unchanged).
     [[nodiscard]] ww_status try_wait(std::uint64_t after_generation,
                                      std::chrono::milliseconds timeout) const noexcept {
-        return ww_wait(w_, after_generation, detail::timeout_ms(timeout));
+        const call c(*this);
+        return c.closed ? WW_STATUS_CLOSED : ww_wait(c.handle, after_generation, detail::timeout_ms(timeout));
     }
 
     /// The current snapshot (never talks to the engine, never waits);
-    /// generation 0 and no containers before the first synchronisation.
-    /// Throws `error` WW_STATUS_NULL_ARG when moved-from/closed, std::bad_alloc.
+    /// generation 0 and no containers before the first synchronisation; the
+    /// last one after shutdown(). Throws `error` WW_STATUS_CLOSED when
+    /// closed, WW_STATUS_NULL_ARG when moved-from; std::bad_alloc.
     [[nodiscard]] whalewatcher::snapshot snapshot() const {
         const ww_portfolio *p = nullptr;
-        ww_status s = ww_snapshot(w_, &p);
+        ww_status s;
+        {
+            const call c(*this);
+            if (c.closed) {
+                throw_closed("ww_snapshot");
+            }
+            s = ww_snapshot(c.handle, &p);
+        }
         if (s != WW_STATUS_OK) {
             detail::throw_last_error(s);
         }
@@ -962,17 +1199,25 @@ public:
 
     /// The watcher's event descriptor (ww_event_fd), for poll/epoll/select:
     /// readable once a generation newer than the one last acknowledged
-    /// exists (at once if anything was published before the first call).
-    /// When readable: acknowledge(), then take the snapshot, then compare
-    /// (diff()) with the previous one; a change after acknowledge() makes it
-    /// readable again. The same descriptor on every call; it belongs to the
-    /// watcher (never close it; close() does, so stop polling it before).
-    /// Non-blocking, close-on-exec, for one consumer. Throws `error`:
-    /// WW_STATUS_INTERNAL when no descriptor can be made, WW_STATUS_NULL_ARG
-    /// when moved-from/closed.
+    /// exists (at once if anything was published before the first call),
+    /// and after shutdown(). When readable: acknowledge(), then take the
+    /// snapshot, then compare (diff()) with the previous one; a change after
+    /// acknowledge() makes it readable again. The same descriptor on every
+    /// call; it belongs to the watcher (never close it; close() does, so
+    /// stop polling it before). Non-blocking, close-on-exec, for one
+    /// consumer. Throws `error`: WW_STATUS_INTERNAL when no descriptor can
+    /// be made, WW_STATUS_CLOSED when closed, WW_STATUS_NULL_ARG when
+    /// moved-from.
     [[nodiscard]] int event_fd() const {
         int fd = -1;
-        ww_status s = ww_event_fd(w_, &fd);
+        ww_status s;
+        {
+            const call c(*this);
+            if (c.closed) {
+                throw_closed("ww_event_fd");
+            }
+            s = ww_event_fd(c.handle, &fd);
+        }
         if (s != WW_STATUS_OK) {
             detail::throw_last_error(s);
         }
@@ -984,33 +1229,109 @@ public:
     /// false if not. Throws `error` as event_fd(), std::system_error if the
     /// read fails otherwise.
     bool acknowledge() const {
-        const int fd = event_fd();
+        int fd = -1;
+        ww_status s;
+        int read_error = 0;
+        bool acknowledged = false;
+        {
+            // The descriptor stays open while the call is counted in.
+            const call c(*this);
+            if (c.closed) {
+                throw_closed("ww_event_fd");
+            }
+            s = ww_event_fd(c.handle, &fd);
+            if (s == WW_STATUS_OK) {
+                read_error = read_event_fd(fd, acknowledged);
+            }
+        }
+        if (s != WW_STATUS_OK) {
+            detail::throw_last_error(s);
+        }
+        if (read_error != 0) {
+            throw std::system_error(read_error, std::generic_category(), "whalewatcher: reading the event descriptor");
+        }
+        return acknowledged;
+    }
+
+    /// False when moved-from or closed.
+    [[nodiscard]] bool valid() const noexcept { return handle_.load() != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    /// The C watcher (NULL when moved-from or closed); still owned by this
+    /// object, and valid only until close() begins.
+    [[nodiscard]] ww_watcher *native_handle() const noexcept { return handle_.load(); }
+
+private:
+    /// One call of the handle, counted in for its duration so that close()
+    /// releases the handle only once no call uses it. `handle` is NULL when
+    /// moved-from or closed (then `closed`). The count is the call's last
+    /// touch of the watcher: once it drops, a close() in progress may free
+    /// the handle, and a destructor in progress the watcher.
+    class call {
+    public:
+        explicit call(const watcher &w) noexcept : calls_(w.calls_) {
+            calls_.fetch_add(1);
+            handle = w.handle_.load();
+            closed = handle == nullptr && w.closed_.load();
+        }
+        ~call() { calls_.fetch_sub(1); }
+        call(const call &) = delete;
+        call &operator=(const call &) = delete;
+
+        ww_watcher *handle;
+        bool closed;
+
+    private:
+        std::atomic<std::size_t> &calls_;
+    };
+
+    [[noreturn]] static void throw_closed(const char *function) {
+        throw error(WW_STATUS_CLOSED, std::string("whalewatcher: ") + function + ": the watcher is closed");
+    }
+
+    /// try_ready(), except that a closed watcher throws.
+    [[nodiscard]] ww_status checked_ready(std::chrono::milliseconds timeout) const {
+        const call c(*this);
+        if (c.closed) {
+            throw_closed("ww_ready");
+        }
+        return ww_ready(c.handle, detail::timeout_ms(timeout));
+    }
+
+    /// try_wait(), except that a closed watcher throws.
+    [[nodiscard]] ww_status checked_wait(std::uint64_t after_generation, std::chrono::milliseconds timeout) const {
+        const call c(*this);
+        if (c.closed) {
+            throw_closed("ww_wait");
+        }
+        return ww_wait(c.handle, after_generation, detail::timeout_ms(timeout));
+    }
+
+    /// Reads the event descriptor's 8 bytes: 0 (and whether there were
+    /// any), or the errno of a failed read.
+    static int read_event_fd(int fd, bool &acknowledged) noexcept {
         for (;;) {
             std::uint64_t count = 0;
-            ssize_t n = ::read(fd, &count, sizeof count);
+            const ssize_t n = ::read(fd, &count, sizeof count);
             if (n == static_cast<ssize_t>(sizeof count)) {
-                return true;
+                acknowledged = true;
+                return 0;
             }
             if (n < 0 && errno == EINTR) {
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                return false;
+                acknowledged = false;
+                return 0;
             }
-            throw std::system_error(n < 0 ? errno : EIO, std::generic_category(),
-                                    "whalewatcher: reading the event descriptor");
+            return n < 0 ? errno : EIO;
         }
     }
 
-    /// False when moved-from or closed.
-    [[nodiscard]] bool valid() const noexcept { return w_ != nullptr; }
-    explicit operator bool() const noexcept { return valid(); }
-
-    /// The C watcher (NULL when moved-from/closed); still owned by this object.
-    [[nodiscard]] ww_watcher *native_handle() const noexcept { return w_; }
-
-private:
-    ww_watcher *w_ = nullptr;
+    std::atomic<ww_watcher *> handle_{nullptr};
+    std::atomic<bool> closed_{false};
+    /// Calls of the handle in progress (see `call`).
+    mutable std::atomic<std::size_t> calls_{0};
 };
 
 } // namespace whalewatcher

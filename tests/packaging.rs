@@ -113,6 +113,7 @@ fn make_install_lays_out_a_relocatable_tree_and_uninstall_removes_it() {
     let v = env!("CARGO_PKG_VERSION");
     let n = WW_ABI_VERSION;
     let mut want = vec![
+        format!("bin/whalewatch"),
         format!("include/whalewatcher.h"),
         format!("include/whalewatcher.hpp"),
         format!("lib/cmake/whalewatcher/whalewatcher-config-version.cmake"),
@@ -142,6 +143,18 @@ fn make_install_lays_out_a_relocatable_tree_and_uninstall_removes_it() {
             .arg("whalewatcher"))
     };
     assert_eq!(pc(&["--modversion"]).trim(), v);
+    // So does whalewatch: it finds the library beside its own directory
+    // (rpath $ORIGIN/../lib), not through cargo's LD_LIBRARY_PATH.
+    let dynamic = run(Command::new("readelf").arg("-d").arg(moved.join("bin/whalewatch")));
+    assert!(dynamic.contains("[$ORIGIN/../lib]"), "{dynamic}");
+    assert!(dynamic.contains(&format!("Shared library: [libwhalewatcher.so.{n}]")), "{dynamic}");
+    let out = Command::new(moved.join("bin/whalewatch"))
+        .arg("--version")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("run the moved whalewatch");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("whalewatch {v} (libwhalewatcher {v}, ABI {n})\n"));
     let flag_dir = |out: String, flag: &str| -> std::path::PathBuf {
         let dir =
             out.split_whitespace().find_map(|f| f.strip_prefix(flag)).unwrap_or_else(|| panic!("no {flag} in {out}"));

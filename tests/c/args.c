@@ -35,9 +35,14 @@ enum call {
     FIND_ID_NULL_P,  /* returns NULL */
     FIND_ID_NULL_ID, /* returns NULL */
     FIND_PID_NULL_P, /* returns NULL */
+    DISCOVER_NULL_OUT,
+    DISCOVER_NULL_LEN,
+    DISCOVER_NULL_ALL,
     CLOSE_NULL,      /* no-ops: nothing happens, the last error stays */
+    SHUTDOWN_NULL,
     SNAPSHOT_FREE_NULL,
     CHANGES_FREE_NULL,
+    ENDPOINTS_FREE_NULL,
     OPTIONS_INIT_NULL
 };
 
@@ -45,7 +50,7 @@ struct bad_input {
     const char *what;
     enum call call;
     /* NEW, NEW_GIVES_UP: edits options fresh from ww_options_init (in a
-     * zeroed buffer of 64 bytes), with `arg`. */
+     * zeroed buffer of NEWER_SIZE bytes), with `arg`. */
     void (*build)(ww_options *o, const char *arg);
     const char *arg;
     ww_status want;
@@ -70,6 +75,22 @@ static void docker_endpoint(ww_options *o, const char *arg) {
 
 static void ctrd_endpoint(ww_options *o, const char *arg) {
     o->engine = WW_ENGINE_CONTAINERD;
+    o->endpoint = arg;
+}
+
+static void cri_endpoint(ww_options *o, const char *arg) {
+    o->engine = WW_ENGINE_CRI;
+    o->endpoint = arg;
+}
+
+static void podman_endpoint(ww_options *o, const char *arg) {
+    o->engine = WW_ENGINE_PODMAN;
+    o->endpoint = arg;
+}
+
+/* WW_ENGINE_AUTO with endpoint `arg` (NULL: none). */
+static void auto_endpoint(ww_options *o, const char *arg) {
+    o->engine = WW_ENGINE_AUTO;
     o->endpoint = arg;
 }
 
@@ -103,10 +124,13 @@ static void struct_size(ww_options *o, const char *arg) {
     o->struct_size = (uint32_t)number(arg);
 }
 
-/* A newer caller's 64-byte struct with byte `arg` (beyond the known ones) set. */
+/* A newer caller's struct: 16 bytes more than this program knows. */
+#define NEWER_SIZE (sizeof(ww_options) + 16)
+
+/* A newer caller's struct with byte `arg` (beyond the known ones) set. */
 static void larger_with_tail_byte(ww_options *o, const char *arg) {
     o->endpoint = g_missing_endpoint;
-    o->struct_size = 64;
+    o->struct_size = (uint32_t)NEWER_SIZE;
     ((unsigned char *)o)[number(arg)] = 1;
 }
 
@@ -155,6 +179,7 @@ static bool run_case(const struct bad_input *c, const struct fixture *f) {
     ww_watcher *w = (ww_watcher *)sentinel;
     const ww_portfolio *p = (const ww_portfolio *)sentinel;
     const ww_change *changes = (const ww_change *)sentinel;
+    const ww_endpoint *endpoints = (const ww_endpoint *)sentinel;
     size_t len = 7;
     int fd = -7;
     const ww_container *found = NULL;
@@ -162,7 +187,7 @@ static bool run_case(const struct bad_input *c, const struct fixture *f) {
     double t0 = now_ms(), took;
     union {
         ww_options o;
-        unsigned char bytes[64];
+        unsigned char bytes[NEWER_SIZE];
     } opts;
     char before[512];
 
@@ -225,19 +250,34 @@ static bool run_case(const struct bad_input *c, const struct fixture *f) {
     case FIND_PID_NULL_P:
         found = ww_portfolio_find_pid(NULL, g_docker.pid);
         break;
+    case DISCOVER_NULL_OUT:
+        s = ww_discover(NULL, &len);
+        break;
+    case DISCOVER_NULL_LEN:
+        s = ww_discover(&endpoints, NULL);
+        break;
+    case DISCOVER_NULL_ALL:
+        s = ww_discover(NULL, NULL);
+        break;
     case CLOSE_NULL:
+    case SHUTDOWN_NULL:
     case SNAPSHOT_FREE_NULL:
     case CHANGES_FREE_NULL:
+    case ENDPOINTS_FREE_NULL:
     case OPTIONS_INIT_NULL:
         /* A known last error first: the no-op must leave it. */
         CHECK(ww_ready(NULL, 0) == WW_STATUS_NULL_ARG);
         snprintf(before, sizeof before, "%s", last_error());
         if (c->call == CLOSE_NULL) {
             ww_close(NULL);
+        } else if (c->call == SHUTDOWN_NULL) {
+            ww_shutdown(NULL);
         } else if (c->call == SNAPSHOT_FREE_NULL) {
             ww_snapshot_free(NULL);
         } else if (c->call == CHANGES_FREE_NULL) {
             ww_changes_free(NULL);
+        } else if (c->call == ENDPOINTS_FREE_NULL) {
+            ww_endpoints_free(NULL);
         } else {
             ww_options_init(NULL, sizeof(ww_options));
             ww_options_init(NULL, 0);
@@ -260,6 +300,7 @@ static bool run_case(const struct bad_input *c, const struct fixture *f) {
     CHECK(w == (ww_watcher *)sentinel);
     CHECK(p == (const ww_portfolio *)sentinel);
     CHECK(changes == (const ww_change *)sentinel && len == 7);
+    CHECK(endpoints == (const ww_endpoint *)sentinel);
     CHECK(fd == -7);
     CHECKF(c->call == NEW || took < 500.0, "took %.0f ms", took);
     CHECK(message_ok(c));
@@ -273,6 +314,9 @@ out:
     }
     if (changes != (const ww_change *)sentinel) {
         ww_changes_free(changes);
+    }
+    if (endpoints != (const ww_endpoint *)sentinel) {
+        ww_endpoints_free(endpoints);
     }
     return ok;
 }
@@ -359,6 +403,7 @@ static void remove_not_sockets(struct not_sockets *n) {
 #define PORT_RANGE "port from 1 to 65535"
 #define NOT_A_NAMESPACE "is not a containerd namespace name"
 #define SOCKET_TOO_LONG "longer than the 107 a unix socket takes"
+#define KNOWN_SIZES "this library knows [48, 56, 64]"
 
 static bool test_bad_input_matrix(void) {
     bool ok = true;
@@ -415,35 +460,67 @@ static bool test_bad_input_matrix(void) {
              "ww_portfolio_find_id: id is NULL", NULL, 0},
             {"ww_portfolio_find_pid(NULL, pid) is NULL", FIND_PID_NULL_P, NULL, NULL, WW_STATUS_NULL_ARG,
              "ww_portfolio_find_pid: p is NULL", NULL, 0},
+            {"ww_discover(NULL, &len)", DISCOVER_NULL_OUT, NULL, NULL, WW_STATUS_NULL_ARG, "ww_discover: out is NULL",
+             NULL, 0},
+            {"ww_discover(&out, NULL)", DISCOVER_NULL_LEN, NULL, NULL, WW_STATUS_NULL_ARG, "ww_discover: len is NULL",
+             NULL, 0},
+            {"ww_discover(NULL, NULL)", DISCOVER_NULL_ALL, NULL, NULL, WW_STATUS_NULL_ARG, "ww_discover: out is NULL",
+             NULL, 0},
             {"ww_close(NULL) does nothing", CLOSE_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
+            {"ww_shutdown(NULL) does nothing", SHUTDOWN_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
             {"ww_snapshot_free(NULL) does nothing", SNAPSHOT_FREE_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
             {"ww_changes_free(NULL) does nothing", CHANGES_FREE_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
+            {"ww_endpoints_free(NULL) does nothing", ENDPOINTS_FREE_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
             {"ww_options_init(NULL, n) does nothing", OPTIONS_INIT_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
 
-            /* struct_size: ABI 2 knows one size; the layouts of ABI 1 (32 and
-             * 40 bytes) are refused too. */
+            /* struct_size: ABI 2 knows three sizes (48, 56 and 64 bytes: the
+             * struct grew twice at its end); sizes in between, and the
+             * layouts of ABI 1 (32 and 40 bytes), are refused. */
             {"struct_size 0", NEW, struct_size, "0", WW_STATUS_ABI_MISMATCH, "struct_size is 0;",
              "ww_options_init", 0},
-            {"struct_size 1", NEW, struct_size, "1", WW_STATUS_ABI_MISMATCH, "struct_size is 1;", "knows [48]", 0},
-            {"struct_size 4", NEW, struct_size, "4", WW_STATUS_ABI_MISMATCH, "struct_size is 4;", "knows [48]", 0},
-            {"struct_size 31", NEW, struct_size, "31", WW_STATUS_ABI_MISMATCH, "struct_size is 31;", "knows [48]", 0},
+            {"struct_size 1", NEW, struct_size, "1", WW_STATUS_ABI_MISMATCH, "struct_size is 1;", KNOWN_SIZES, 0},
+            {"struct_size 4", NEW, struct_size, "4", WW_STATUS_ABI_MISMATCH, "struct_size is 4;", KNOWN_SIZES, 0},
+            {"struct_size 31", NEW, struct_size, "31", WW_STATUS_ABI_MISMATCH, "struct_size is 31;", KNOWN_SIZES, 0},
             {"struct_size 32 (ABI 1's first layout)", NEW, struct_size, "32", WW_STATUS_ABI_MISMATCH,
-             "struct_size is 32;", "knows [48]", 0},
-            {"struct_size 33", NEW, struct_size, "33", WW_STATUS_ABI_MISMATCH, "struct_size is 33;", "knows [48]", 0},
-            {"struct_size 39", NEW, struct_size, "39", WW_STATUS_ABI_MISMATCH, "struct_size is 39;", "knows [48]", 0},
+             "struct_size is 32;", KNOWN_SIZES, 0},
+            {"struct_size 33", NEW, struct_size, "33", WW_STATUS_ABI_MISMATCH, "struct_size is 33;", KNOWN_SIZES, 0},
+            {"struct_size 39", NEW, struct_size, "39", WW_STATUS_ABI_MISMATCH, "struct_size is 39;", KNOWN_SIZES, 0},
             {"struct_size 40 (ABI 1's second layout)", NEW, struct_size, "40", WW_STATUS_ABI_MISMATCH,
-             "struct_size is 40;", "knows [48]", 0},
-            {"struct_size 41", NEW, struct_size, "41", WW_STATUS_ABI_MISMATCH, "struct_size is 41;", "knows [48]", 0},
-            {"struct_size 47", NEW, struct_size, "47", WW_STATUS_ABI_MISMATCH, "struct_size is 47;", "knows [48]", 0},
-            {"a newer caller's 64-byte struct with byte 48 set", NEW, larger_with_tail_byte, "48",
-             WW_STATUS_ABI_MISMATCH, "struct_size is 64;", "byte 48 beyond them is set", 0},
-            {"a newer caller's 64-byte struct with byte 63 set", NEW, larger_with_tail_byte, "63",
-             WW_STATUS_ABI_MISMATCH, "struct_size is 64;", "byte 63 beyond them is set", 0},
+             "struct_size is 40;", KNOWN_SIZES, 0},
+            {"struct_size 41", NEW, struct_size, "41", WW_STATUS_ABI_MISMATCH, "struct_size is 41;", KNOWN_SIZES, 0},
+            {"struct_size 47", NEW, struct_size, "47", WW_STATUS_ABI_MISMATCH, "struct_size is 47;", KNOWN_SIZES, 0},
+            {"struct_size 48 (ABI 2's first layout)", NEW, struct_size, "48", WW_STATUS_OK, NULL, NULL, 0},
+            {"struct_size 49", NEW, struct_size, "49", WW_STATUS_ABI_MISMATCH, "struct_size is 49;", KNOWN_SIZES, 0},
+            {"struct_size 52 (half of the second layout's addition)", NEW, struct_size, "52", WW_STATUS_ABI_MISMATCH,
+             "struct_size is 52;", KNOWN_SIZES, 0},
+            {"struct_size 55", NEW, struct_size, "55", WW_STATUS_ABI_MISMATCH, "struct_size is 55;", KNOWN_SIZES, 0},
+            {"struct_size 56 (ABI 2's second layout)", NEW, struct_size, "56", WW_STATUS_OK, NULL, NULL, 0},
+            {"struct_size 57", NEW, struct_size, "57", WW_STATUS_ABI_MISMATCH, "struct_size is 57;", KNOWN_SIZES, 0},
+            {"struct_size 60 (the third layout without its padding)", NEW, struct_size, "60",
+             WW_STATUS_ABI_MISMATCH, "struct_size is 60;", KNOWN_SIZES, 0},
+            {"struct_size 63", NEW, struct_size, "63", WW_STATUS_ABI_MISMATCH, "struct_size is 63;", KNOWN_SIZES, 0},
+            {"struct_size 64 (ABI 2's third layout)", NEW, struct_size, "64", WW_STATUS_OK, NULL, NULL, 0},
+            {"a newer caller's 80-byte struct, its tail zero", NEW, struct_size, "80", WW_STATUS_OK, NULL, NULL, 0},
+            {"a newer caller's 80-byte struct with byte 64 set", NEW, larger_with_tail_byte, "64",
+             WW_STATUS_ABI_MISMATCH, "struct_size is 80;", "byte 64 beyond them is set", 0},
+            {"a newer caller's 80-byte struct with byte 79 set", NEW, larger_with_tail_byte, "79",
+             WW_STATUS_ABI_MISMATCH, "struct_size is 80;", "byte 79 beyond them is set", 0},
 
             /* engine and backoff. */
             {"engine 0", NEW, engine_number, "0", WW_STATUS_INVALID_ARG, "unknown engine 0",
-             "WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2", 0},
-            {"engine 3", NEW, engine_number, "3", WW_STATUS_INVALID_ARG, "unknown engine 3", NULL, 0},
+             "(known: WW_ENGINE_DOCKER = 1, WW_ENGINE_CONTAINERD = 2, WW_ENGINE_CRI = 3, WW_ENGINE_PODMAN = 4, "
+             "WW_ENGINE_AUTO = 5)",
+             0},
+            {"engine 1 (Docker)", NEW, engine_number, "1", WW_STATUS_OK, NULL, NULL, 0},
+            {"engine 2 (containerd)", NEW, engine_number, "2", WW_STATUS_OK, NULL, NULL, 0},
+            {"engine 3 (CRI)", NEW, engine_number, "3", WW_STATUS_OK, NULL, NULL, 0},
+            {"engine 4 (podman)", NEW, engine_number, "4", WW_STATUS_OK, NULL, NULL, 0},
+            {"engine 5 (AUTO) with an endpoint", NEW, engine_number, "5", WW_STATUS_INVALID_ARG,
+             "WW_ENGINE_AUTO finds its endpoints itself", "endpoint must be NULL", 0},
+            {"engine 5 (AUTO) with endpoint \"\"", NEW, auto_endpoint, "", WW_STATUS_INVALID_ARG,
+             "WW_ENGINE_AUTO finds its endpoints itself", "endpoint must be NULL", 0},
+            {"engine 5 (AUTO) without an endpoint", NEW, auto_endpoint, NULL, WW_STATUS_OK, NULL, NULL, 0},
+            {"engine 6", NEW, engine_number, "6", WW_STATUS_INVALID_ARG, "ww_new: unknown engine 6", NULL, 0},
             {"engine 99", NEW, engine_number, "99", WW_STATUS_INVALID_ARG, "ww_new: unknown engine 99", NULL, 0},
             {"engine UINT32_MAX", NEW, engine_number, "4294967295", WW_STATUS_INVALID_ARG,
              "unknown engine 4294967295", NULL, 0},
@@ -540,6 +617,34 @@ static bool test_bad_input_matrix(void) {
             {"containerd: bare path of 100 000 bytes", NEW, ctrd_endpoint, unix_long + strlen("unix://"),
              WW_STATUS_INVALID_ARG, SOCKET_TOO_LONG, NULL, 0},
 
+            /* podman endpoints: as Docker's. */
+            {"podman endpoint not UTF-8", NEW, podman_endpoint, "unix:///tmp/\xff\xfe.sock", WW_STATUS_INVALID_ARG,
+             "ww_new: endpoint", "is not valid UTF-8", 0},
+            {"podman: ssh://", NEW, podman_endpoint, "ssh://host", WW_STATUS_INVALID_ARG, NULL, "unknown scheme", 0},
+            {"podman: a bare path", NEW, podman_endpoint, "/run/podman/podman.sock", WW_STATUS_INVALID_ARG, NULL,
+             "unknown scheme", 0},
+            {"podman: a relative socket path", NEW, podman_endpoint, "unix://podman.sock", WW_STATUS_INVALID_ARG,
+             NULL, "socket path must be absolute", 0},
+            {"podman: tcp without a port", NEW, podman_endpoint, "tcp://127.0.0.1", WW_STATUS_INVALID_ARG, NULL,
+             PORT_RANGE, 0},
+            {"podman: unix path of 100 000 bytes", NEW, podman_endpoint, unix_long, WW_STATUS_INVALID_ARG,
+             SOCKET_TOO_LONG, path_bytes, 0},
+            {"podman: tcp://HOST:PORT", NEW, podman_endpoint, "tcp://127.0.0.1:1", WW_STATUS_OK, NULL, NULL, 0},
+
+            /* CRI endpoints: as containerd's. */
+            {"CRI endpoint not UTF-8", NEW, cri_endpoint, "/tmp/\xff\xfe.sock", WW_STATUS_INVALID_ARG,
+             "ww_new: endpoint", "is not valid UTF-8", 0},
+            {"CRI: tcp://", NEW, cri_endpoint, "tcp://127.0.0.1:1", WW_STATUS_INVALID_ARG,
+             "unsupported CRI endpoint \"tcp://127.0.0.1:1\"", "expected an absolute socket path or unix:///PATH",
+             0},
+            {"CRI: empty", NEW, cri_endpoint, "", WW_STATUS_INVALID_ARG, "unsupported CRI endpoint \"\"", NULL, 0},
+            {"CRI: a relative path", NEW, cri_endpoint, "./crio.sock", WW_STATUS_INVALID_ARG, NULL, NULL, 0},
+            {"CRI: a relative unix:// path", NEW, cri_endpoint, "unix://crio.sock", WW_STATUS_INVALID_ARG, NULL, NULL,
+             0},
+            {"CRI: unix path of 100 000 bytes", NEW, cri_endpoint, unix_long, WW_STATUS_INVALID_ARG,
+             "unsupported CRI endpoint", NULL, 0},
+            {"CRI: a socket path", NEW, cri_endpoint, "/run/crio/crio.sock", WW_STATUS_OK, NULL, NULL, 0},
+
             /* containerd ignored_namespaces. */
             {"ignored_namespaces not UTF-8", NEW, ctrd_ignored, "moby,\xff\xfe", WW_STATUS_INVALID_ARG,
              "ww_new: ignored_namespaces", "is not valid UTF-8", 0},
@@ -598,6 +703,18 @@ static bool test_bad_input_matrix(void) {
              "http://127.0.0.1:1/", WW_STATUS_ENGINE, "127.0.0.1:1", NULL, ECONNREFUSED},
             {"Docker: nothing listening at tcp://localhost:1", NEW_GIVES_UP, docker_endpoint, "tcp://localhost:1",
              WW_STATUS_ENGINE, "localhost:1", NULL, ECONNREFUSED},
+            {"podman: no socket at the path", NEW_GIVES_UP, podman_endpoint, g_missing_endpoint, WW_STATUS_ENGINE,
+             g_missing_sock, NULL, ENOENT},
+            {"podman: a socket nobody listens on", NEW_GIVES_UP, podman_endpoint, g_dead_endpoint, WW_STATUS_ENGINE,
+             g_dead_sock, NULL, ECONNREFUSED},
+            {"podman: a regular file as the socket", NEW_GIVES_UP, podman_endpoint, ns.file_ep, WW_STATUS_ENGINE,
+             ns.file, NULL, ECONNREFUSED},
+            {"CRI: no socket at the path", NEW_GIVES_UP, cri_endpoint, g_missing_sock, WW_STATUS_ENGINE,
+             g_missing_sock, NULL, ENOENT},
+            {"CRI: a socket nobody listens on (unix://)", NEW_GIVES_UP, cri_endpoint, g_dead_endpoint,
+             WW_STATUS_ENGINE, g_dead_sock, NULL, ECONNREFUSED},
+            {"CRI: a path through a regular file", NEW_GIVES_UP, cri_endpoint, ns.through, WW_STATUS_ENGINE,
+             ns.through, NULL, ENOTDIR},
         };
         n = sizeof cases / sizeof cases[0];
         for (i = 0; i < n; i++) {

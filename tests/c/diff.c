@@ -1,7 +1,7 @@
 /*
  * ww_diff and ww_changes_free: what changed between two snapshots, with
- * real changes (the Docker container paused and resumed with the docker
- * CLI).
+ * real changes (the Docker, containerd and podman containers paused and
+ * resumed with their CLIs).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -188,6 +188,39 @@ out:
     return ok;
 }
 
+/* The same with podman (podman pause and unpause). */
+static bool test_podman_diff_of_a_pause_and_a_resume(void) {
+    bool ok = true;
+    ww_watcher *w = NULL;
+    ww_options o;
+    const ww_portfolio *before = NULL, *paused = NULL, *resumed = NULL;
+    bool is_paused = false;
+    NEEDS_PODMAN();
+    o = engine_options(WW_ENGINE_PODMAN, g_podman_endpoint);
+    w = ready_watcher_with(&o);
+    CHECK(w != NULL);
+    CHECK_OK(ww_snapshot(w, &before));
+    CHECK(has_container(before, &g_podman));
+    CHECK(podman_cli(NULL, 0, "pause", g_podman.id, NULL, NULL));
+    is_paused = true;
+    CHECK(await_container(w, g_podman.id, true, 10000, &paused));
+    CHECK(diff_is_one(before, paused, WW_CHANGE_PAUSED, g_podman.id));
+    CHECK(podman_cli(NULL, 0, "unpause", g_podman.id, NULL, NULL));
+    is_paused = false;
+    CHECK(await_container(w, g_podman.id, false, 10000, &resumed));
+    CHECK(diff_is_one(paused, resumed, WW_CHANGE_UNPAUSED, g_podman.id));
+    CHECK(diff_is_empty(before, resumed));
+out:
+    if (is_paused) {
+        podman_cli(NULL, 0, "unpause", g_podman.id, NULL, NULL);
+    }
+    ww_snapshot_free(before);
+    ww_snapshot_free(paused);
+    ww_snapshot_free(resumed);
+    ww_close(w);
+    return ok;
+}
+
 /* Two watchers of the same engine, both synchronised, see the same
  * containers: no change between their snapshots either way. */
 static bool same_engine_two_watchers(ww_watcher *a, ww_watcher *b) {
@@ -263,6 +296,7 @@ const struct test diff_tests[] = {
     {test_diff_from_nothing_and_with_itself, "diff_from_nothing_and_with_itself"},
     {test_diff_of_a_pause_and_a_resume, "diff_of_a_pause_and_a_resume"},
     {test_containerd_diff_of_a_pause_and_a_resume, "containerd_diff_of_a_pause_and_a_resume"},
+    {test_podman_diff_of_a_pause_and_a_resume, "podman_diff_of_a_pause_and_a_resume"},
     {test_diff_between_two_watchers_of_one_engine, "diff_between_two_watchers_of_one_engine"},
     {test_containerd_diff_between_two_watchers_of_one_engine, "containerd_diff_between_two_watchers_of_one_engine"},
     {test_diff_against_another_endpoint, "diff_against_another_endpoint"},

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,21 @@ struct expect g_ctrd;
 char *g_ctrd_ns;
 const char *g_ctrd_bare_id;
 const char *g_ctrd_ignored_id;
+
+bool g_have_podman;
+const char *g_podman_endpoint;
+struct expect g_podman;
+
+bool g_have_cri;
+const char *g_cri_endpoint;
+const char *g_cri_pod_name, *g_cri_pod_namespace, *g_cri_pod_uid;
+const char *g_cri_sandbox_id;
+int32_t g_cri_sandbox_pid;
+const char *g_cri_container_id;
+int32_t g_cri_container_pid;
+const char *g_cri_container_name;
+
+int32_t g_docker_engine_pid, g_ctrd_engine_pid, g_podman_engine_pid, g_cri_engine_pid;
 
 char g_tmpdir[32];
 char g_dead_sock[64], g_dead_endpoint[80];
@@ -242,6 +258,12 @@ ww_options options_for(const char *endpoint) {
     return o;
 }
 
+ww_options engine_options(ww_engine engine, const char *endpoint) {
+    ww_options o = options_for(endpoint);
+    o.engine = engine;
+    return o;
+}
+
 ww_options ctrd_options(const char *endpoint, const char *ignored) {
     ww_options o = options_for(endpoint);
     o.engine = WW_ENGINE_CONTAINERD;
@@ -326,6 +348,32 @@ bool back_to_baseline(int tasks, int fds, int *tasks_now, int *fds_now) {
         }
         sleep_ms(10);
     }
+}
+
+static volatile sig_atomic_t g_sigpipe_count;
+static struct sigaction g_sigpipe_old;
+
+static void count_sigpipes(int sig) {
+    (void)sig;
+    g_sigpipe_count++;
+}
+
+bool sigpipe_counting_begin(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_sigpipes;
+    sigemptyset(&sa.sa_mask);
+    g_sigpipe_count = 0;
+    return sigaction(SIGPIPE, &sa, &g_sigpipe_old) == 0;
+}
+
+int sigpipe_counting_end(void) {
+    sigaction(SIGPIPE, &g_sigpipe_old, NULL);
+    return (int)g_sigpipe_count;
+}
+
+bool under_valgrind(void) {
+    return contains(getenv("LD_PRELOAD"), "vgpreload");
 }
 
 pid_t current_tid(void) {
@@ -543,6 +591,11 @@ bool ctr_cli(char *out, size_t size, const char *ns, const char *a1, const char 
     return run_ok((char **)(void *)argv, out, size);
 }
 
+bool podman_cli(char *out, size_t size, const char *a1, const char *a2, const char *a3, const char *a4) {
+    const char *argv[] = {"podman", "--url", g_podman_endpoint, a1, a2, a3, a4, NULL};
+    return run_ok((char **)(void *)argv, out, size);
+}
+
 bool docker_pause(bool pause) {
     return docker_cli(NULL, 0, pause ? "pause" : "unpause", g_docker.id, NULL, NULL);
 }
@@ -557,6 +610,36 @@ bool ctrd_pause(bool pause) {
 
 const ww_engine_info *engine0(const ww_portfolio *p) {
     return &p->engines[0];
+}
+
+static const struct {
+    ww_engine kind;
+    const char *type;
+} engine_types[] = {
+    {WW_ENGINE_DOCKER, "docker.com"},
+    {WW_ENGINE_CONTAINERD, "containerd.io"},
+    {WW_ENGINE_CRI, "k8s.io/cri-api"},
+    {WW_ENGINE_PODMAN, "podman.io"},
+};
+
+const char *engine_type_of(ww_engine kind) {
+    size_t i;
+    for (i = 0; i < sizeof engine_types / sizeof engine_types[0]; i++) {
+        if (engine_types[i].kind == kind) {
+            return engine_types[i].type;
+        }
+    }
+    return NULL;
+}
+
+ww_engine engine_kind_of(const char *type) {
+    size_t i;
+    for (i = 0; i < sizeof engine_types / sizeof engine_types[0]; i++) {
+        if (streq(engine_types[i].type, type)) {
+            return engine_types[i].kind;
+        }
+    }
+    return 0;
 }
 
 /* Snapshot order: (engine, project, name, id). */
@@ -574,42 +657,57 @@ static int container_order(const ww_container *a, const ww_container *b) {
     return strcmp(a->id, b->id);
 }
 
-bool portfolio_invariants(const ww_portfolio *p, const char *engine_type, const char *endpoint) {
+/* One engine record: strings set and UTF-8, type and kind agreeing, a
+ * synchronised engine with its identity and no trouble. */
+static bool engine_record_ok(const ww_engine_info *e, size_t i) {
     bool ok = true;
-    size_t i, j, at = 0;
-    const ww_engine_info *e;
-    CHECK(p != NULL);
-    CHECKF(p->engines != NULL && p->engines_len == 1, "%zu engines", p->engines_len);
-    e = engine0(p);
-    CHECK(e->type != NULL && e->id != NULL && e->version != NULL && e->endpoint != NULL && e->last_error != NULL);
-    CHECK(valid_utf8(e->id) && valid_utf8(e->version) && valid_utf8(e->last_error));
-    CHECKF(streq(e->type, engine_type), "type \"%s\", expected \"%s\"", e->type, engine_type);
-    CHECKF(e->kind == (streq(engine_type, "containerd.io") ? WW_ENGINE_CONTAINERD : WW_ENGINE_DOCKER), "kind %u",
-           (unsigned)e->kind);
-    CHECKF(endpoint == NULL || streq(e->endpoint, endpoint), "endpoint \"%s\", expected \"%s\"", e->endpoint,
-           endpoint);
-    CHECKF(e->state <= WW_ENGINE_STATE_GAVE_UP, "state %u", (unsigned)e->state);
+    CHECKF(e->type != NULL && e->id != NULL && e->version != NULL && e->endpoint != NULL && e->last_error != NULL,
+           "engine %zu has a NULL string", i);
+    CHECK(valid_utf8(e->id) && valid_utf8(e->version) && valid_utf8(e->last_error) && valid_utf8(e->endpoint));
+    CHECKF(engine_kind_of(e->type) != 0 && e->kind == engine_kind_of(e->type), "engine %zu: type \"%s\", kind %u", i,
+           e->type, (unsigned)e->kind);
+    CHECKF(starts_with(e->endpoint, "unix://") || starts_with(e->endpoint, "tcp://"), "engine %zu: endpoint \"%s\"",
+           i, e->endpoint);
+    CHECKF(e->state <= WW_ENGINE_STATE_GAVE_UP, "engine %zu: state %u", i, (unsigned)e->state);
     CHECK(e->pid >= 0 && e->synced_at_ns >= 0);
     if (e->state == WW_ENGINE_STATE_SYNCED) {
         CHECKF(e->synced_at_ns > 0 && e->id[0] != '\0' && e->version[0] != '\0' && e->last_error[0] == '\0',
-               "synced, but synced_at_ns %lld, id \"%s\", version \"%s\", last_error \"%s\"",
-               (long long)e->synced_at_ns, e->id, e->version, e->last_error);
+               "engine %zu (%s) synced, but synced_at_ns %lld, id \"%s\", version \"%s\", last_error \"%s\"", i,
+               e->endpoint, (long long)e->synced_at_ns, e->id, e->version, e->last_error);
     }
-    if (e->synced_at_ns == 0) {
-        CHECKF(p->containers_len == 0, "%zu containers of an engine never synchronised", p->containers_len);
-    }
+out:
+    return ok;
+}
+
+bool portfolio_shape_ok(const ww_portfolio *p) {
+    bool ok = true;
+    size_t i, j, at = 0;
+    uint32_t engine = 0;
+    CHECK(p != NULL);
+    CHECK((p->engines == NULL) == (p->engines_len == 0));
     CHECK((p->containers == NULL) == (p->containers_len == 0));
-    CHECK(p->projects != NULL && p->projects_len >= p->engines_len);
-    CHECKF(streq(p->projects[0].name, "") && p->projects[0].engine == 0, "projects[0]: \"%s\" of engine %u",
-           p->projects[0].name, (unsigned)p->projects[0].engine);
+    CHECKF(p->projects_len >= p->engines_len, "%zu projects for %zu engines", p->projects_len, p->engines_len);
+    CHECK((p->projects == NULL) == (p->projects_len == 0));
+    for (i = 0; i < p->engines_len; i++) {
+        CHECK(engine_record_ok(&p->engines[i], i));
+        for (j = 0; j < i; j++) {
+            CHECKF(!streq(p->engines[i].endpoint, p->engines[j].endpoint), "engines %zu and %zu are both %s", j, i,
+                   p->engines[i].endpoint);
+        }
+    }
     for (i = 0; i < p->containers_len; i++) {
         const ww_container *c = &p->containers[i];
         CHECK(c->id != NULL && c->name != NULL && c->project != NULL && c->image != NULL && c->image_id != NULL);
         CHECK(c->pod_name != NULL && c->pod_namespace != NULL && c->pod_uid != NULL);
         CHECK(valid_utf8(c->id) && valid_utf8(c->name) && valid_utf8(c->project) && valid_utf8(c->image));
+        CHECK(valid_utf8(c->image_id) && valid_utf8(c->pod_name) && valid_utf8(c->pod_namespace) &&
+              valid_utf8(c->pod_uid));
         CHECKF(c->id[0] != '\0', "container %zu has an empty ID", i);
         CHECKF(c->pid > 0, "container %s has PID %d", c->id, (int)c->pid);
-        CHECKF(c->engine == 0, "container %s of engine %u", c->id, (unsigned)c->engine);
+        CHECKF(c->engine < p->engines_len, "container %s of engine %u (of %zu)", c->id, (unsigned)c->engine,
+               p->engines_len);
+        CHECKF(p->engines[c->engine].synced_at_ns > 0, "container %s of engine %u, never synchronised", c->id,
+               (unsigned)c->engine);
         CHECKF(c->started_at_ns >= 0, "container %s started at %lld", c->id, (long long)c->started_at_ns);
         CHECK((c->labels == NULL) == (c->labels_len == 0));
         for (j = 0; j < c->labels_len; j++) {
@@ -623,19 +721,25 @@ bool portfolio_invariants(const ww_portfolio *p, const char *engine_type, const 
         if (i > 0) {
             const ww_container *b = &p->containers[i - 1];
             CHECKF(container_order(b, c) < 0,
-                   "containers not sorted by (engine, project, name, id) at %zu: (%s, %s) before (%s, %s)", i,
-                   b->project, b->name, c->project, c->name);
+                   "containers not sorted by (engine, project, name, id) at %zu: (%u, %s, %s) before (%u, %s, %s)",
+                   i, (unsigned)b->engine, b->project, b->name, (unsigned)c->engine, c->project, c->name);
         }
     }
-    /* Projects: "" first, then named ones sorted by name, each a contiguous
-     * slice of containers, together covering all containers in order. */
+    /* Projects: per engine, in engine order, its unnamed project "" first,
+     * then its named ones sorted by name; each a contiguous slice of
+     * containers, together covering all containers in order. */
     for (i = 0; i < p->projects_len; i++) {
         const ww_project *pr = &p->projects[i];
         CHECK(pr->name != NULL);
         CHECK((pr->containers == NULL) == (pr->containers_len == 0));
-        CHECKF(pr->engine == 0, "project \"%s\" of engine %u", pr->name, (unsigned)pr->engine);
-        if (i > 0) {
-            CHECKF(pr->name[0] != '\0', "projects[%zu] is unnamed", i);
+        if (pr->name[0] == '\0') {
+            /* The next engine starts. */
+            CHECKF(pr->engine == (i == 0 ? 0 : engine + 1), "projects[%zu] \"\" of engine %u after engine %u", i,
+                   (unsigned)pr->engine, (unsigned)engine);
+            engine = pr->engine;
+        } else {
+            CHECKF(i > 0 && pr->engine == engine, "projects[%zu] \"%s\" of engine %u, expected %u", i, pr->name,
+                   (unsigned)pr->engine, (unsigned)engine);
             CHECKF(pr->containers_len >= 1, "named project \"%s\" without containers", pr->name);
             CHECKF(strcmp(p->projects[i - 1].name, pr->name) < 0, "projects not sorted: \"%s\" before \"%s\"",
                    p->projects[i - 1].name, pr->name);
@@ -645,12 +749,29 @@ bool portfolio_invariants(const ww_portfolio *p, const char *engine_type, const 
                    "project \"%s\" is not the slice at %zu of portfolio->containers", pr->name, at);
         }
         for (j = 0; j < pr->containers_len; j++) {
-            CHECKF(streq(pr->containers[j].project, pr->name), "container %s (project \"%s\") in project \"%s\"",
-                   pr->containers[j].name, pr->containers[j].project, pr->name);
+            CHECKF(streq(pr->containers[j].project, pr->name) && pr->containers[j].engine == pr->engine,
+                   "container %s (project \"%s\", engine %u) in project \"%s\" of engine %u", pr->containers[j].name,
+                   pr->containers[j].project, (unsigned)pr->containers[j].engine, pr->name, (unsigned)pr->engine);
         }
         at += pr->containers_len;
     }
+    CHECKF(p->engines_len == 0 || engine + 1 == p->engines_len, "projects end at engine %u of %zu", (unsigned)engine,
+           p->engines_len);
     CHECKF(at == p->containers_len, "projects hold %zu of %zu containers", at, p->containers_len);
+out:
+    return ok;
+}
+
+bool portfolio_invariants(const ww_portfolio *p, const char *engine_type, const char *endpoint) {
+    bool ok = true;
+    const ww_engine_info *e;
+    CHECK(p != NULL);
+    CHECKF(p->engines != NULL && p->engines_len == 1, "%zu engines", p->engines_len);
+    e = engine0(p);
+    CHECKF(streq(e->type, engine_type), "type \"%s\", expected \"%s\"", e->type, engine_type);
+    CHECKF(endpoint == NULL || streq(e->endpoint, endpoint), "endpoint \"%s\", expected \"%s\"", e->endpoint,
+           endpoint);
+    CHECK(portfolio_shape_ok(p));
 out:
     return ok;
 }
@@ -732,6 +853,10 @@ const ww_container *find_container(const ww_portfolio *p, const char *id) {
 }
 
 bool has_container(const ww_portfolio *p, const struct expect *e) {
+    return has_container_of(p, e, 0);
+}
+
+bool has_container_of(const ww_portfolio *p, const struct expect *e, uint32_t engine) {
     bool ok = true, found_label = false, found_name_label = false, found_project = false;
     const ww_container *c = find_container(p, e->id);
     size_t i, j;
@@ -740,7 +865,7 @@ bool has_container(const ww_portfolio *p, const struct expect *e) {
     CHECKF(streq(c->name, e->name), "name \"%s\", expected \"%s\"", c->name, e->name);
     CHECKF(c->pid == e->pid, "pid %d, expected %d", (int)c->pid, (int)e->pid);
     CHECKF(streq(c->project, e->project), "project \"%s\", expected \"%s\"", c->project, e->project);
-    CHECKF(c->engine == 0, "engine %u", (unsigned)c->engine);
+    CHECKF(c->engine == engine, "engine %u, expected %u", (unsigned)c->engine, (unsigned)engine);
     CHECK(!c->paused);
     CHECK(c->labels != NULL && c->labels_len >= 1);
     for (j = 0; j < c->labels_len; j++) {
@@ -758,7 +883,7 @@ bool has_container(const ww_portfolio *p, const struct expect *e) {
     CHECKF(e->name_label == NULL || found_name_label, "label %s missing", NERDCTL_NAME_LABEL);
     for (i = 0; i < p->projects_len; i++) {
         const ww_project *pr = &p->projects[i];
-        if (!streq(pr->name, e->project)) {
+        if (!streq(pr->name, e->project) || pr->engine != engine) {
             continue;
         }
         for (j = 0; j < pr->containers_len; j++) {
@@ -887,8 +1012,7 @@ bool engine_gives_up_at_once(ww_engine engine, const char *endpoint, const char 
     /* Giving up is final; asking again answers at once. */
     CHECK(ww_ready(w, 0) == WW_STATUS_ENGINE);
     CHECK(ww_ready(w, -1) == WW_STATUS_ENGINE);
-    CHECK(unsynced_snapshot_ok(w, engine == WW_ENGINE_CONTAINERD ? "containerd.io" : "docker.com", reported,
-                               WW_ENGINE_STATE_GAVE_UP));
+    CHECK(unsynced_snapshot_ok(w, engine_type_of(engine), reported, WW_ENGINE_STATE_GAVE_UP));
     /* The engine record tells the same reason. */
     CHECK_OK(ww_snapshot(w, &p));
     CHECKF(contains(engine0(p)->last_error, path) && contains(engine0(p)->last_error, strerror(err)),
@@ -936,4 +1060,67 @@ bool await_container(ww_watcher *w, const char *id, bool paused, double timeout_
             return false;
         }
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads blocked in ww_ready / ww_wait                               */
+/* ------------------------------------------------------------------ */
+
+static void *waiter_run(void *arg) {
+    struct waiter *wt = arg;
+    ww_status s;
+    pthread_mutex_lock(&wt->lock);
+    wt->tid = current_tid();
+    wt->started = true;
+    pthread_cond_signal(&wt->cond);
+    pthread_mutex_unlock(&wt->lock);
+    s = wt->ready ? ww_ready(wt->w, wt->timeout_ms) : ww_wait(wt->w, wt->after, wt->timeout_ms);
+    pthread_mutex_lock(&wt->lock);
+    wt->status = s;
+    snprintf(wt->message, sizeof wt->message, "%s", s == WW_STATUS_OK ? "" : ww_last_error_message());
+    wt->returned_at = now_ms();
+    wt->done = true;
+    pthread_mutex_unlock(&wt->lock);
+    return NULL;
+}
+
+/* Starts a thread in ww_ready (`ready`) or ww_wait, and returns once it is
+ * blocked inside the call (asleep in a futex wait, not returned). */
+bool start_waiter(struct waiters *ws, ww_watcher *w, bool ready, uint64_t after, int32_t timeout_ms) {
+    bool ok = true, blocked;
+    struct waiter *wt = &ws->wt[ws->n];
+    CHECK(ws->n < MAX_WAITERS);
+    memset(wt, 0, sizeof *wt);
+    wt->w = w;
+    wt->ready = ready;
+    wt->after = after;
+    wt->timeout_ms = timeout_ms;
+    pthread_mutex_init(&wt->lock, NULL);
+    pthread_cond_init(&wt->cond, NULL);
+    CHECK(pthread_create(&ws->thread[ws->n], NULL, waiter_run, wt) == 0);
+    ws->n++;
+    pthread_mutex_lock(&wt->lock);
+    while (!wt->started) {
+        pthread_cond_wait(&wt->cond, &wt->lock);
+    }
+    pthread_mutex_unlock(&wt->lock);
+    blocked = wait_until_blocked(wt->tid, 10000);
+    pthread_mutex_lock(&wt->lock);
+    blocked = blocked && !wt->done;
+    pthread_mutex_unlock(&wt->lock);
+    CHECKF(blocked, "the thread in %s did not block (returned: %s, %s)", ready ? "ww_ready" : "ww_wait",
+           wt->done ? ww_status_str(wt->status) : "no", wt->message);
+out:
+    return ok;
+}
+
+/* Joins every thread started. */
+void join_waiters(struct waiters *ws) {
+    int i;
+    for (i = 0; i < ws->n; i++) {
+        pthread_join(ws->thread[i], NULL);
+        pthread_mutex_destroy(&ws->wt[i].lock);
+        pthread_cond_destroy(&ws->wt[i].cond);
+    }
+    ws->n = 0;
 }

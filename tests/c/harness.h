@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -42,6 +43,10 @@ DECLARE_SUITE(lookup);
 DECLARE_SUITE(diff);
 DECLARE_SUITE(notify);
 DECLARE_SUITE(threads);
+DECLARE_SUITE(shutdown);
+DECLARE_SUITE(podman);
+DECLARE_SUITE(cri);
+DECLARE_SUITE(discover);
 DECLARE_SUITE(sigpipe);
 
 enum outcome { PASSED, FAILED, SKIPPED };
@@ -118,6 +123,20 @@ extern const char *g_skip_reason;
         }                                                                  \
     } while (0)
 
+#define NEEDS_PODMAN()                                                     \
+    do {                                                                   \
+        if (!g_have_podman) {                                              \
+            SKIP("no podman given (WW_TEST_PODMAN_ENDPOINT)");             \
+        }                                                                  \
+    } while (0)
+
+#define NEEDS_CRI()                                                        \
+    do {                                                                   \
+        if (!g_have_cri) {                                                 \
+            SKIP("no CRI runtime given (WW_TEST_CRI_ENDPOINT)");           \
+        }                                                                  \
+    } while (0)
+
 /* ------------------------------------------------------------------ */
 /* The command line                                                    */
 /* ------------------------------------------------------------------ */
@@ -144,6 +163,24 @@ extern struct expect g_ctrd;
 extern char *g_ctrd_ns;               /* namespace of g_ctrd ("default" when its ID has no '/') */
 extern const char *g_ctrd_bare_id;    /* g_ctrd.id without its namespace */
 extern const char *g_ctrd_ignored_id; /* "moby/ID" */
+
+/* podman (optional, from the environment: see main.c). */
+extern bool g_have_podman;
+extern const char *g_podman_endpoint; /* unix://PATH */
+extern struct expect g_podman;        /* its project is the Docker container's */
+
+/* A CRI runtime (optional, from the environment: see main.c). */
+extern bool g_have_cri;
+extern const char *g_cri_endpoint;  /* unix://PATH */
+extern const char *g_cri_pod_name, *g_cri_pod_namespace, *g_cri_pod_uid;
+extern const char *g_cri_sandbox_id;
+extern int32_t g_cri_sandbox_pid;
+extern const char *g_cri_container_id;
+extern int32_t g_cri_container_pid;
+extern const char *g_cri_container_name; /* its Kubernetes name; NULL: not given */
+
+/* The engines' own PIDs (the process serving each socket); 0: not given. */
+extern int32_t g_docker_engine_pid, g_ctrd_engine_pid, g_podman_engine_pid, g_cri_engine_pid;
 
 /* Parses the command line (see main.c); false (after saying why) if bad. */
 bool parse_args(int argc, char **argv);
@@ -187,6 +224,8 @@ const char *last_error(void);
 
 /* Options prepared by ww_options_init (over garbage), for `endpoint`. */
 ww_options options_for(const char *endpoint);
+/* The same for engine `engine`. */
+ww_options engine_options(ww_engine engine, const char *endpoint);
 /* The same for a containerd watcher ignoring `ignored` (NULL: the default). */
 ww_options ctrd_options(const char *endpoint, const char *ignored);
 
@@ -201,6 +240,15 @@ void dump_threads_and_fds(const char *when);
 /* Waits (at most 1 s) until this process has `tasks` threads and `fds`
  * descriptors again; writes what it has at the end; true when it does. */
 bool back_to_baseline(int tasks, int fds, int *tasks_now, int *fds_now);
+
+/* Counts SIGPIPE with a handler (so that a test raising it survives to
+ * tell) until sigpipe_counting_end, which restores the old action and
+ * returns the count. */
+bool sigpipe_counting_begin(void);
+int sigpipe_counting_end(void);
+
+/* True when this program runs under valgrind (whose preload it carries). */
+bool under_valgrind(void);
 
 /* This thread's kernel ID. */
 pid_t current_tid(void);
@@ -228,6 +276,8 @@ int run_command(char *const argv[], char *out, size_t size);
 bool docker_cli(char *out, size_t size, const char *a1, const char *a2, const char *a3, const char *a4);
 /* `ctr -a SOCKET -n NS ARG1 ARG2 ARG3` against the given containerd. */
 bool ctr_cli(char *out, size_t size, const char *ns, const char *a1, const char *a2, const char *a3);
+/* `podman --url g_podman_endpoint ARG1 ARG2 ARG3 ARG4` against the given podman. */
+bool podman_cli(char *out, size_t size, const char *a1, const char *a2, const char *a3, const char *a4);
 
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                           */
@@ -236,8 +286,16 @@ bool ctr_cli(char *out, size_t size, const char *ns, const char *a1, const char 
 /* The only engine of a one-engine snapshot. */
 const ww_engine_info *engine0(const ww_portfolio *p);
 
-/* Everything a snapshot of one engine of type `engine_type` at `endpoint`
- * (NULL: not checked) must satisfy. Prints the first violation. */
+/* The type (ww_engine_info.type) of an engine kind, and back; NULL / 0 if unknown. */
+const char *engine_type_of(ww_engine kind);
+ww_engine engine_kind_of(const char *type);
+
+/* Everything a snapshot of any number of engines must satisfy (engine
+ * records, container order, projects per engine as slices of the
+ * containers). Prints the first violation. */
+bool portfolio_shape_ok(const ww_portfolio *p);
+/* The same for a snapshot of one engine of type `engine_type` at
+ * `endpoint` (NULL: not checked). */
 bool portfolio_invariants(const ww_portfolio *p, const char *engine_type, const char *endpoint);
 /* The same for containerd, plus its naming rules and no container of a
  * namespace in `ignored` (comma-separated, maybe ""). */
@@ -248,8 +306,10 @@ const char *label_value(const ww_container *c, const char *key);
 void namespace_of(const char *id, char *ns, size_t size);
 /* Linear search by ID (independent of ww_portfolio_find_id). */
 const ww_container *find_container(const ww_portfolio *p, const char *id);
-/* The snapshot holds the container `e`, exactly (not paused). */
+/* The snapshot holds the container `e`, exactly (not paused), of engine 0. */
 bool has_container(const ww_portfolio *p, const struct expect *e);
+/* The same, of engine `engine`. */
+bool has_container_of(const ww_portfolio *p, const struct expect *e, uint32_t engine);
 bool has_docker_container(const ww_portfolio *p);
 /* The containerd container, and the one of namespace moby absent
  * (`ignored_visible` false) or present and alive (true). */
@@ -282,6 +342,40 @@ bool engine_gives_up_at_once(ww_engine engine, const char *endpoint, const char 
  * waiting with ww_wait in between, at most `timeout_ms`. The snapshot is
  * written to *out (the caller frees it); false (after saying why) on timeout. */
 bool await_container(ww_watcher *w, const char *id, bool paused, double timeout_ms, const ww_portfolio **out);
+
+/* ------------------------------------------------------------------ */
+/* Threads blocked in ww_ready / ww_wait                               */
+/* ------------------------------------------------------------------ */
+
+/* A thread in ww_wait or ww_ready, and what it got. */
+struct waiter {
+    ww_watcher *w;
+    bool ready; /* ww_ready(w, timeout) instead of ww_wait(w, after, timeout) */
+    uint64_t after;
+    int32_t timeout_ms;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool started; /* about to call */
+    bool done;    /* returned */
+    pid_t tid;
+    ww_status status;
+    char message[256];
+    double returned_at;
+};
+
+#define MAX_WAITERS 8
+
+struct waiters {
+    struct waiter wt[MAX_WAITERS];
+    pthread_t thread[MAX_WAITERS];
+    int n; /* started */
+};
+
+/* Starts a thread in ww_ready (`ready`) or ww_wait, and returns once it is
+ * blocked inside the call (asleep in a futex wait, not returned). */
+bool start_waiter(struct waiters *ws, ww_watcher *w, bool ready, uint64_t after, int32_t timeout_ms);
+/* Joins every thread started. */
+void join_waiters(struct waiters *ws);
 
 /* `docker pause|unpause` of the Docker container given on the command line. */
 bool docker_pause(bool pause);

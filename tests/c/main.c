@@ -32,6 +32,29 @@
  * the tests that need a containerd are skipped; those that need none
  * (argument checks, unreachable sockets) run anyway.
  *
+ * The environment adds more engines (each group all or none; without one,
+ * the tests that need that engine are skipped):
+ * - podman: WW_TEST_PODMAN_ENDPOINT (a podman API service, unix://PATH,
+ *   which `podman --url` must reach: the program inspects, pauses and
+ *   resumes the container and leaves it running), WW_TEST_PODMAN_ID (the
+ *   full ID of one of its alive containers, label
+ *   com.docker.compose.project=EXPECT_PROJECT as for Docker),
+ *   WW_TEST_PODMAN_PID (its initial process); optionally
+ *   WW_TEST_PODMAN_NAME (its name; else asked from podman).
+ * - a CRI runtime: WW_TEST_CRI_ENDPOINT (unix://PATH), WW_TEST_CRI_POD
+ *   ("NAME/NAMESPACE/UID" of one of its pods, as kubelet labels it),
+ *   WW_TEST_CRI_SANDBOX_ID and _PID (the pod's sandbox), and
+ *   WW_TEST_CRI_CONTAINER_ID and _PID (one running container of the pod);
+ *   optionally WW_TEST_CRI_CONTAINER_NAME (its Kubernetes name). When the
+ *   runtime is containerd's CRI plugin, the tests also watch the socket as
+ *   containerd (namespace k8s.io).
+ * - the engines' own PIDs (the processes serving their sockets), checked
+ *   where given: WW_TEST_DOCKER_ENGINE_PID, WW_TEST_CONTAINERD_ENGINE_PID,
+ *   WW_TEST_PODMAN_ENGINE_PID, WW_TEST_CRI_ENGINE_PID.
+ * Discovery (ww_discover, WW_ENGINE_AUTO) sees the whole host: it must find
+ * every engine given, through its process (none of them may be named by
+ * the environment or sit at a well-known path).
+ *
  * Run as root (as tests/c_abi.rs does): the permission test forks a child
  * that becomes user nobody (65534); not as root, it is skipped.
  *
@@ -130,6 +153,113 @@ static bool parse_containerd_args(const char *prog, char **argv) {
     return true;
 }
 
+/* An environment variable; NULL when unset or empty. */
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* An optional PID from the environment: 0 when unset; false if bad. */
+static bool env_pid(const char *prog, const char *name, int32_t *pid) {
+    const char *v = env(name);
+    *pid = 0;
+    if (v != NULL && (*pid = parse_pid(v)) == 0) {
+        fprintf(stderr, "%s: bad %s \"%s\"\n", prog, name, v);
+        return false;
+    }
+    return true;
+}
+
+/* A required variable of a group; says so if missing. */
+static const char *required(const char *prog, const char *group, const char *name) {
+    const char *v = env(name);
+    if (v == NULL) {
+        fprintf(stderr, "%s: %s is set, but %s is not\n", prog, group, name);
+    }
+    return v;
+}
+
+static bool parse_podman_env(const char *prog) {
+    static char name[256];
+    const char *pid;
+    g_podman_endpoint = env("WW_TEST_PODMAN_ENDPOINT");
+    if (g_podman_endpoint == NULL) {
+        return true;
+    }
+    g_podman.id = required(prog, "WW_TEST_PODMAN_ENDPOINT", "WW_TEST_PODMAN_ID");
+    pid = required(prog, "WW_TEST_PODMAN_ENDPOINT", "WW_TEST_PODMAN_PID");
+    if (g_podman.id == NULL || pid == NULL) {
+        return false;
+    }
+    if ((g_podman.pid = parse_pid(pid)) == 0) {
+        fprintf(stderr, "%s: bad WW_TEST_PODMAN_PID \"%s\"\n", prog, pid);
+        return false;
+    }
+    g_podman.project = g_docker.project;
+    g_podman.name_label = NULL;
+    g_podman.name = env("WW_TEST_PODMAN_NAME");
+    if (g_podman.name == NULL) {
+        if (!podman_cli(name, sizeof name, "inspect", "-f", "{{.Name}}", g_podman.id)) {
+            fprintf(stderr, "%s: cannot ask podman for the name of %s\n", prog, g_podman.id);
+            return false;
+        }
+        g_podman.name = name;
+    }
+    g_have_podman = true;
+    return true;
+}
+
+static bool parse_cri_env(const char *prog) {
+    static char pod[512];
+    const char *pod_env, *sandbox_pid, *container_pid;
+    char *slash, *slash2;
+    g_cri_endpoint = env("WW_TEST_CRI_ENDPOINT");
+    if (g_cri_endpoint == NULL) {
+        return true;
+    }
+    pod_env = required(prog, "WW_TEST_CRI_ENDPOINT", "WW_TEST_CRI_POD");
+    g_cri_sandbox_id = required(prog, "WW_TEST_CRI_ENDPOINT", "WW_TEST_CRI_SANDBOX_ID");
+    sandbox_pid = required(prog, "WW_TEST_CRI_ENDPOINT", "WW_TEST_CRI_SANDBOX_PID");
+    g_cri_container_id = required(prog, "WW_TEST_CRI_ENDPOINT", "WW_TEST_CRI_CONTAINER_ID");
+    container_pid = required(prog, "WW_TEST_CRI_ENDPOINT", "WW_TEST_CRI_CONTAINER_PID");
+    if (pod_env == NULL || g_cri_sandbox_id == NULL || sandbox_pid == NULL || g_cri_container_id == NULL ||
+        container_pid == NULL) {
+        return false;
+    }
+    snprintf(pod, sizeof pod, "%s", pod_env);
+    slash = strchr(pod, '/');
+    slash2 = slash != NULL ? strchr(slash + 1, '/') : NULL;
+    if (slash == NULL || slash2 == NULL || strchr(slash2 + 1, '/') != NULL || slash == pod || slash2 == slash + 1 ||
+        slash2[1] == '\0') {
+        fprintf(stderr, "%s: WW_TEST_CRI_POD \"%s\" is not NAME/NAMESPACE/UID\n", prog, pod_env);
+        return false;
+    }
+    *slash = '\0';
+    *slash2 = '\0';
+    g_cri_pod_name = pod;
+    g_cri_pod_namespace = slash + 1;
+    g_cri_pod_uid = slash2 + 1;
+    g_cri_sandbox_pid = parse_pid(sandbox_pid);
+    g_cri_container_pid = parse_pid(container_pid);
+    if (g_cri_sandbox_pid == 0 || g_cri_container_pid == 0) {
+        fprintf(stderr, "%s: bad WW_TEST_CRI_SANDBOX_PID \"%s\" or WW_TEST_CRI_CONTAINER_PID \"%s\"\n", prog,
+                sandbox_pid, container_pid);
+        return false;
+    }
+    g_cri_container_name = env("WW_TEST_CRI_CONTAINER_NAME");
+    g_have_cri = true;
+    return true;
+}
+
+/* The environment's engines (see the top of this file). */
+static bool parse_env(const char *prog) {
+    return env_pid(prog, "WW_TEST_DOCKER_ENGINE_PID", &g_docker_engine_pid) &&
+           env_pid(prog, "WW_TEST_CONTAINERD_ENGINE_PID", &g_ctrd_engine_pid) &&
+           env_pid(prog, "WW_TEST_PODMAN_ENGINE_PID", &g_podman_engine_pid) &&
+           env_pid(prog, "WW_TEST_CRI_ENGINE_PID", &g_cri_engine_pid) && parse_podman_env(prog) &&
+           parse_cri_env(prog);
+}
+
 bool parse_args(int argc, char **argv) {
     if (argc != 6 && argc != 12) {
         fprintf(stderr,
@@ -153,7 +283,7 @@ bool parse_args(int argc, char **argv) {
         fprintf(stderr, "%s: EXPECT_ID \"%s\" is not a full container ID\n", argv[0], g_docker.id);
         return false;
     }
-    return argc == 6 || parse_containerd_args(argv[0], argv + 6);
+    return (argc == 6 || parse_containerd_args(argv[0], argv + 6)) && parse_env(argv[0]);
 }
 
 void free_args(void) {
@@ -175,10 +305,14 @@ static const struct {
     {unreachable_tests, &unreachable_tests_len},
     {docker_tests, &docker_tests_len},
     {containerd_tests, &containerd_tests_len},
+    {podman_tests, &podman_tests_len},
+    {cri_tests, &cri_tests_len},
     {lookup_tests, &lookup_tests_len},
     {diff_tests, &diff_tests_len},
     {notify_tests, &notify_tests_len},
     {threads_tests, &threads_tests_len},
+    {shutdown_tests, &shutdown_tests_len},
+    {discover_tests, &discover_tests_len},
     {sigpipe_tests, &sigpipe_tests_len},
 };
 

@@ -11,6 +11,11 @@
 
 #define CANARY 0xA5
 
+/* The earlier sizes of ww_options within ABI 2 (LP64): up to
+ * ignored_namespaces, then up to cri_events. */
+#define OPTIONS_V1_SIZE offsetof(ww_options, cri_poll_ms)
+#define OPTIONS_V2_SIZE offsetof(ww_options, discover_interval_ms)
+
 /* A caller compiled against a newer header: the struct has grown at its end. */
 struct ww_options_newer {
     ww_options o;
@@ -107,13 +112,22 @@ static bool test_options_init_defaults(void) {
     CHECKF(o.backoff_max_elapsed_ms == 0, "%u", (unsigned)o.backoff_max_elapsed_ms);
     CHECKF(o.call_timeout_ms == 10000, "%u", (unsigned)o.call_timeout_ms);
     CHECK(o.ignored_namespaces == NULL);
-    /* ABI 2's one layout: 48 bytes on LP64. */
+    CHECKF(o.cri_poll_ms == 1000, "%u", (unsigned)o.cri_poll_ms);
+    CHECKF(o.cri_events == 0, "%u", (unsigned)o.cri_events);
+    /* 0 and 10000 both mean the default interval. */
+    CHECKF(o.discover_interval_ms == 0 || o.discover_interval_ms == 10000, "%u", (unsigned)o.discover_interval_ms);
+    /* ABI 2's third layout: 64 bytes on LP64, the two before it its prefixes
+     * (48 bytes up to ignored_namespaces, 56 up to cri_events). */
     if (sizeof(void *) == 8) {
-        CHECKF(sizeof(ww_options) == 48, "sizeof %zu", sizeof(ww_options));
+        CHECKF(sizeof(ww_options) == 64, "sizeof %zu", sizeof(ww_options));
         CHECKF(offsetof(ww_options, endpoint) == 8 && offsetof(ww_options, call_timeout_ms) == 32 &&
                    offsetof(ww_options, ignored_namespaces) == 40,
                "offsets %zu %zu %zu", offsetof(ww_options, endpoint), offsetof(ww_options, call_timeout_ms),
                offsetof(ww_options, ignored_namespaces));
+        CHECKF(offsetof(ww_options, cri_poll_ms) == OPTIONS_V1_SIZE && offsetof(ww_options, cri_events) == 52 &&
+                   offsetof(ww_options, discover_interval_ms) == OPTIONS_V2_SIZE,
+               "offsets %zu %zu %zu", offsetof(ww_options, cri_poll_ms), offsetof(ww_options, cri_events),
+               offsetof(ww_options, discover_interval_ms));
     }
 out:
     return ok;
@@ -174,6 +188,85 @@ static bool test_options_init_writes_exactly_size_bytes(void) {
     ww_options_init((ww_options *)(void *)frame, sizeof(ww_options));
     CHECKF(bytes_are(frame, sizeof(ww_options), sizeof frame, CANARY), "wrote past sizeof(ww_options)");
 out:
+    free(buf);
+    return ok;
+}
+
+/* A caller compiled against an earlier header of ABI 2 passes a shorter
+ * struct: ww_options_init writes exactly its bytes (the defaults of the
+ * fields it has), and ww_new reads exactly those and takes the defaults
+ * for the rest. Each struct is heap-allocated with exactly its size, so
+ * ASan and valgrind catch a byte written or read past it. */
+static bool test_each_earlier_struct_size_works(void) {
+    bool ok = true;
+    const size_t sizes[] = {OPTIONS_V1_SIZE, OPTIONS_V2_SIZE, sizeof(ww_options)};
+    unsigned char frame[160];
+    unsigned char *buf = NULL;
+    ww_watcher *w = NULL;
+    const ww_portfolio *p = NULL;
+    size_t i;
+    CHECKF(OPTIONS_V1_SIZE < OPTIONS_V2_SIZE && OPTIONS_V2_SIZE < sizeof(ww_options), "sizes %zu %zu %zu",
+           OPTIONS_V1_SIZE, OPTIONS_V2_SIZE, sizeof(ww_options));
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        ww_options o;
+        memset(frame, CANARY, sizeof frame);
+        ww_options_init((ww_options *)(void *)frame, n);
+        CHECKF(bytes_are(frame, n, sizeof frame, CANARY), "ww_options_init(opts, %zu) wrote past %zu bytes", n, n);
+        buf = malloc(n);
+        CHECK(buf != NULL);
+        memset(buf, CANARY, n);
+        ww_options_init((ww_options *)(void *)buf, n);
+        /* The known prefix, read field by field from the bytes written. */
+        memset(&o, 0, sizeof o);
+        memcpy(&o, buf, n);
+        CHECKF(o.struct_size == n, "size %zu: struct_size %u", n, (unsigned)o.struct_size);
+        CHECK(o.engine == WW_ENGINE_DOCKER && o.endpoint == NULL && o.backoff == WW_BACKOFF_EXPONENTIAL);
+        CHECK(o.backoff_initial_ms == 500 && o.backoff_max_ms == 30000 && o.backoff_max_elapsed_ms == 0);
+        CHECK(o.call_timeout_ms == 10000 && o.ignored_namespaces == NULL);
+        if (n >= OPTIONS_V2_SIZE) {
+            CHECKF(o.cri_poll_ms == 1000 && o.cri_events == 0, "size %zu: cri_poll_ms %u, cri_events %u", n,
+                   (unsigned)o.cri_poll_ms, (unsigned)o.cri_events);
+        }
+        /* A watcher from it works. */
+        ((ww_options *)(void *)buf)->endpoint = g_endpoint;
+        w = ready_watcher_with((const ww_options *)(const void *)buf);
+        CHECKF(w != NULL, "struct_size %zu", n);
+        CHECK_OK(ww_snapshot(w, &p));
+        CHECK(portfolio_invariants(p, "docker.com", g_endpoint));
+        CHECK(has_docker_container(p));
+        ww_snapshot_free(p);
+        p = NULL;
+        ww_close(w);
+        w = NULL;
+        free(buf);
+        buf = NULL;
+    }
+    /* Sizes between the known ones are no version of the struct. */
+    for (i = OPTIONS_V1_SIZE + 1; i < sizeof(ww_options); i++) {
+        union {
+            ww_options o;
+            unsigned char bytes[sizeof(ww_options)];
+        } u;
+        ww_watcher *sentinel = (ww_watcher *)(void *)&u, *got = sentinel;
+        char want[64];
+        ww_status s;
+        if (i == OPTIONS_V2_SIZE) {
+            continue;
+        }
+        memset(&u, 0, sizeof u);
+        ww_options_init(&u.o, sizeof u.o);
+        u.o.endpoint = g_missing_endpoint;
+        u.o.struct_size = (uint32_t)i;
+        s = ww_new(&u.o, &got);
+        CHECKF(s == WW_STATUS_ABI_MISMATCH && got == sentinel, "struct_size %zu: %s: %s", i, ww_status_str(s),
+               last_error());
+        snprintf(want, sizeof want, "struct_size is %zu;", i);
+        CHECKF(contains(last_error(), want), "\"%s\"", last_error());
+    }
+out:
+    ww_snapshot_free(p);
+    ww_close(w);
     free(buf);
     return ok;
 }
@@ -283,6 +376,7 @@ const struct test options_tests[] = {
     {test_last_error_never_null, "last_error_never_null"},
     {test_options_init_defaults, "options_init_defaults"},
     {test_options_init_writes_exactly_size_bytes, "options_init_writes_exactly_size_bytes"},
+    {test_each_earlier_struct_size_works, "each_earlier_struct_size_works"},
     {test_larger_struct_zero_tail_works_nonzero_tail_refused, "larger_struct_zero_tail_works_nonzero_tail_refused"},
     {test_options_read_only_during_new, "options_read_only_during_new"},
 };

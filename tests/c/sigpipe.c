@@ -1,7 +1,8 @@
 /*
- * A peer that hangs up: the library must get EPIPE as an error, never as a
- * SIGPIPE, whose default action kills a C program (Rust programs ignore
- * SIGPIPE, C programs do not).
+ * A peer that hangs up (an engine, or a candidate discovery probes): the
+ * library must get EPIPE as an error, never as a SIGPIPE, whose default
+ * action kills a C program (Rust programs ignore SIGPIPE, C programs do
+ * not).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -170,8 +172,75 @@ static bool test_containerd_no_sigpipe_when_peer_hangs_up(void) {
     return no_sigpipe_when_peer_hangs_up(WW_ENGINE_CONTAINERD, g_hangup_sock);
 }
 
+/* ww_discover probes a candidate at a well-known path (a rootless
+ * containerd socket under /run/user/UID) that hangs up after the first
+ * bytes: it is not listed, and SIGPIPE is never raised. Root only (it
+ * makes the directories). */
+static bool test_discover_no_sigpipe_when_a_candidate_hangs_up(void) {
+    bool ok = true;
+    struct hangup_server h;
+    bool started = false, counting = false, made_user = false, made_dir = false;
+    char user[64], dir[96], path[128], endpoint[144];
+    int round, sigpipes = 0;
+    const ww_endpoint *eps = NULL;
+    size_t n = 0, i;
+    memset(&h, 0, sizeof h);
+    h.listen_fd = h.stop[0] = h.stop[1] = -1;
+    if (geteuid() != 0) {
+        SKIP("not root");
+    }
+    /* A user ID of its own: the first free one from a number unlikely to be taken. */
+    CHECKF(mkdir("/run/user", 0755) == 0 || errno == EEXIST, "mkdir /run/user: %s", strerror(errno));
+    for (round = 0; round < 100 && !made_user; round++) {
+        snprintf(user, sizeof user, "/run/user/%d", 61000 + (int)((getpid() + round) % 4000));
+        made_user = mkdir(user, 0700) == 0;
+    }
+    CHECKF(made_user, "mkdir %s: %s", user, strerror(errno));
+    snprintf(dir, sizeof dir, "%s/containerd", user);
+    snprintf(path, sizeof path, "%s/containerd.sock", dir);
+    snprintf(endpoint, sizeof endpoint, "unix://%s", path);
+    CHECKF(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));
+    made_dir = true;
+    started = true; /* stopping cleans up what starting got to */
+    CHECK(hangup_server_start(&h, path));
+    CHECK(sigpipe_counting_begin());
+    counting = true;
+    for (round = 0; round < 3; round++) {
+        CHECK_OK(ww_discover(&eps, &n));
+        for (i = 0; i < n; i++) {
+            CHECKF(!streq(eps[i].endpoint, endpoint), "%s listed (kind %u)", endpoint, (unsigned)eps[i].kind);
+        }
+        ww_endpoints_free(eps);
+        eps = NULL;
+    }
+    sigpipes = sigpipe_counting_end();
+    counting = false;
+    note("3 discoveries, %ld connections hung up on, %d SIGPIPE", h.served, sigpipes);
+    CHECKF(h.served >= 3, "the candidate at %s was probed %ld times", path, h.served);
+    CHECKF(sigpipes == 0,
+           "ww_discover raised SIGPIPE %d times in 3 calls (without a handler, the default action kills the "
+           "process)",
+           sigpipes);
+out:
+    ww_endpoints_free(eps);
+    if (counting) {
+        sigpipe_counting_end();
+    }
+    if (started) {
+        hangup_server_stop(&h, path);
+    }
+    if (made_dir) {
+        rmdir(dir);
+    }
+    if (made_user) {
+        rmdir(user);
+    }
+    return ok;
+}
+
 const struct test sigpipe_tests[] = {
     {test_no_sigpipe_when_peer_hangs_up, "no_sigpipe_when_peer_hangs_up"},
     {test_containerd_no_sigpipe_when_peer_hangs_up, "containerd_no_sigpipe_when_peer_hangs_up"},
+    {test_discover_no_sigpipe_when_a_candidate_hangs_up, "discover_no_sigpipe_when_a_candidate_hangs_up"},
 };
 DEFINE_SUITE_LEN(sigpipe);

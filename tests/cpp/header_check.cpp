@@ -59,12 +59,21 @@ int main() {
     ww::check_abi();
     std::size_t n = ww::version().size() + ww::header_version.size() + ww::abi_version() + ww::header_abi_version +
                     ww::status_name(WW_STATUS_OK).size() + ww::last_error_message().size() +
-                    ww::name(ww::engine_kind::docker).size() + ww::name(ww::engine_state::synced).size() +
-                    ww::name(ww::change_kind::started).size();
+                    ww::name(ww::engine_kind::docker).size() + ww::name(ww::engine_kind::automatic).size() +
+                    ww::name(ww::engine_state::synced).size() + ww::name(ww::change_kind::started).size();
+
+    for (const ww::discovered_endpoint &d : ww::discover()) {
+        const ww::options from = d.options();
+        n += static_cast<std::size_t>(d.kind) + d.endpoint.size() + static_cast<std::size_t>(d.pid) + d.uid +
+             d.found_by.size() + from.endpoint.size();
+    }
 
     ww::options o;
     o.endpoint = "unix:///nonexistent/whalewatcher-header-check.sock";
     o.backoff = ww::backoff_policy::none;
+    o.cri_poll = std::chrono::milliseconds(0);
+    o.cri_events = false;
+    o.discover_interval = ww::options::discover_only_at_start;
     ww::watcher w(o);
     try {
         (void)w.ready(std::chrono::seconds(10));
@@ -109,6 +118,7 @@ int main() {
     ww::watcher other = std::move(w);
     swap(w, other);
     other = std::move(w);
+    other.shutdown();
     other.close();
     std::printf("header_check: ok (%zu)\n", n % 10);
     return 0;

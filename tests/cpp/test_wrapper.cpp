@@ -31,6 +31,21 @@
  * be in PATH. Without these arguments, the tests that need a containerd
  * are skipped.
  *
+ * The environment adds a podman and a CRI runtime (each group all or none):
+ * - WW_TEST_PODMAN_ENDPOINT, a podman API service (unix://PATH) with one
+ *   alive container WW_TEST_PODMAN_ID (full ID), initial process
+ *   WW_TEST_PODMAN_PID, label com.docker.compose.project=PROJECT; the
+ *   podman CLI (podman --url) must be in PATH;
+ * - WW_TEST_CRI_ENDPOINT, a containerd with its CRI plugin (unix://PATH)
+ *   running one pod WW_TEST_CRI_POD ("NAME/NAMESPACE/UID"): its sandbox
+ *   WW_TEST_CRI_SANDBOX_ID with initial process WW_TEST_CRI_SANDBOX_PID,
+ *   and its container "app", WW_TEST_CRI_CONTAINER_ID with initial process
+ *   WW_TEST_CRI_CONTAINER_PID.
+ * Without them, the tests that need them are skipped. The tests that find
+ * the engines through discovery or watch them all in one watcher
+ * (engine_kind::automatic) need all of them, and look at the whole host:
+ * they find these engines among whatever else runs.
+ *
  * Other programs may change the engines meanwhile: the checks look at
  * this program's containers and tolerate changes of others.
  *
@@ -74,6 +89,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -115,6 +131,15 @@ expect g_ctrd;
 std::string g_ctrd_ns;      // namespace of g_ctrd
 std::string g_ctrd_bare_id; // g_ctrd's ID within its namespace
 std::string g_ctrd_ignored_id;
+
+bool g_have_podman = false;
+std::string g_podman_endpoint;
+expect g_podman; // its name is podman's
+
+bool g_have_cri = false;
+std::string g_cri_endpoint, g_cri_socket;
+std::string g_pod_name, g_pod_namespace, g_pod_uid;
+expect g_cri_sandbox, g_cri_container;
 
 // A socket nobody listens on (bound, closed) and a path that does not exist.
 std::string g_tmpdir, g_dead_sock, g_dead_endpoint, g_missing_sock, g_missing_endpoint;
@@ -176,6 +201,25 @@ void needs_containerd() {
     if (!g_have_ctrd) {
         throw skipped{};
     }
+}
+
+void needs_podman() {
+    if (!g_have_podman) {
+        throw skipped{};
+    }
+}
+
+void needs_cri() {
+    if (!g_have_cri) {
+        throw skipped{};
+    }
+}
+
+// Every engine: Docker, containerd, podman and CRI.
+void needs_all_engines() {
+    needs_containerd();
+    needs_podman();
+    needs_cri();
 }
 
 double now_ms() {
@@ -389,6 +433,11 @@ std::string ctr(const std::string &ns, std::vector<std::string> args) {
     return tool(std::move(args));
 }
 
+std::string podman(std::vector<std::string> args) {
+    args.insert(args.begin(), {"podman", "--url", g_podman_endpoint});
+    return tool(std::move(args));
+}
+
 // A container of this program's own in the Docker engine, removed (docker
 // rm -f) when it goes.
 class scratch {
@@ -539,31 +588,57 @@ std::string comm_of(int pid) {
 /* Snapshot checks                                                     */
 /* ------------------------------------------------------------------ */
 
-// Everything every snapshot of a watcher of one engine of `type` at
-// `endpoint` must satisfy, checked through the wrapper's views (and their
-// raw C structs).
-void check_invariants(const ww::snapshot &s, std::string_view type, std::string_view endpoint) {
+// The kind of engine an engine type names ("docker.com", ...).
+std::optional<ww::engine_kind> kind_of_type(std::string_view type) {
+    if (type == "docker.com") {
+        return ww::engine_kind::docker;
+    }
+    if (type == "containerd.io") {
+        return ww::engine_kind::containerd;
+    }
+    if (type == "podman.io") {
+        return ww::engine_kind::podman;
+    }
+    if (type == "k8s.io/cri-api") {
+        return ww::engine_kind::cri;
+    }
+    return std::nullopt;
+}
+
+// Everything every snapshot must satisfy, of one engine or of many (an
+// engine_kind::automatic watcher's), checked through the wrapper's views
+// (and their raw C structs).
+void check_portfolio(const ww::snapshot &s) {
     CHECK(s.valid() && static_cast<bool>(s) && s.get() != nullptr);
     const ww_portfolio *raw = s.get();
     ww::engine_range es = s.engines();
-    CHECK(es.size() == 1 && es.size() == raw->engines_len && es.data() == raw->engines);
-    ww::engine_view e = es[0];
-    CHECKF(e.type() == type, "engine type \"" << e.type() << "\", expected \"" << type << '"');
-    CHECKF(e.endpoint() == endpoint, "engine endpoint \"" << e.endpoint() << "\", expected \"" << endpoint << '"');
-    CHECK(e.kind() == (type == "docker.com" ? ww::engine_kind::docker : ww::engine_kind::containerd));
-    CHECK(e.pid() >= 0);
-    CHECK(e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::synced ||
-          e.state() == ww::engine_state::resyncing || e.state() == ww::engine_state::gave_up);
-    CHECK((e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::gave_up) ||
-          e.synced_at().has_value());
+    CHECK(es.size() == raw->engines_len && es.data() == (raw->engines_len != 0 ? raw->engines : nullptr));
+    std::vector<std::string_view> endpoints;
+    for (ww::engine_view e : es) {
+        CHECKF(kind_of_type(e.type()) == e.kind(),
+               "engine type \"" << e.type() << "\" of kind " << ww::name(e.kind()) << " at " << e.endpoint());
+        CHECK(e.pid() >= 0);
+        CHECK(e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::synced ||
+              e.state() == ww::engine_state::resyncing || e.state() == ww::engine_state::gave_up);
+        CHECK((e.state() == ww::engine_state::connecting || e.state() == ww::engine_state::gave_up) ||
+              e.synced_at().has_value());
+        CHECKF(std::find(endpoints.begin(), endpoints.end(), e.endpoint()) == endpoints.end(),
+               "engine " << e.endpoint() << " twice");
+        endpoints.push_back(e.endpoint());
+    }
 
     ww::container_range cs = s.containers();
     ww::project_range ps = s.projects();
     CHECK(cs.size() == raw->containers_len);
     CHECK(ps.size() == raw->projects_len);
     CHECK(cs.data() == raw->containers);
-    CHECK(ps.size() >= 1 && ps[0].name().empty() && ps[0].unnamed() && ps[0].engine_index() == 0);
-    CHECK(s.project("").has_value() && &s.project("")->raw() == &ps[0].raw());
+    CHECK(ps.size() >= es.size());
+    if (es.empty()) {
+        CHECK(ps.empty() && cs.empty() && !s.project(""));
+    } else {
+        CHECK(ps[0].name().empty() && ps[0].unnamed() && ps[0].engine_index() == 0);
+        CHECK(s.project("").has_value() && &s.project("")->raw() == &ps[0].raw());
+    }
 
     std::size_t n = 0;
     std::optional<ww::container_view> prev;
@@ -582,16 +657,32 @@ void check_invariants(const ww::snapshot &s, std::string_view type, std::string_
             nl++;
         }
         CHECK(nl == c.labels().size() && nl == c.raw().labels_len);
-        CHECKF(c.project() == c.find_label(compose_label).value_or(""),
-               "container " << c.id() << ": project \"" << c.project() << '"');
-        CHECKF(c.pod_name() == c.find_label("io.kubernetes.pod.name").value_or(""),
-               "container " << c.id() << ": pod \"" << c.pod_name() << '"');
+        const ww::engine_kind kind = c.engine().kind();
+        if (kind != ww::engine_kind::cri) { // CRI: pods are not compose projects
+            CHECKF(c.project() == c.find_label(compose_label).value_or(""),
+                   "container " << c.id() << ": project \"" << c.project() << '"');
+        }
+        if (kind != ww::engine_kind::podman) { // podman: its own pods
+            CHECKF(c.pod_name() == c.find_label("io.kubernetes.pod.name").value_or(""),
+                   "container " << c.id() << ": pod \"" << c.pod_name() << '"');
+        }
         CHECK(!c.pod_name().empty() || (c.pod_namespace().empty() && c.pod_uid().empty() && !c.pod_sandbox()));
-        // The lookups find it (an ID or PID twice only across engines).
+        // The lookups find it, or (an ID or PID several times only across
+        // engines) the first of that ID or PID, of the lowest engine index.
+        const auto first_with = [&](auto same) -> const ww_container * {
+            for (ww::container_view x : cs) {
+                if (same(x)) {
+                    return &x.raw();
+                }
+            }
+            return nullptr;
+        };
         auto by_id = s.find(c.id());
-        CHECKF(by_id && &by_id->raw() == &c.raw(), "find(\"" << c.id() << "\")");
+        CHECKF(by_id && &by_id->raw() == first_with([&](ww::container_view x) { return x.id() == c.id(); }),
+               "find(\"" << c.id() << "\")");
         auto by_pid = s.find_pid(c.pid());
-        CHECKF(by_pid && &by_pid->raw() == &c.raw(), "find_pid(" << c.pid() << ')');
+        CHECKF(by_pid && &by_pid->raw() == first_with([&](ww::container_view x) { return x.pid() == c.pid(); }),
+               "find_pid(" << c.pid() << ')');
         if (prev) {
             CHECKF(std::make_tuple(prev->engine_index(), prev->project(), prev->name(), prev->id()) <
                        std::make_tuple(c.engine_index(), c.project(), c.name(), c.id()),
@@ -604,10 +695,10 @@ void check_invariants(const ww::snapshot &s, std::string_view type, std::string_
     CHECK(n == cs.size());
     CHECK(cs.empty() == (n == 0));
 
-    // Projects: per engine "" first, then named ones sorted, each a
-    // contiguous slice of the containers, together covering all of them in
-    // order.
-    std::size_t at = 0, i = 0;
+    // Projects: per engine, in engine order, "" first, then named ones
+    // sorted, each a contiguous slice of the containers, together covering
+    // all of them in order.
+    std::size_t at = 0, i = 0, engines_seen = 0;
     for (ww::project_view p : ps) {
         CHECK(p.engine_index() < es.size() && &p.engine().raw() == &es[p.engine_index()].raw());
         if (i > 0 && p.engine_index() == ps[i - 1].engine_index()) {
@@ -617,6 +708,9 @@ void check_invariants(const ww::snapshot &s, std::string_view type, std::string_
                                                                            << p.name() << '"');
         } else {
             CHECKF(p.unnamed(), "projects[" << i << "] starts an engine but is named \"" << p.name() << '"');
+            CHECKF(p.engine_index() == engines_seen, "projects[" << i << "] starts engine " << p.engine_index()
+                                                                 << ", expected " << engines_seen);
+            engines_seen++;
         }
         if (!p.empty()) {
             CHECKF(p.containers().data() == cs.data() + at,
@@ -631,7 +725,18 @@ void check_invariants(const ww::snapshot &s, std::string_view type, std::string_
         at += p.size();
         i++;
     }
+    CHECKF(engines_seen == es.size(), engines_seen << " engines with projects of " << es.size());
     CHECKF(at == cs.size(), "projects hold " << at << " of " << cs.size() << " containers");
+}
+
+// check_portfolio(), for a watcher of one engine of `type` at `endpoint`.
+void check_invariants(const ww::snapshot &s, std::string_view type, std::string_view endpoint) {
+    check_portfolio(s);
+    ww::engine_range es = s.engines();
+    CHECK(es.size() == 1);
+    ww::engine_view e = es[0];
+    CHECKF(e.type() == type, "engine type \"" << e.type() << "\", expected \"" << type << '"');
+    CHECKF(e.endpoint() == endpoint, "engine endpoint \"" << e.endpoint() << "\", expected \"" << endpoint << '"');
 }
 
 std::size_t sum(std::string_view v) {
@@ -851,6 +956,9 @@ void test_version_and_abi() {
 void test_enums_match_the_c_api() {
     static_assert(static_cast<ww_engine>(ww::engine_kind::docker) == WW_ENGINE_DOCKER);
     static_assert(static_cast<ww_engine>(ww::engine_kind::containerd) == WW_ENGINE_CONTAINERD);
+    static_assert(static_cast<ww_engine>(ww::engine_kind::cri) == WW_ENGINE_CRI);
+    static_assert(static_cast<ww_engine>(ww::engine_kind::podman) == WW_ENGINE_PODMAN);
+    static_assert(static_cast<ww_engine>(ww::engine_kind::automatic) == WW_ENGINE_AUTO);
     static_assert(static_cast<ww_engine_state>(ww::engine_state::connecting) == WW_ENGINE_STATE_CONNECTING);
     static_assert(static_cast<ww_engine_state>(ww::engine_state::synced) == WW_ENGINE_STATE_SYNCED);
     static_assert(static_cast<ww_engine_state>(ww::engine_state::resyncing) == WW_ENGINE_STATE_RESYNCING);
@@ -865,6 +973,8 @@ void test_enums_match_the_c_api() {
     static_assert(static_cast<ww_backoff>(ww::backoff_policy::exponential) == WW_BACKOFF_EXPONENTIAL);
     static_assert(ww::name(ww::engine_state::gave_up) == "gave up"); // usable at compile time
     CHECK(ww::name(ww::engine_kind::docker) == "docker" && ww::name(ww::engine_kind::containerd) == "containerd");
+    CHECK(ww::name(ww::engine_kind::cri) == "cri" && ww::name(ww::engine_kind::podman) == "podman");
+    CHECK(ww::name(ww::engine_kind::automatic) == "auto");
     CHECK(ww::name(ww::engine_state::connecting) == "connecting" && ww::name(ww::engine_state::synced) == "synced");
     CHECK(ww::name(ww::engine_state::resyncing) == "resyncing");
     CHECK(ww::name(ww::change_kind::started) == "started" && ww::name(ww::change_kind::exited) == "exited");
@@ -955,6 +1065,12 @@ void test_bad_options_invalid_arg() {
         },
         nullptr);
     add("unknown engine", [](ww::options &o) { o.engine = static_cast<ww::engine_kind>(9); }, nullptr);
+    add("endpoint for every engine", [](ww::options &o) { o.engine = ww::engine_kind::automatic; }, "endpoint");
+    add("negative cri_poll", [](ww::options &o) { o.cri_poll = -1ms; }, "cri_poll");
+    add("too long cri_poll", [](ww::options &o) { o.cri_poll = std::chrono::hours(24 * 50); }, "cri_poll");
+    add("negative discover_interval", [](ww::options &o) { o.discover_interval = -5s; }, "discover_interval");
+    add("too long discover_interval",
+        [](ww::options &o) { o.discover_interval = ww::options::discover_only_at_start - 1ms; }, "discover_interval");
     add("unknown backoff", [](ww::options &o) { o.backoff = static_cast<ww::backoff_policy>(9); }, nullptr);
     add("socket path too long",
         [](ww::options &o) { o.endpoint = "unix:///tmp/" + std::string(120, 'x') + ".sock"; }, nullptr);
@@ -971,8 +1087,18 @@ void test_bad_options_invalid_arg() {
     o.backoff_max = std::chrono::minutes(1);
     o.call_timeout = 5s;
     o.ignored_namespaces = std::vector<std::string>{"moby", "k8s.io"};
+    o.cri_poll = std::chrono::milliseconds(1500);
+    o.cri_events = true;
     ww::watcher w(o);
     CHECK(w.valid());
+    ww::options all;
+    all.engine = ww::engine_kind::automatic;
+    all.discover_interval = ww::options::discover_only_at_start;
+    ww::watcher every(all);
+    CHECK(every.valid());
+    all.discover_interval = std::chrono::hours(24);
+    ww::watcher daily(all);
+    CHECK(daily.valid());
 }
 
 /* ------------------------------------------------------------------ */
@@ -1325,7 +1451,13 @@ void test_moved_from_watcher_safe() {
     ww::watcher e = std::move(a); // moving an empty one
     CHECK(!e.valid() && !a.valid());
     d.close();
-    CHECK(!d.valid() && d.try_ready(0ms) == WW_STATUS_NULL_ARG);
+    CHECK(!d.valid() && d.try_ready(0ms) == WW_STATUS_CLOSED);
+    // A closed watcher moves as closed; the moved-from one is moved-from.
+    ww::watcher f = std::move(d);
+    CHECK(!f.valid() && f.try_wait(0, 0ms) == WW_STATUS_CLOSED);
+    CHECK(!d.valid() && d.try_wait(0, 0ms) == WW_STATUS_NULL_ARG); // NOLINT(bugprone-use-after-move)
+    e.shutdown();                                                  // moved-from: nothing
+    f.shutdown();                                                  // closed: nothing
 }
 
 // The default constructor watches Docker at DOCKER_HOST.
@@ -1645,7 +1777,7 @@ void test_close_wakes_blocked_waiters() {
     while (entered < 4) {
         std::this_thread::sleep_for(1ms);
     }
-    // Closing may begin once every waiter is inside the library.
+    // Destroying may begin once every waiter is inside its call.
     for (const result *r : {&in_wait, &in_try_wait, &in_ready, &in_wait_ready}) {
         wait_until_asleep(r->tid);
     }
@@ -1895,6 +2027,759 @@ void test_containerd_concurrent_snapshots() {
 }
 
 /* ------------------------------------------------------------------ */
+/* Tests: podman and CRI                                               */
+/* ------------------------------------------------------------------ */
+
+ww::options podman_options() {
+    ww::options o;
+    o.engine = ww::engine_kind::podman;
+    o.endpoint = g_podman_endpoint;
+    return o;
+}
+
+ww::options cri_options() {
+    ww::options o;
+    o.engine = ww::engine_kind::cri;
+    o.endpoint = g_cri_endpoint;
+    return o;
+}
+
+// The podman container's name, as podman tells it.
+const expect &podman_container() {
+    if (g_podman.name.empty()) {
+        g_podman.name = podman({"inspect", "-f", "{{.Name}}", g_podman.id});
+    }
+    return g_podman;
+}
+
+// The engine view and the container of a podman watcher: as the podman CLI
+// tells them.
+void test_podman_real_engine() {
+    needs_podman();
+    const expect &e = podman_container();
+    const wall_clock::time_point t0 = wall_clock::now();
+    ww::watcher w = ready_watcher(podman_options());
+    const wall_clock::time_point t1 = wall_clock::now();
+    ww::snapshot s = w.snapshot();
+    CHECK(s.generation() >= 1);
+    check_invariants(s, "podman.io", g_podman_endpoint);
+    check_has(s, e);
+
+    ww::engine_view engine = s.engines()[0];
+    CHECK(engine.kind() == ww::engine_kind::podman && ww::name(engine.kind()) == "podman");
+    CHECKF(engine.state() == ww::engine_state::synced, ww::name(engine.state()));
+    CHECKF(engine.version() == podman({"version", "-f", "{{.Server.Version}}"}), '"' << engine.version() << '"');
+    CHECKF(engine.pid() > 0 && comm_of(engine.pid()) == "podman",
+           "PID " << engine.pid() << " (" << comm_of(engine.pid()) << ')');
+    CHECKF(engine.synced_at() && *engine.synced_at() >= t0 - 1s && *engine.synced_at() <= t1 + 1s,
+           show(engine.synced_at()));
+    CHECKF(engine.last_error().empty(), '"' << engine.last_error() << '"');
+
+    auto c = s.find(e.id);
+    CHECK(c->engine().type() == "podman.io");
+    const std::string image = podman({"inspect", "-f", "{{.ImageName}}", e.id});
+    CHECKF(c->image() == image, '"' << c->image() << "\", podman says \"" << image << '"');
+    const std::string image_id = podman({"inspect", "-f", "{{.Image}}", e.id});
+    CHECKF(c->image_id() == "sha256:" + image_id, '"' << c->image_id() << "\", podman says \"" << image_id << '"');
+    const std::string started = podman({"inspect", "-f", "{{.State.StartedAt.UnixNano}}", e.id});
+    CHECKF(c->started_at() &&
+               std::chrono::duration_cast<std::chrono::nanoseconds>(c->started_at()->time_since_epoch()).count() ==
+                   std::stoll(started),
+           show(c->started_at()) << ", podman says " << started << " ns");
+    CHECK(!c->paused() && !c->privileged() && !c->pod_sandbox() && c->pod_name().empty());
+}
+
+// The CRI pod in snapshot `s`, its IDs prefixed with `prefix` ("k8s.io/"
+// where a containerd watcher shows it): the sandbox under its pod's name,
+// the container "app" with its pod, both with their PIDs.
+void check_cri_pod(const ww::snapshot &s, const std::string &prefix) {
+    auto sandbox = s.find(prefix + g_cri_sandbox.id);
+    CHECKF(sandbox.has_value(), "sandbox " << prefix << g_cri_sandbox.id << " not in the snapshot");
+    CHECK(sandbox->id() == prefix + g_cri_sandbox.id);
+    CHECKF(sandbox->pod_sandbox() && sandbox->name() == g_pod_name, sandbox->name() << ' ' << sandbox->pod_sandbox());
+    CHECKF(sandbox->pid() == g_cri_sandbox.pid, "sandbox PID " << sandbox->pid() << ", expected " << g_cri_sandbox.pid);
+    auto app = s.find(prefix + g_cri_container.id);
+    CHECKF(app.has_value(), "container " << prefix << g_cri_container.id << " not in the snapshot");
+    CHECKF(app->name() == g_cri_container.name && !app->pod_sandbox(), app->name() << ' ' << app->pod_sandbox());
+    CHECKF(app->pid() == g_cri_container.pid, "container PID " << app->pid() << ", expected " << g_cri_container.pid);
+    for (ww::container_view c : {*sandbox, *app}) {
+        CHECKF(c.pod_name() == g_pod_name && c.pod_namespace() == g_pod_namespace && c.pod_uid() == g_pod_uid,
+               c.id() << ": pod " << c.pod_name() << '/' << c.pod_namespace() << '/' << c.pod_uid());
+        CHECKF(c.project().empty(), c.id() << ": project \"" << c.project() << '"'); // pods are no compose projects
+        CHECK(!c.paused());
+        CHECKF(c.started_at() && *c.started_at() <= wall_clock::now() && *c.started_at() > wall_clock::now() - 6h,
+               show(c.started_at()));
+        auto by_pid = s.find_pid(c.pid());
+        CHECKF(by_pid && &by_pid->raw() == &c.raw(), "find_pid(" << c.pid() << ')');
+    }
+    // The container's image, as containerd lists it in k8s.io.
+    std::string image;
+    std::istringstream in(tool({"ctr", "-a", g_cri_socket, "-n", "k8s.io", "containers", "ls"}));
+    for (std::string line; std::getline(in, line);) {
+        std::vector<std::string> f = words(line);
+        if (f.size() >= 2 && f[0] == g_cri_container.id) {
+            image = f[1];
+        }
+    }
+    CHECKF(!image.empty() && app->image() == image, '"' << app->image() << "\", ctr says \"" << image << '"');
+    CHECKF(starts_with(app->image_id(), "sha256:"), '"' << app->image_id() << '"');
+}
+
+// CRI watchers, relisting only and also following the runtime's events:
+// the engine as containerd tells it, the pod's sandbox and container.
+void test_cri_real_engine() {
+    needs_cri();
+    char host[256] = {};
+    CHECK(gethostname(host, sizeof host - 1) == 0);
+    const std::string version = tool({"ctr", "-a", g_cri_socket, "version"});
+    for (bool events : {false, true}) {
+        ww::options o = cri_options();
+        o.cri_events = events;
+        o.cri_poll = events ? std::chrono::milliseconds(std::chrono::minutes(1)) : 200ms;
+        ww::watcher w = ready_watcher(o);
+        ww::snapshot s = w.snapshot();
+        CHECK(s.generation() >= 1);
+        check_invariants(s, "k8s.io/cri-api", g_cri_endpoint);
+        ww::engine_view e = s.engines()[0];
+        CHECK(e.kind() == ww::engine_kind::cri && ww::name(e.kind()) == "cri");
+        CHECKF(e.state() == ww::engine_state::synced, ww::name(e.state()));
+        CHECKF(e.id() == host, '"' << e.id() << "\", the host is \"" << host << '"');
+        CHECKF(starts_with(e.version(), "containerd ") && contains(e.version(), ctr_server(version, "Version")),
+               '"' << e.version() << "\" vs\n"
+                   << version);
+        CHECKF(e.pid() > 0 && comm_of(e.pid()) == "containerd", "PID " << e.pid() << " (" << comm_of(e.pid()) << ')');
+        CHECKF(e.last_error().empty(), '"' << e.last_error() << '"');
+        check_cri_pod(s, "");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: discovery and the watcher of every engine                    */
+/* ------------------------------------------------------------------ */
+
+// Sets an environment variable for its life. (Only while no watcher runs:
+// the library reads the environment on its own threads.)
+class env_override {
+public:
+    env_override(const char *name, const std::string &value) : name_(name) {
+        if (const char *old = std::getenv(name)) {
+            old_ = old;
+        }
+        setenv(name, value.c_str(), 1);
+    }
+    ~env_override() {
+        if (old_) {
+            setenv(name_, old_->c_str(), 1);
+        } else {
+            unsetenv(name_);
+        }
+    }
+    env_override(const env_override &) = delete;
+    env_override &operator=(const env_override &) = delete;
+
+private:
+    const char *name_;
+    std::optional<std::string> old_;
+};
+
+// A Docker API that answers only GET /info (as an engine would: enough for
+// discovery's probe), and 404 to everything else, at unix socket `path`,
+// served by a thread of this process.
+class fake_docker {
+public:
+    explicit fake_docker(std::string path) : path_(std::move(path)) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+        unlink(path_.c_str());
+        fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || listen(fd_, 16) != 0 ||
+            pipe2(stop_, O_CLOEXEC) != 0) {
+            note(std::string("fake Docker at ") + path_ + ": " + std::strerror(errno));
+            cleanup();
+            throw check_failed{};
+        }
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~fake_docker() {
+        ssize_t ignored = write(stop_[1], "x", 1);
+        (void)ignored;
+        thread_.join();
+        cleanup();
+    }
+    fake_docker(const fake_docker &) = delete;
+    fake_docker &operator=(const fake_docker &) = delete;
+
+    [[nodiscard]] std::string endpoint() const { return "unix://" + path_; }
+    [[nodiscard]] const std::string &path() const { return path_; }
+
+private:
+    void cleanup() {
+        for (int fd : {fd_, stop_[0], stop_[1]}) {
+            if (fd >= 0) {
+                close(fd);
+            }
+        }
+        unlink(path_.c_str());
+    }
+
+    void serve() {
+        for (;;) {
+            pollfd p[2] = {{fd_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+            if (poll(p, 2, -1) < 0) {
+                continue; // EINTR
+            }
+            if (p[1].revents != 0) {
+                return;
+            }
+            const int conn = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (conn >= 0) {
+                answer(conn);
+                close(conn);
+            }
+        }
+    }
+
+    // One request, one answer, then the connection closes.
+    static void answer(int conn) {
+        std::string request;
+        while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
+            pollfd p{conn, POLLIN, 0};
+            char buf[4096];
+            if (poll(&p, 1, 2000) != 1) {
+                return;
+            }
+            const ssize_t n = read(conn, buf, sizeof buf);
+            if (n <= 0) {
+                return;
+            }
+            request.append(buf, static_cast<std::size_t>(n));
+        }
+        const std::string line = request.substr(0, request.find("\r\n"));
+        const std::vector<std::string> f = words(line);
+        const bool info = f.size() == 3 && f[0] == "GET" &&
+                          (f[1] == "/info" || (f[1].size() > 5 && f[1].compare(f[1].size() - 5, 5, "/info") == 0));
+        const std::string body = info ? R"({"ID":"ww-cpp-fake","Name":"ww-cpp-fake","ServerVersion":"0.0.0-fake"})"
+                                      : R"({"message":"page not found"})";
+        const std::string reply = std::string(info ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
+                                  "\r\nContent-Type: application/json\r\nContent-Length: " +
+                                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        std::size_t sent = 0;
+        while (sent < reply.size()) {
+            const ssize_t n = send(conn, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) {
+                return;
+            }
+            sent += static_cast<std::size_t>(n);
+        }
+    }
+
+    std::string path_;
+    int fd_ = -1;
+    int stop_[2] = {-1, -1};
+    std::thread thread_;
+};
+
+// The entries of `found` at `endpoint`.
+std::vector<ww::discovered_endpoint> at_endpoint(const std::vector<ww::discovered_endpoint> &found,
+                                                 std::string_view endpoint) {
+    std::vector<ww::discovered_endpoint> out;
+    for (const ww::discovered_endpoint &d : found) {
+        if (d.endpoint == endpoint) {
+            out.push_back(d);
+        }
+    }
+    return out;
+}
+
+// The owner of the file at `path`.
+std::optional<std::uint32_t> owner_of(const std::string &path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint32_t>(st.st_uid);
+}
+
+// discover() lists each fixture engine once, of its kind (the CRI runtime,
+// a containerd, as containerd), with the PID of the engine serving it (the
+// one its watcher names), its socket's owner and how it was found; each
+// entry's options() watch it.
+void test_discover_lists_every_engine_with_its_pid() {
+    needs_all_engines();
+    const std::string fixture[] = {g_endpoint, g_ctrd_url, g_podman_endpoint, g_cri_endpoint};
+    std::vector<ww::discovered_endpoint> found;
+    // What does not answer its probe within WW_DISCOVER_PROBE_TIMEOUT_MS is
+    // not listed, and podman's /info can take longer on a busy host: up to
+    // five discoveries, until every fixture engine answered in time.
+    for (int attempt = 1;; attempt++) {
+        const double t0 = now_ms();
+        found = ww::discover();
+        const double took = now_ms() - t0;
+        std::string listed;
+        for (const ww::discovered_endpoint &d : found) {
+            listed += "\n      " + std::string(ww::name(d.kind)) + ' ' + d.endpoint + " PID " + std::to_string(d.pid) +
+                      " uid " + std::to_string(d.uid) + " by " + d.found_by;
+        }
+        note("discover() took " + std::to_string(static_cast<long>(took)) + " ms:" + listed);
+        // The probes run at once, each within WW_DISCOVER_PROBE_TIMEOUT_MS.
+        CHECKF(took < 3.0 * WW_DISCOVER_PROBE_TIMEOUT_MS, "took " << took << " ms");
+        for (const ww::discovered_endpoint &d : found) {
+            CHECKF(d.kind == ww::engine_kind::docker || d.kind == ww::engine_kind::containerd ||
+                       d.kind == ww::engine_kind::cri || d.kind == ww::engine_kind::podman,
+                   d.endpoint << ": kind " << static_cast<ww_engine>(d.kind));
+            CHECKF(d.found_by == "env" || d.found_by == "path" || d.found_by == "process", d.found_by);
+            CHECKF(starts_with(d.endpoint, "unix:///") || starts_with(d.endpoint, "tcp://"), d.endpoint);
+            CHECK(d.pid >= 0);
+            CHECKF(at_endpoint(found, d.endpoint).size() == 1, d.endpoint << " listed more than once");
+        }
+        std::string missing;
+        for (const std::string &endpoint : fixture) {
+            if (at_endpoint(found, endpoint).empty()) {
+                missing += ' ' + endpoint;
+            }
+        }
+        if (missing.empty()) {
+            break;
+        }
+        CHECKF(attempt < 5, "not listed in " << attempt << " discoveries:" << missing);
+    }
+
+    struct engine {
+        std::string endpoint;
+        ww::engine_kind kind;
+        const char *comm;
+        ww::options watch;
+        const char *env;
+    };
+    const engine engines[] = {
+        {g_endpoint, ww::engine_kind::docker, "dockerd", docker_options(g_endpoint), "DOCKER_HOST"},
+        {g_ctrd_url, ww::engine_kind::containerd, "containerd", ctrd_options(), "CONTAINERD_ADDRESS"},
+        {g_podman_endpoint, ww::engine_kind::podman, "podman", podman_options(), "CONTAINER_HOST"},
+        {g_cri_endpoint, ww::engine_kind::containerd, "containerd", cri_options(), "CONTAINER_RUNTIME_ENDPOINT"},
+    };
+    for (const engine &want : engines) {
+        const std::vector<ww::discovered_endpoint> mine = at_endpoint(found, want.endpoint);
+        CHECKF(mine.size() == 1, want.endpoint << " listed " << mine.size() << " times");
+        const ww::discovered_endpoint &d = mine[0];
+        CHECKF(d.kind == want.kind, want.endpoint << ": " << ww::name(d.kind) << ", expected " << ww::name(want.kind));
+        // The PID its watcher names (SO_PEERCRED), of the engine's process.
+        ww::watcher w = ready_watcher(want.watch);
+        const int pid = w.snapshot().engines()[0].pid();
+        CHECKF(d.pid == pid && comm_of(d.pid) == want.comm,
+               want.endpoint << ": PID " << d.pid << " (" << comm_of(d.pid) << "), its watcher says " << pid);
+        const std::optional<std::uint32_t> owner = owner_of(want.endpoint.substr(7));
+        CHECKF(owner && d.uid == *owner, want.endpoint << ": uid " << d.uid);
+        // Neither named by the environment nor at a well-known path.
+        const char *env = std::getenv(want.env);
+        const bool by_env = env != nullptr && (env == want.endpoint || env == want.endpoint.substr(7));
+        CHECKF(d.found_by == (by_env ? "env" : "process"), want.endpoint << ": found by " << d.found_by);
+        // options(): this engine, the rest the defaults.
+        const ww::options o = d.options();
+        CHECK(o.engine == d.kind && o.endpoint == d.endpoint && !o.ignored_namespaces && o.call_timeout == 0ms);
+    }
+
+    // Watchers from the entries: the podman container; the CRI pod through
+    // containerd (namespace k8s.io).
+    ww::watcher p = ready_watcher(at_endpoint(found, g_podman_endpoint)[0].options());
+    check_has(p.snapshot(), podman_container());
+    ww::watcher c = ready_watcher(at_endpoint(found, g_cri_endpoint)[0].options());
+    ww::snapshot s = c.snapshot();
+    check_invariants(s, "containerd.io", g_cri_endpoint);
+    check_cri_pod(s, "k8s.io/");
+}
+
+// An engine named by the environment is found "env", with its socket's
+// owner and the PID of the process serving it: here this one.
+void test_discover_tells_how_and_by_whom() {
+    fake_docker fake(g_tmpdir + "/env-docker.sock");
+    std::uint32_t uid = static_cast<std::uint32_t>(geteuid());
+    if (geteuid() == 0) {
+        uid = 4247; // as a rootless engine's socket
+        CHECK(chown(fake.path().c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(-1)) == 0);
+    }
+    std::vector<ww::discovered_endpoint> found;
+    {
+        env_override env("DOCKER_HOST", fake.endpoint());
+        found = ww::discover();
+    }
+    const std::vector<ww::discovered_endpoint> mine = at_endpoint(found, fake.endpoint());
+    CHECKF(mine.size() == 1, fake.endpoint() << " listed " << mine.size() << " times");
+    const ww::discovered_endpoint &d = mine[0];
+    CHECKF(d.kind == ww::engine_kind::docker && d.found_by == "env", ww::name(d.kind) << " by " << d.found_by);
+    CHECKF(d.uid == uid, "uid " << d.uid << ", expected " << uid);
+    CHECKF(d.pid == getpid(), "PID " << d.pid << ", this process is " << getpid());
+    // Without the environment, nothing finds it.
+    CHECK(at_endpoint(ww::discover(), fake.endpoint()).empty());
+}
+
+// An engine_kind::automatic watcher shows the container of each fixture
+// engine once, with the engine running it: Docker's (not again through
+// dockerd's containerd), containerd's (not its ignored namespace), podman's,
+// and the CRI pod's through its containerd (namespace k8s.io).
+void test_automatic_watcher_shows_every_engine_once() {
+    needs_all_engines();
+    ww::options o;
+    o.engine = ww::engine_kind::automatic;
+    // Discovery again every 3 s: an engine slow to answer its probe (podman's
+    // /info on a busy host) is found at the next one.
+    o.discover_interval = 3s;
+    ww::watcher w(o);
+    CHECK(w.ready(30s));
+    struct want {
+        const expect &e;
+        std::string id;
+        std::string endpoint;
+        ww::engine_kind kind;
+    };
+    const std::string k8s = "k8s.io/";
+    const want wants[] = {
+        {g_docker, g_docker.id, g_endpoint, ww::engine_kind::docker},
+        {g_ctrd, g_ctrd.id, g_ctrd_url, ww::engine_kind::containerd},
+        {podman_container(), g_podman.id, g_podman_endpoint, ww::engine_kind::podman},
+        {g_cri_sandbox, k8s + g_cri_sandbox.id, g_cri_endpoint, ww::engine_kind::containerd},
+        {g_cri_container, k8s + g_cri_container.id, g_cri_endpoint, ww::engine_kind::containerd},
+    };
+    ww::snapshot s = snapshot_when(
+        w, ww::snapshot(),
+        [&](const ww::snapshot &x) {
+            return std::all_of(std::begin(wants), std::end(wants), [&](const want &c) { return x.find(c.id); });
+        },
+        "with every fixture container");
+    check_portfolio(s);
+    std::string engines;
+    for (ww::engine_view e : s.engines()) {
+        engines += "\n      " + std::string(e.type()) + ' ' + std::string(e.endpoint()) + ' ' +
+                   std::string(ww::name(e.state()));
+    }
+    note(std::to_string(s.engines().size()) + " engines, " + std::to_string(s.containers().size()) +
+         " containers:" + engines);
+    for (const want &c : wants) {
+        std::size_t with_id = 0, with_pid = 0;
+        for (ww::container_view x : s.containers()) {
+            with_id += x.id() == c.id;
+            with_pid += x.pid() == c.e.pid;
+        }
+        CHECKF(with_id == 1 && with_pid == 1,
+               c.id << ": " << with_id << " with its ID, " << with_pid << " with its PID");
+        auto x = s.find(c.id);
+        CHECKF(x->pid() == c.e.pid && x->name() == c.e.name,
+               c.id << ": PID " << x->pid() << ", name \"" << x->name() << "\", expected " << c.e.pid << ", \""
+                    << c.e.name << '"');
+        ww::engine_view e = x->engine();
+        CHECKF(e.endpoint() == c.endpoint && e.kind() == c.kind && e.state() == ww::engine_state::synced,
+               c.id << ": engine " << ww::name(e.kind()) << ' ' << e.endpoint() << ' ' << ww::name(e.state()));
+        CHECK(&e.raw() == &s.engines()[x->engine_index()].raw());
+        // In its engine's project (projects are per engine).
+        CHECKF(x->project() == c.e.project, c.id << ": project \"" << x->project() << '"');
+        std::size_t in_projects = 0;
+        for (ww::project_view p : s.projects()) {
+            for (ww::container_view y : p.containers()) {
+                if (&y.raw() == &x->raw()) {
+                    CHECK(p.name() == c.e.project && p.engine_index() == x->engine_index());
+                    in_projects++;
+                }
+            }
+        }
+        CHECK(in_projects == 1);
+    }
+    check_cri_pod(s, k8s);
+    CHECKF(!s.find(g_ctrd_ignored_id), g_ctrd_ignored_id << " of the ignored namespace moby shown");
+}
+
+// discover_interval: a watcher of every engine finds an engine started
+// after it within its interval, and not at all when discovering only at
+// its start.
+void test_automatic_discover_interval() {
+    needs_all_engines(); // an engine to be ready with
+    const std::string path = g_tmpdir + "/late-docker.sock", endpoint = "unix://" + path;
+    env_override env("DOCKER_HOST", endpoint); // (before any watcher runs, after them all)
+    ww::options often;
+    often.engine = ww::engine_kind::automatic;
+    often.discover_interval = 200ms;
+    ww::options once = often;
+    once.discover_interval = ww::options::discover_only_at_start;
+    ww::watcher w_often(often), w_once(once);
+    CHECK(w_often.ready(30s) && w_once.ready(30s));
+    auto lists = [&](const ww::snapshot &s) {
+        return std::any_of(s.engines().begin(), s.engines().end(),
+                           [&](ww::engine_view e) { return e.endpoint() == endpoint; });
+    };
+    CHECK(!lists(w_often.snapshot()) && !lists(w_once.snapshot()));
+
+    const double t0 = now_ms();
+    fake_docker late(path);
+    ww::snapshot s = snapshot_when(w_often, ww::snapshot(), lists, "with the engine started later");
+    const double found_after = now_ms() - t0;
+    note("found after " + std::to_string(static_cast<long>(found_after)) + " ms");
+    // Within its interval and a probe, well before the default 10 s.
+    CHECKF(found_after < 5000.0, "found after " << found_after << " ms");
+    check_portfolio(s);
+    for (ww::engine_view e : s.engines()) {
+        if (e.endpoint() == endpoint) {
+            CHECK(e.kind() == ww::engine_kind::docker && e.type() == "docker.com");
+        }
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(3000.0 - (now_ms() - t0)));
+    CHECKF(!lists(w_once.snapshot()), "found again although discovering only at start");
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests: shutdown and close while threads use the watcher             */
+/* ------------------------------------------------------------------ */
+
+// shutdown() from another thread wakes the threads blocked in wait(),
+// ready() (and their try_ forms) and in poll() on the event descriptor;
+// later waits end at once; snapshots keep working.
+void test_shutdown_wakes_blocked_threads() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    ww::watcher unready(docker_options(g_dead_endpoint)); // never ready
+    constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+    const ww::snapshot before = w.snapshot();
+    const int fd = w.event_fd();
+    while (w.acknowledge()) {
+    }
+
+    struct result {
+        std::atomic<long> tid{0};
+        ww_status status = WW_STATUS_OK;
+        std::string what;
+        double at = 0;
+    };
+    result in_wait, in_try_wait, in_ready, in_try_ready, in_poll;
+    std::vector<std::thread> threads;
+    auto blocked = [&threads](result &r, auto call) {
+        threads.emplace_back([&r, call] {
+            r.tid = syscall(SYS_gettid);
+            try {
+                call(r);
+            } catch (const ww::error &e) {
+                r.status = e.status();
+                r.what = e.what();
+            } catch (const std::exception &e) {
+                r.what = e.what();
+            }
+            r.at = now_ms();
+        });
+    };
+    // (Bounded: should shutting down not wake one, the test still ends.)
+    blocked(in_wait, [&w](result &) { (void)w.wait(never, 30s); });
+    blocked(in_try_wait, [&w](result &r) {
+        r.status = w.try_wait(never, 30s);
+        r.what = std::string(ww::last_error_message());
+    });
+    blocked(in_ready, [&unready](result &) { (void)unready.ready(30s); });
+    blocked(in_try_ready, [&unready](result &r) {
+        r.status = unready.try_ready(30s);
+        r.what = std::string(ww::last_error_message());
+    });
+    // A poll() loop: readable, acknowledge, look; stopped when a look says CLOSED.
+    blocked(in_poll, [&w, fd](result &r) {
+        for (;;) {
+            if (!readable(fd, 30s)) {
+                r.what = "the event descriptor stayed unreadable";
+                return;
+            }
+            (void)w.acknowledge();
+            const ww_status st = w.try_wait(never, 0ms);
+            if (st != WW_STATUS_TIMEOUT) {
+                r.status = st;
+                r.what = std::string(ww::last_error_message());
+                return;
+            }
+        }
+    });
+    result *const all[] = {&in_wait, &in_try_wait, &in_ready, &in_try_ready, &in_poll};
+    for (result *r : all) {
+        while (r->tid == 0) {
+            std::this_thread::sleep_for(1ms);
+        }
+        wait_until_asleep(r->tid);
+    }
+    const double t0 = now_ms();
+    std::thread([&] {
+        w.shutdown();
+        unready.shutdown();
+    }).join();
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    for (const result *r : all) {
+        CHECKF(r->status == WW_STATUS_CLOSED, ww::status_name(r->status) << ": " << r->what);
+        CHECKF(contains(r->what, "closed"), '"' << r->what << '"');
+        CHECKF(r->at - t0 < 2000.0, "woke " << r->at - t0 << " ms after shutdown()");
+    }
+    CHECK(contains(in_wait.what, "ww_wait") && contains(in_ready.what, "ww_ready"));
+
+    // Still a watcher: the last snapshot, and every wait ends at once with
+    // CLOSED, also one for what already exists.
+    CHECK(w.valid() && unready.valid());
+    ww::snapshot after = w.snapshot();
+    CHECK(after.generation() >= before.generation());
+    check_invariants(after, "docker.com", g_endpoint);
+    check_has(after, g_docker);
+    check_unsynced(unready.snapshot(), "docker.com", g_dead_endpoint);
+    const double t1 = now_ms();
+    CHECK(w.try_ready(10s) == WW_STATUS_CLOSED && w.try_wait(0, 10s) == WW_STATUS_CLOSED);
+    CHECK(contains(ww::last_error_message(), "closed"));
+    caught c = expect_error([&] { (void)w.wait(0, 10s); }, "wait after shutdown()");
+    CHECKF(c.status == WW_STATUS_CLOSED && c.what == c.last_error, c.status_name << ": " << c.what);
+    c = expect_error([&] { w.wait_ready(10s); }, "wait_ready after shutdown()");
+    CHECK(c.status == WW_STATUS_CLOSED);
+    CHECK(unready.try_ready(10s) == WW_STATUS_CLOSED);
+    CHECKF(now_ms() - t1 < 2000.0, "waits after shutdown() took " << now_ms() - t1 << " ms");
+    w.shutdown(); // again: nothing
+    w.close();
+    CHECK(!w.valid());
+    w.shutdown(); // closed: nothing
+}
+
+// shutdown() stops threads that loop over snapshot() and wait() (bounded
+// or not) and over the event descriptor, wherever they are in their loop;
+// then they are joined, and the watcher destroyed.
+void test_shutdown_stops_looping_threads() {
+    auto w = std::make_unique<ww::watcher>(ready_watcher(docker_options(g_endpoint)));
+    std::atomic<long> rounds{0};
+    std::atomic<int> failures{0};
+    std::vector<double> stopped_at(4, 0.0);
+    std::vector<std::thread> threads;
+    auto looping = [&](int i, auto round) {
+        threads.emplace_back([&, i, round] {
+            try {
+                for (;;) {
+                    round();
+                    rounds++;
+                }
+            } catch (const ww::error &e) {
+                if (e.status() != WW_STATUS_CLOSED) {
+                    note(std::string("thread: ") + e.what());
+                    failures++;
+                }
+            } catch (const std::exception &e) {
+                note(std::string("thread: ") + e.what());
+                failures++;
+            }
+            stopped_at[static_cast<std::size_t>(i)] = now_ms();
+        });
+    };
+    const ww::watcher &cw = *w;
+    looping(0, [&cw] {
+        ww::snapshot s = cw.snapshot();
+        (void)touch_all(s);
+        (void)cw.wait(s, 20ms);
+    });
+    looping(1, [&cw] {
+        ww::snapshot s = cw.snapshot();
+        (void)cw.wait(s); // no limit
+    });
+    looping(2, [&cw] {
+        const ww_status st = cw.try_wait(std::numeric_limits<std::uint64_t>::max(), 5ms);
+        if (st != WW_STATUS_TIMEOUT) {
+            throw ww::error(st, std::string(ww::last_error_message()));
+        }
+        (void)ww::diff(cw.snapshot());
+    });
+    looping(3, [&cw] {
+        (void)readable(cw.event_fd(), 20ms);
+        (void)cw.acknowledge();
+        cw.wait_ready(0ms);
+    });
+    while (rounds < 50) {
+        std::this_thread::sleep_for(1ms);
+    }
+    const double t0 = now_ms();
+    w->shutdown();
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    note(std::to_string(rounds.load()) + " rounds; stopped within " +
+         std::to_string(static_cast<long>(*std::max_element(stopped_at.begin(), stopped_at.end()) - t0)) +
+         " ms of shutdown()");
+    CHECKF(failures == 0, failures.load() << " failures");
+    for (double at : stopped_at) {
+        CHECKF(at - t0 < 2000.0, "stopped " << at - t0 << " ms after shutdown()");
+    }
+    check_has(w->snapshot(), g_docker);
+    w.reset();
+}
+
+// close() while other threads use the watcher, at any point of their
+// loops: their calls in progress end, later ones throw CLOSED; nothing
+// touches the released watcher (AddressSanitizer would tell).
+void test_close_while_threads_use_it() {
+    constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+    for (int round = 0; round < 8; round++) {
+        ww::watcher w = ready_watcher(docker_options(g_endpoint));
+        std::atomic<int> started{0}, failures{0};
+        std::atomic<long> calls{0};
+        std::vector<std::thread> threads;
+        auto looping = [&](auto call) {
+            threads.emplace_back([&, call] {
+                started++;
+                const double until = now_ms() + 20000.0;
+                try {
+                    while (now_ms() < until) {
+                        if (call() == WW_STATUS_CLOSED) {
+                            return;
+                        }
+                        calls++;
+                    }
+                    note("still not closed after 20 s");
+                } catch (const ww::error &e) {
+                    if (e.status() == WW_STATUS_CLOSED && contains(e.what(), "closed")) {
+                        return;
+                    }
+                    note(std::string("thread: ") + std::string(e.status_name()) + ": " + e.what());
+                } catch (const std::exception &e) {
+                    note(std::string("thread: ") + e.what());
+                }
+                failures++;
+            });
+        };
+        looping([&w] {
+            ww::snapshot s = w.snapshot();
+            (void)w.wait(s, 10ms);
+            return WW_STATUS_OK;
+        });
+        looping([&w] { return w.try_wait(never, 10ms); });
+        looping([&w] { return w.try_ready(0ms) == WW_STATUS_OK ? w.try_wait(0, 0ms) : w.try_ready(0ms); });
+        looping([&w] {
+            (void)w.event_fd();
+            (void)w.acknowledge();
+            return WW_STATUS_OK;
+        });
+        while (started < 4) {
+            std::this_thread::sleep_for(1ms);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(round));
+        w.close();
+        CHECK(!w.valid() && w.native_handle() == nullptr);
+        for (std::thread &t : threads) {
+            t.join();
+        }
+        CHECKF(failures == 0, "round " << round << ": " << failures.load() << " failures");
+        // Closed: every call says so.
+        caught c = expect_error([&] { (void)w.snapshot(); }, "snapshot of a closed watcher");
+        CHECKF(c.status == WW_STATUS_CLOSED && contains(c.what, "ww_snapshot") && contains(c.what, "closed"),
+               c.status_name << ": " << c.what);
+        c = expect_error([&] { (void)w.wait(0, 0ms); }, "wait of a closed watcher");
+        CHECKF(c.status == WW_STATUS_CLOSED && contains(c.what, "ww_wait"), c.status_name << ": " << c.what);
+        c = expect_error([&] { (void)w.ready(0ms); }, "ready of a closed watcher");
+        CHECK(c.status == WW_STATUS_CLOSED && contains(c.what, "ww_ready"));
+        c = expect_error([&] { (void)w.event_fd(); }, "event_fd of a closed watcher");
+        CHECK(c.status == WW_STATUS_CLOSED);
+        c = expect_error([&] { (void)w.acknowledge(); }, "acknowledge of a closed watcher");
+        CHECK(c.status == WW_STATUS_CLOSED);
+        CHECK(w.try_ready(0ms) == WW_STATUS_CLOSED && w.try_wait(0, 0ms) == WW_STATUS_CLOSED);
+        w.shutdown();
+        w.close();
+        if (round == 0) {
+            note(std::to_string(calls.load()) + " calls before close()");
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Runner                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1968,6 +2853,62 @@ bool parse_pid(const char *text, int &pid) {
     return true;
 }
 
+// The environment's podman and CRI engines (see the top); false, with a
+// message, if a group is given only partly or badly.
+bool read_engine_env(const char *prog) {
+    auto env = [](const char *name) -> std::optional<std::string> {
+        const char *v = std::getenv(name);
+        return v != nullptr && *v != '\0' ? std::optional<std::string>(v) : std::nullopt;
+    };
+    auto pid = [&](const char *name, int &out) {
+        std::optional<std::string> v = env(name);
+        return v && parse_pid(v->c_str(), out);
+    };
+    const auto podman_endpoint = env("WW_TEST_PODMAN_ENDPOINT"), podman_id = env("WW_TEST_PODMAN_ID");
+    const bool any_podman = podman_endpoint || podman_id || env("WW_TEST_PODMAN_PID");
+    if (any_podman) {
+        if (!podman_endpoint || !podman_id || !pid("WW_TEST_PODMAN_PID", g_podman.pid) ||
+            !starts_with(*podman_endpoint, "unix://")) {
+            std::cerr << prog << ": WW_TEST_PODMAN_ENDPOINT (unix://), _ID and _PID go together\n";
+            return false;
+        }
+        g_have_podman = true;
+        g_podman_endpoint = *podman_endpoint;
+        g_podman.id = *podman_id;
+        g_podman.project = g_docker.project;
+    }
+    const char *const cri_vars[] = {"WW_TEST_CRI_ENDPOINT",    "WW_TEST_CRI_POD",          "WW_TEST_CRI_SANDBOX_ID",
+                                    "WW_TEST_CRI_SANDBOX_PID", "WW_TEST_CRI_CONTAINER_ID", "WW_TEST_CRI_CONTAINER_PID"};
+    bool any_cri = false;
+    for (const char *v : cri_vars) {
+        any_cri = any_cri || env(v).has_value();
+    }
+    if (any_cri) {
+        const auto endpoint = env("WW_TEST_CRI_ENDPOINT"), pod = env("WW_TEST_CRI_POD");
+        const auto sandbox = env("WW_TEST_CRI_SANDBOX_ID"), container = env("WW_TEST_CRI_CONTAINER_ID");
+        const std::size_t slash1 = pod ? pod->find('/') : std::string::npos;
+        const std::size_t slash2 = slash1 != std::string::npos ? pod->find('/', slash1 + 1) : std::string::npos;
+        if (!endpoint || !starts_with(*endpoint, "unix://") || slash2 == std::string::npos || !sandbox ||
+            !container || !pid("WW_TEST_CRI_SANDBOX_PID", g_cri_sandbox.pid) ||
+            !pid("WW_TEST_CRI_CONTAINER_PID", g_cri_container.pid)) {
+            std::cerr << prog << ": WW_TEST_CRI_ENDPOINT (unix://), _POD (NAME/NAMESPACE/UID), _SANDBOX_ID, "
+                      << "_SANDBOX_PID, _CONTAINER_ID and _CONTAINER_PID go together\n";
+            return false;
+        }
+        g_have_cri = true;
+        g_cri_endpoint = *endpoint;
+        g_cri_socket = endpoint->substr(7);
+        g_pod_name = pod->substr(0, slash1);
+        g_pod_namespace = pod->substr(slash1 + 1, slash2 - slash1 - 1);
+        g_pod_uid = pod->substr(slash2 + 1);
+        g_cri_sandbox.id = *sandbox;
+        g_cri_sandbox.name = g_pod_name;
+        g_cri_container.id = *container;
+        g_cri_container.name = "app";
+    }
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -2006,6 +2947,9 @@ int main(int argc, char **argv) {
         std::size_t name_slash = g_ctrd.name.find('/');
         g_ctrd.name_label = name_slash == std::string::npos ? g_ctrd.name : g_ctrd.name.substr(name_slash + 1);
     }
+    if (!read_engine_env(argv[0])) {
+        return 2;
+    }
     if (!setup_sockets()) {
         return 2;
     }
@@ -2041,6 +2985,15 @@ int main(int argc, char **argv) {
         {test_containerd_ignored_namespaces, "containerd_ignored_namespaces"},
         {test_diff_across_watchers, "diff_across_watchers"},
         {test_containerd_concurrent_snapshots, "containerd_concurrent_snapshots"},
+        {test_shutdown_wakes_blocked_threads, "shutdown_wakes_blocked_threads"},
+        {test_shutdown_stops_looping_threads, "shutdown_stops_looping_threads"},
+        {test_close_while_threads_use_it, "close_while_threads_use_it"},
+        {test_podman_real_engine, "podman_real_engine"},
+        {test_cri_real_engine, "cri_real_engine"},
+        {test_discover_lists_every_engine_with_its_pid, "discover_lists_every_engine_with_its_pid"},
+        {test_discover_tells_how_and_by_whom, "discover_tells_how_and_by_whom"},
+        {test_automatic_watcher_shows_every_engine_once, "automatic_watcher_shows_every_engine_once"},
+        {test_automatic_discover_interval, "automatic_discover_interval"},
     };
 
     int passed = 0, failed = 0;

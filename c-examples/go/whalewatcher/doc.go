@@ -1,6 +1,7 @@
 // Package whalewatcher is the Go binding (cgo) of libwhalewatcher (ABI
-// version 2): the alive containers of Docker and containerd engines,
-// always current, answered from memory, and what changes as it happens.
+// version 2): the alive containers of Docker, containerd, podman and CRI
+// (Kubernetes) engines, always current, answered from memory, and what
+// changes as it happens.
 // Its API follows the Go original, github.com/thediveo/whalewatcher: a
 // Portfolio of ComposerProjects of Containers.
 //
@@ -22,14 +23,28 @@
 //
 // # Engines and projects
 //
-// A Portfolio lists the watcher's engines (Engines: identity, State,
+// A watcher watches one engine (Options.Engine Docker, Containerd, Podman
+// or CRI, at Options.Endpoint), or with Auto every engine the host runs:
+// those Discover finds when the watcher starts, and again every
+// Options.DiscoverInterval (DiscoverOnlyAtStart: only then).
+//
+//	found, err := whalewatcher.Discover() // []whalewatcher.Endpoint
+//	for _, e := range found {
+//		fmt.Println(e) // docker unix:///var/run/docker.sock (PID 812, found by path)
+//	}
+//	one, err := whalewatcher.New(found[0].Options()) // that engine alone
+//	all, err := whalewatcher.New(whalewatcher.Options{Engine: whalewatcher.Auto})
+//
+// A Portfolio lists the watcher's engines (Engines: Kind, identity, State,
 // SyncedAt, LastError, ...); each Container and ComposerProject names its
-// engine by index into that list. Projects are per engine, as the library
-// has them (Projects). Names, Project and Container keep the Go original's
-// engine-agnostic view: with one engine, which is what New creates, they
-// are exactly that engine's projects; with several, Names lists each name
-// once, Project(name) merges that name's projects of all engines, and
-// Container finds the first match in (engine, project, name, ID) order.
+// engine by index into that list, which an engine keeps for the watcher's
+// life. Projects are per engine, as the library has them (Projects).
+// Names, Project and Container keep the Go original's engine-agnostic
+// view: with one engine they are exactly that engine's projects; with
+// several, Names lists each name once, Project(name) merges that name's
+// projects of all engines, and Container finds the first match in (engine,
+// project, name, ID) order. Kubernetes pods (CRI, containerd's namespace
+// "k8s.io") and podman pods show in Container.Pod.
 //
 // # Changes
 //
@@ -46,9 +61,11 @@
 // # Concurrency and memory
 //
 // The library watches in its own thread. Watcher methods may be called from
-// any goroutine at the same time; Portfolios and Changes are immutable Go
-// values, safe to share: no C memory is reachable from them. Build with
-// pkg-config finding whalewatcher.pc, e.g.
+// any goroutine at the same time, Close too: it wakes every Ready, Wait and
+// Changes in progress at once (they end with ErrClosed, or a closed
+// channel), then releases the watcher. Portfolios and Changes are
+// immutable Go values, safe to share: no C memory is reachable from them.
+// Build with pkg-config finding whalewatcher.pc, e.g.
 //
 //	PKG_CONFIG_PATH=$STAGE/lib/pkgconfig CGO_LDFLAGS=-Wl,-rpath,$STAGE/lib go build ./...
 //

@@ -292,8 +292,32 @@ func consistency(p *Portfolio) string {
 	if p.Project("") == nil {
 		return "no unnamed project"
 	}
+	// Per engine, in engine order: its unnamed project, then its named
+	// ones by name.
 	projects := p.Projects()
-	if len(projects) == 0 || projects[0].Name != "" || len(projects) != len(p.Names())+1 {
+	engines := len(p.Engines())
+	byName := map[string][]*ComposerProject{}
+	next := 0 // the engine whose unnamed project comes next
+	for i, pr := range projects {
+		switch {
+		case pr.Name == "":
+			if pr.Engine != next {
+				return fmt.Sprintf("unnamed project of engine %d where engine %d's belongs: %v", pr.Engine, next, projects)
+			}
+			next++
+		case pr.Engine != next-1 || projects[i-1].Name >= pr.Name && projects[i-1].Name != "":
+			return fmt.Sprintf("project %q of engine %d out of order: %v", pr.Name, pr.Engine, projects)
+		}
+		byName[pr.Name] = append(byName[pr.Name], pr)
+	}
+	if next != engines {
+		return fmt.Sprintf("%d unnamed projects of %d engines: %v", next, engines, projects)
+	}
+	named := len(byName)
+	if _, ok := byName[""]; ok {
+		named--
+	}
+	if names := p.Names(); len(names) != named || !sort.StringsAreSorted(names) {
 		return fmt.Sprintf("projects %v, names %v", projects, p.Names())
 	}
 	total := 0
@@ -301,12 +325,12 @@ func consistency(p *Portfolio) string {
 		if pr.Name != "" && len(pr.Containers()) == 0 {
 			return "empty named project " + pr.Name
 		}
-		if p.Project(pr.Name) != pr {
+		if len(byName[pr.Name]) == 1 && p.Project(pr.Name) != pr {
 			return "Project(" + pr.Name + ") is another one"
 		}
 		for _, c := range pr.Containers() {
-			if c.Project != pr.Name || c.PID <= 0 || c.ID == "" || c.Name == "" || c.Labels == nil {
-				return fmt.Sprintf("bad container %+v in project %q", c, pr.Name)
+			if c.Project != pr.Name || c.Engine != pr.Engine || c.PID <= 0 || c.ID == "" || c.Name == "" || c.Labels == nil {
+				return fmt.Sprintf("bad container %+v in project %q of engine %d", c, pr.Name, pr.Engine)
 			}
 			if c.Project != "" && c.Labels[projectLabel] != c.Project {
 				return fmt.Sprintf("project label of %+v", c)

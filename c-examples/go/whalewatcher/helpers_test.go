@@ -22,8 +22,18 @@ import (
 //	                             into "default" and WW_TEST_CONTAINERD_NAMESPACE)
 //	WW_TEST_CONTAINERD_NAMESPACE default "wwtest"
 //	WW_TEST_CTR_FIFO_DIR         ctr --fifo-dir, default a temporary directory
+//	WW_TEST_PODMAN_ENDPOINT      e.g. unix:///tmp/wwgo-p/podman.sock (a podman API service
+//	                             with localhost/busybox:local), and of a container
+//	                             running there WW_TEST_PODMAN_ID and WW_TEST_PODMAN_PID
+//	WW_TEST_CRI_ENDPOINT         e.g. unix:///tmp/wwgo-cri/containerd.sock (a CRI runtime)
+//	                             running a pod WW_TEST_CRI_POD ("NAME/NAMESPACE/UID"),
+//	                             its sandbox WW_TEST_CRI_SANDBOX_ID and _PID, and its
+//	                             container "app" WW_TEST_CRI_CONTAINER_ID and _PID
 //
-// The docker and ctr CLIs must be on PATH.
+// The docker, ctr and podman CLIs must be on PATH. Tests of discovery and of
+// Auto watchers look at the whole host: they need the Docker, containerd
+// and podman engines above, and run as root (they put a socket under
+// /run/user).
 
 const waitFor = 20 * time.Second // for a change to show in the portfolio
 
@@ -298,7 +308,13 @@ func readyWatcher(t *testing.T, opts Options) *Watcher {
 // after waitFor.
 func eventually(t *testing.T, w *Watcher, cond func(p *Portfolio) string) *Portfolio {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
+	return eventuallyWithin(t, w, waitFor, cond)
+}
+
+// eventuallyWithin is eventually, waiting at most d.
+func eventuallyWithin(t *testing.T, w *Watcher, d time.Duration, cond func(p *Portfolio) string) *Portfolio {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		p := w.Portfolio()
 		why := cond(p)
@@ -306,7 +322,7 @@ func eventually(t *testing.T, w *Watcher, cond func(p *Portfolio) string) *Portf
 			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s (generation %d, containers %v)", waitFor, why, p.Generation, p.AllContainers())
+			t.Fatalf("after %v: %s (generation %d, containers %v)", d, why, p.Generation, p.AllContainers())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -354,4 +370,112 @@ func stays(t *testing.T, w *Watcher, d time.Duration, cond func(p *Portfolio) st
 			t.Fatal(why)
 		}
 	}
+}
+
+// --- podman ------------------------------------------------------------------
+
+type podmanEngine struct {
+	t        *testing.T
+	endpoint string
+	// A container running there before the test: its full ID and PID.
+	fixtureID  string
+	fixturePID int
+}
+
+func needPodman(t *testing.T) *podmanEngine {
+	t.Helper()
+	ep := os.Getenv("WW_TEST_PODMAN_ENDPOINT")
+	if ep == "" {
+		t.Skip("WW_TEST_PODMAN_ENDPOINT not set")
+	}
+	return &podmanEngine{t: t, endpoint: ep, fixtureID: mustEnv(t, "WW_TEST_PODMAN_ID"),
+		fixturePID: atoi(t, mustEnv(t, "WW_TEST_PODMAN_PID"))}
+}
+
+func (p *podmanEngine) try(args ...string) (string, error) {
+	p.t.Helper()
+	return run(p.t, "podman", append([]string{"--url", p.endpoint}, args...)...)
+}
+
+func (p *podmanEngine) podman(args ...string) string {
+	p.t.Helper()
+	out, err := p.try(args...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return out
+}
+
+// run starts a sleeping busybox container, removed at the end of the test,
+// and returns its full ID.
+func (p *podmanEngine) run(name string, labels map[string]string) string {
+	p.t.Helper()
+	args := []string{"run", "-d", "--name", name}
+	for k, v := range labels {
+		args = append(args, "--label", k+"="+v)
+	}
+	args = append(args, "localhost/busybox:local", "/bin/sleep", "100000")
+	p.t.Cleanup(func() { _, _ = p.try("rm", "-f", "-t", "0", name) })
+	return p.podman(args...)
+}
+
+func (p *podmanEngine) pid(nameorid string) int {
+	p.t.Helper()
+	return atoi(p.t, p.podman("inspect", "-f", "{{.State.Pid}}", nameorid))
+}
+
+func (p *podmanEngine) watcher(opts Options) *Watcher {
+	p.t.Helper()
+	opts.Engine = Podman
+	opts.Endpoint = p.endpoint
+	return readyWatcher(p.t, opts)
+}
+
+// --- CRI ---------------------------------------------------------------------
+
+// criPod is the pod a CRI runtime runs for the tests: its sandbox and its
+// container "app".
+type criPod struct {
+	endpoint                 string
+	pod                      Pod // of the container; the sandbox's has Sandbox set
+	sandboxID, containerID   string
+	sandboxPID, containerPID int
+}
+
+func needCRI(t *testing.T) *criPod {
+	t.Helper()
+	ep := os.Getenv("WW_TEST_CRI_ENDPOINT")
+	if ep == "" {
+		t.Skip("WW_TEST_CRI_ENDPOINT not set")
+	}
+	pod := strings.Split(mustEnv(t, "WW_TEST_CRI_POD"), "/")
+	if len(pod) != 3 {
+		t.Fatalf("WW_TEST_CRI_POD %q is not NAME/NAMESPACE/UID", os.Getenv("WW_TEST_CRI_POD"))
+	}
+	return &criPod{
+		endpoint:     ep,
+		pod:          Pod{Name: pod[0], Namespace: pod[1], UID: pod[2]},
+		sandboxID:    mustEnv(t, "WW_TEST_CRI_SANDBOX_ID"),
+		sandboxPID:   atoi(t, mustEnv(t, "WW_TEST_CRI_SANDBOX_PID")),
+		containerID:  mustEnv(t, "WW_TEST_CRI_CONTAINER_ID"),
+		containerPID: atoi(t, mustEnv(t, "WW_TEST_CRI_CONTAINER_PID")),
+	}
+}
+
+func mustEnv(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s not set", name)
+	}
+	return v
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

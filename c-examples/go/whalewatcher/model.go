@@ -17,9 +17,10 @@ type Container struct {
 	// ID is the engine's full container ID; for containerd NAMESPACE/ID,
 	// or just ID in the namespace "default".
 	ID string
-	// Name is the user-friendly name: for Docker without the leading '/';
-	// for containerd the label nerdctl/name if set, else the ID, namespaced
-	// like the ID.
+	// Name is the user-friendly name: for Docker and podman without the
+	// leading '/'; for containerd the label nerdctl/name if set, else the
+	// ID, namespaced like the ID; for CRI the container's name in its pod
+	// (a sandbox goes by its pod's name).
 	Name string
 	// Labels of the container; never nil.
 	Labels map[string]string
@@ -31,8 +32,8 @@ type Container struct {
 	// Paused is true when the container is paused.
 	Paused bool
 	// Image is the image reference as the engine names it (Docker: as
-	// given to `docker run`; containerd: the container's image name), ""
-	// if unknown.
+	// given to `docker run`; containerd and CRI: the container's image
+	// name), "" if unknown.
 	Image string
 	// ImageID is the content-addressed image ID or digest (Docker: the
 	// image ID "sha256:..."; containerd: the digest the image name resolved
@@ -53,9 +54,9 @@ type Container struct {
 	Engine int
 }
 
-// Pod tells which Kubernetes (or podman) pod a container belongs to, from
-// the labels Kubernetes' runtimes put on pod containers. All zero outside
-// pods.
+// Pod tells which Kubernetes pod a container belongs to (from CRI, or from
+// the labels Kubernetes' runtimes put on pod containers, e.g. containerd's
+// namespace "k8s.io"), or which podman pod. All zero outside pods.
 type Pod struct {
 	// Name is the pod's name (label io.kubernetes.pod.name); "" outside pods.
 	Name string
@@ -97,7 +98,9 @@ type ComposerProject struct {
 	// Engine is the index into Portfolio.Engines of the engine the project
 	// belongs to: projects are per engine. It is -1 for a project that
 	// Portfolio.Project merged from the projects of that name of several
-	// engines (only with several engines).
+	// engines (only with several engines), and for the empty unnamed
+	// project of a Portfolio without engines (an Auto watcher that found
+	// none).
 	Engine     int
 	containers []*Container
 }
@@ -175,15 +178,17 @@ func (s EngineState) String() string {
 // EngineInfo tells about one engine of a watcher, as of a Portfolio: its
 // identity and where the watcher stands with it.
 type EngineInfo struct {
-	// Kind is Docker or Containerd.
+	// Kind is Docker, Containerd, CRI or Podman (never Auto: an Auto
+	// watcher's engines are of their own kinds).
 	Kind Engine
-	// Type is "docker.com" or "containerd.io".
+	// Type is "docker.com", "containerd.io", "podman.io" or
+	// "k8s.io/cri-api".
 	Type string
 	// ID is the engine's ID, "" until first contact (containerd: the
-	// server UUID).
+	// server UUID; CRI, which has none: the host's name).
 	ID string
 	// Version is the engine's version, "" until first contact
-	// (containerd: "VERSION REVISION").
+	// (containerd: "VERSION REVISION"; CRI: "RUNTIME VERSION").
 	Version string
 	// Endpoint is the endpoint in use, e.g. "unix:///var/run/docker.sock".
 	Endpoint string
@@ -262,18 +267,20 @@ func newPortfolio(generation uint64, engines []EngineInfo, all []*Container, pro
 			pf.byName[p.Name] = merged
 		}
 	}
-	if pf.byName[""] == nil { // the header promises one per engine; be robust anyway
-		p := &ComposerProject{}
-		pf.projects = append([]*ComposerProject{p}, pf.projects...)
-		pf.byName[""] = p
+	if pf.byName[""] == nil {
+		// No engine (an Auto watcher that found none): Project("") is
+		// still there, empty, but belongs to no engine.
+		pf.byName[""] = &ComposerProject{Engine: -1}
 	}
 	sort.Strings(pf.names)
 	return pf
 }
 
-// Engines returns the watcher's engines (at least one), in engine order:
-// Container.Engine and ComposerProject.Engine index it. A fresh slice each
-// call.
+// Engines returns the watcher's engines, in engine order: Container.Engine
+// and ComposerProject.Engine index it. An engine keeps its index for the
+// watcher's life (an Auto watcher's engine that is gone stays, given up).
+// There is at least one, except for an Auto watcher that has found none. A
+// fresh slice each call.
 func (pf *Portfolio) Engines() []EngineInfo {
 	if pf == nil {
 		return nil
@@ -304,7 +311,7 @@ func (pf *Portfolio) Project(name string) *ComposerProject {
 
 // Projects returns all projects: per engine, in engine order, its unnamed
 // project "" (maybe empty), then its named projects sorted by name. With
-// one engine: "" first, then the named ones sorted.
+// one engine: "" first, then the named ones sorted; without engines, none.
 func (pf *Portfolio) Projects() []*ComposerProject {
 	if pf == nil {
 		return nil

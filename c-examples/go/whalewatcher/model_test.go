@@ -68,6 +68,21 @@ func TestNilPortfolioIsEmpty(t *testing.T) {
 	}
 }
 
+// An Auto watcher that has found no engine hands out a portfolio without
+// engines: no projects of any engine, but Project("") is there, empty.
+func TestPortfolioWithoutEngines(t *testing.T) {
+	p := synth(1, nil)
+	if len(p.Engines()) != 0 || len(p.Projects()) != 0 || len(p.Names()) != 0 || p.ContainerTotal() != 0 {
+		t.Errorf("portfolio %+v", p)
+	}
+	if u := p.Project(""); u == nil || u.Engine != -1 || len(u.Containers()) != 0 || u.String() != "empty composer project ''" {
+		t.Errorf("unnamed project %+v", u)
+	}
+	if msg := consistency(p); msg != "" {
+		t.Error(msg)
+	}
+}
+
 func TestStatusesAndErrors(t *testing.T) {
 	names := map[Status]string{
 		StatusOK: "ok", StatusNullArg: "NULL argument", StatusInvalidArg: "invalid argument",

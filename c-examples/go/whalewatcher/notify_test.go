@@ -120,6 +120,139 @@ func TestCloseEndsWaitAndChanges(t *testing.T) {
 	}
 }
 
+// Waiting with a context that never ends sleeps in the library, in one
+// call per waiter; Close wakes every waiter at once, whatever its context,
+// and returns promptly itself.
+func TestCloseWakesSleepingWaitersAtOnce(t *testing.T) {
+	w, gen := quietWatcher(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 8)
+	for i := 0; i < 3; i++ {
+		go func() { _, err := w.Wait(context.Background(), gen); done <- err }()
+	}
+	go func() { done <- w.ReadyWithin(-1) }()
+	go func() { done <- w.Ready(context.Background()) }()
+	go func() { _, err := w.Wait(ctx, gen); done <- err }() // one that may end: it looks every 50 ms
+	changes := []<-chan []Change{w.Changes(context.Background()), w.Changes(ctx)}
+	const waiters = 6
+
+	// Once all are waiting, those without an end to watch for make no
+	// further library calls, however long they wait: just the sliced one.
+	time.Sleep(200 * time.Millisecond)
+	calls := waitCalls.Load()
+	time.Sleep(500 * time.Millisecond)
+	if made := waitCalls.Load() - calls; made < 2 || made > 30 {
+		t.Errorf("%d library waits in 500 ms; want those of the two with a context that may end", made)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the Wait whose context ended: %v", err)
+	}
+	if _, ok := <-changes[1]; ok {
+		t.Fatal("a batch without containers")
+	}
+	time.Sleep(100 * time.Millisecond)
+	calls = waitCalls.Load()
+	time.Sleep(300 * time.Millisecond)
+	if made := waitCalls.Load() - calls; made != 0 {
+		t.Errorf("%d library waits in 300 ms by waiters that sleep until something happens", made)
+	}
+
+	start := time.Now()
+	w.Close()
+	closed := time.Since(start)
+	for i := 0; i < waiters-1; i++ {
+		select {
+		case err := <-done:
+			if err != ErrClosed {
+				t.Errorf("a waiter ended with %v, want ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiter still waits after Close")
+		}
+	}
+	select {
+	case _, ok := <-changes[0]:
+		if ok {
+			t.Error("a batch without containers")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Changes channel is still open after Close")
+	}
+	woken := time.Since(start)
+	if closed > time.Second || woken > time.Second {
+		t.Errorf("Close took %v, its waiters were woken after %v", closed, woken)
+	}
+}
+
+// Close races with every other call, from many goroutines, at any moment;
+// run with -race. Each call ends, with a result or ErrClosed.
+func TestCloseRacesWithEveryCall(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		w, err := New(Options{Endpoint: "unix://" + deadSocket(t), Backoff: BackoffConstant, BackoffInitial: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					switch i % 4 {
+					case 0:
+						if _, err := w.Wait(context.Background(), 1<<62); err != ErrClosed {
+							t.Errorf("Wait: %v", err)
+						}
+						return // woken by Close only
+					case 1:
+						if err := w.ReadyWithin(time.Millisecond); err != ErrClosed && !errors.Is(err, ErrTimeout) {
+							t.Errorf("ReadyWithin: %v", err)
+						}
+					case 2:
+						if p := w.Portfolio(); p != nil && len(p.Engines()) != 1 {
+							t.Errorf("portfolio %+v", p)
+						}
+					case 3:
+						for range w.Changes(context.Background()) {
+						}
+						if w.Portfolio() == nil {
+							return
+						}
+					}
+				}
+			}(i)
+		}
+		time.Sleep(time.Duration(round%5) * 3 * time.Millisecond)
+		closers := make(chan struct{})
+		for i := 0; i < 2; i++ {
+			go func() { w.Close(); closers <- struct{}{} }()
+		}
+		for i := 0; i < 2; i++ {
+			select {
+			case <-closers:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close hangs")
+			}
+		}
+		close(stop)
+		ended := make(chan struct{})
+		go func() { wg.Wait(); close(ended) }()
+		select {
+		case <-ended:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call still runs after Close")
+		}
+	}
+}
+
 // When every engine has given up nothing can change anymore: Wait says so
 // (see TestUnreachableEngineWithoutBackoffGivesUp) and Changes' channel
 // closes by itself.

@@ -14,22 +14,43 @@ import (
 	"unsafe"
 )
 
-// Engine selects the container engine to watch.
+// Engine selects the container engine to watch (Options.Engine), and tells
+// which kind an engine is (EngineInfo.Kind, Endpoint.Kind).
 type Engine uint32
 
-// The engines. The zero value of Engine means Docker.
+// The engines (WW_ENGINE_*, checked at compile time). The zero value of
+// Engine means Docker in Options.
 const (
-	Docker     Engine = 1 // WW_ENGINE_DOCKER: Docker, or another engine speaking the Docker API
-	Containerd Engine = 2 // WW_ENGINE_CONTAINERD: containerd, in all namespaces but the ignored ones
+	// Docker, or another engine speaking the Docker API.
+	Docker Engine = 1
+	// Containerd: containerd, in all namespaces but the ignored ones.
+	Containerd Engine = 2
+	// CRI: a runtime speaking Kubernetes' CRI API (CRI-O, containerd's CRI
+	// plugin), its pods' sandboxes and containers.
+	CRI Engine = 3
+	// Podman: podman's API service (podman system service).
+	Podman Engine = 4
+	// Auto: every engine this host runs, found by discovery (see Discover)
+	// at start and every Options.DiscoverInterval, watched through one
+	// watcher: one Portfolio, one EngineInfo per engine. Options.Endpoint
+	// must be "". Only for Options: an engine found is of its own kind.
+	Auto Engine = 5
 )
 
-// String returns "docker", "containerd", or "Engine(N)".
+// String returns "docker", "containerd", "cri", "podman", "auto", or
+// "Engine(N)".
 func (e Engine) String() string {
 	switch e {
 	case 0, Docker:
 		return "docker"
 	case Containerd:
 		return "containerd"
+	case CRI:
+		return "cri"
+	case Podman:
+		return "podman"
+	case Auto:
+		return "auto"
 	}
 	return "Engine(" + strconv.FormatUint(uint64(e), 10) + ")"
 }
@@ -64,19 +85,28 @@ func (b Backoff) String() string {
 
 // Options configure New. The zero value means all defaults: Docker at
 // DOCKER_HOST or unix:///var/run/docker.sock, exponential backoff from
-// 500 ms up to 30 s, never giving up, 10 s per engine call, and (containerd)
-// the namespaces "moby" and "k8s.io" ignored.
+// 500 ms up to 30 s, never giving up, 10 s per engine call, (containerd)
+// the namespace "moby" ignored, engines without events relisted every
+// second, and (Auto) discovery every 10 s.
 //
 // Durations are handed to the library in whole milliseconds (rounded up);
-// zero means the default, negative or above 2^32-1 ms is ErrInvalidArg.
+// zero means the default, negative or above 2^32-1 ms is ErrInvalidArg
+// (except DiscoverOnlyAtStart for DiscoverInterval).
 type Options struct {
 	// Engine to watch; zero means Docker.
 	Engine Engine
-	// Endpoint of the engine, "" for the default. Docker: unix:///PATH,
-	// tcp://HOST:PORT or http://HOST:PORT (default DOCKER_HOST, else
-	// unix:///var/run/docker.sock); containerd: a socket path or
-	// unix://PATH (default CONTAINERD_ADDRESS, else
-	// /run/containerd/containerd.sock).
+	// Endpoint of the engine, "" for the default:
+	//   - Docker: unix:///PATH, tcp://HOST:PORT or http://HOST:PORT;
+	//     default DOCKER_HOST, else unix:///var/run/docker.sock.
+	//   - Podman: as Docker; default CONTAINER_HOST, else
+	//     /run/podman/podman.sock for root and
+	//     $XDG_RUNTIME_DIR/podman/podman.sock for other users.
+	//   - Containerd: a socket path or unix:///PATH; default
+	//     CONTAINERD_ADDRESS, else /run/containerd/containerd.sock.
+	//   - CRI: a socket path or unix:///PATH; default
+	//     CONTAINER_RUNTIME_ENDPOINT, else /run/crio/crio.sock.
+	//   - Auto: must be "" (ErrInvalidArg otherwise).
+	// An Endpoint that Discover found is usable with its Kind.
 	Endpoint string
 	// Backoff policy; zero means exponential.
 	Backoff Backoff
@@ -92,11 +122,33 @@ type Options struct {
 	// CallTimeout bounds every single engine call (connect, list,
 	// inspect), not the event stream; 0 = 10 s.
 	CallTimeout time.Duration
-	// IgnoredNamespaces (containerd only) replaces the default list of
-	// namespaces not to watch ("moby", "k8s.io"): nil means the default,
-	// an empty non-nil slice watches all namespaces.
+	// IgnoredNamespaces (containerd, and every containerd an Auto watcher
+	// finds) replaces the default list of namespaces not to watch, "moby"
+	// (Docker's own containers: watch them through Docker; Kubernetes'
+	// containers in "k8s.io" are watched): nil means the default, an empty
+	// non-nil slice watches all namespaces.
 	IgnoredNamespaces []string
+	// RelistInterval (ww_options.cri_poll_ms) is how often an engine that
+	// sends no events is listed again to learn what changed: CRI runtimes
+	// (unless CRIEvents), and a podman whose event log is off; 0 = 1 s
+	// (kubelet's own relist interval).
+	RelistInterval time.Duration
+	// CRIEvents (CRI only) also follows the runtime's GetContainerEvents
+	// stream, relisting staying on as its consistency check; false, the
+	// default, only relists. The stream is shared: on containerd 1.7 every
+	// subscriber takes events away from the others (kubelet's evented PLEG
+	// among them), so leave it off on Kubernetes nodes. A runtime without
+	// the call is only relisted.
+	CRIEvents bool
+	// DiscoverInterval (Auto only) is how often discovery runs again, to
+	// find engines started later and to retire engines gone; 0 = 10 s.
+	// DiscoverOnlyAtStart discovers once, when the watcher starts.
+	DiscoverInterval time.Duration
 }
+
+// DiscoverOnlyAtStart as Options.DiscoverInterval makes an Auto watcher
+// discover engines only when it starts (the C API's UINT32_MAX).
+const DiscoverOnlyAtStart time.Duration = -1
 
 // cOptions is a ww_options with its C strings, allocated in C memory.
 type cOptions struct {
@@ -129,13 +181,18 @@ func (c *cOptions) fail(e *Error) {
 }
 
 func (c *cOptions) millis(what string, d time.Duration) C.uint32_t {
+	return c.millisUpTo(what, d, math.MaxUint32)
+}
+
+// millisUpTo is d in whole milliseconds, rounded up, at most max.
+func (c *cOptions) millisUpTo(what string, d time.Duration, max uint64) C.uint32_t {
 	if d < 0 {
 		c.fail(invalid("%s %v is negative", what, d))
 		return 0
 	}
 	ms := (d + time.Millisecond - 1) / time.Millisecond
-	if ms > math.MaxUint32 {
-		c.fail(invalid("%s %v is above %d ms", what, d, uint64(math.MaxUint32)))
+	if d > time.Duration(math.MaxInt64)-time.Millisecond || uint64(ms) > max {
+		c.fail(invalid("%s %v is above %d ms", what, d, max))
 		return 0
 	}
 	return C.uint32_t(ms)
@@ -177,9 +234,45 @@ func (o *Options) toC() (*cOptions, error) {
 		}
 		c.opts.ignored_namespaces = c.cstring("IgnoredNamespaces", strings.Join(o.IgnoredNamespaces, ","))
 	}
+	c.opts.cri_poll_ms = c.millis("RelistInterval", o.RelistInterval)
+	if o.CRIEvents {
+		c.opts.cri_events = 1
+	}
+	if o.DiscoverInterval == DiscoverOnlyAtStart {
+		c.opts.discover_interval_ms = C.uint32_t(math.MaxUint32)
+	} else {
+		// UINT32_MAX ms would mean "only at start": not a duration.
+		c.opts.discover_interval_ms = c.millisUpTo("DiscoverInterval", o.DiscoverInterval, math.MaxUint32-1)
+	}
 	if c.invalid != nil {
 		c.free()
 		return nil, c.invalid
 	}
 	return c, nil
+}
+
+// fields returns the ww_options fields that Options set, by their C names,
+// as numbers (endpoint and ignored_namespaces: 1 if set); tests check the
+// translation with it.
+func (c *cOptions) fields() map[string]uint64 {
+	set := func(p *C.char) uint64 {
+		if p == nil {
+			return 0
+		}
+		return 1
+	}
+	return map[string]uint64{
+		"struct_size":            uint64(c.opts.struct_size),
+		"engine":                 uint64(c.opts.engine),
+		"endpoint":               set(c.opts.endpoint),
+		"backoff":                uint64(c.opts.backoff),
+		"backoff_initial_ms":     uint64(c.opts.backoff_initial_ms),
+		"backoff_max_ms":         uint64(c.opts.backoff_max_ms),
+		"backoff_max_elapsed_ms": uint64(c.opts.backoff_max_elapsed_ms),
+		"call_timeout_ms":        uint64(c.opts.call_timeout_ms),
+		"ignored_namespaces":     set(c.opts.ignored_namespaces),
+		"cri_poll_ms":            uint64(c.opts.cri_poll_ms),
+		"cri_events":             uint64(c.opts.cri_events),
+		"discover_interval_ms":   uint64(c.opts.discover_interval_ms),
+	}
 }

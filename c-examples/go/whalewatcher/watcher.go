@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -31,6 +32,9 @@ const (
 	_ = uint(ABIVersion-C.WW_ABI_VERSION) + uint(C.WW_ABI_VERSION-ABIVersion)
 	_ = uint(Docker-C.WW_ENGINE_DOCKER) + uint(C.WW_ENGINE_DOCKER-Docker)
 	_ = uint(Containerd-C.WW_ENGINE_CONTAINERD) + uint(C.WW_ENGINE_CONTAINERD-Containerd)
+	_ = uint(CRI-C.WW_ENGINE_CRI) + uint(C.WW_ENGINE_CRI-CRI)
+	_ = uint(Podman-C.WW_ENGINE_PODMAN) + uint(C.WW_ENGINE_PODMAN-Podman)
+	_ = uint(Auto-C.WW_ENGINE_AUTO) + uint(C.WW_ENGINE_AUTO-Auto)
 	_ = uint(StatusOK-C.WW_STATUS_OK) + uint(C.WW_STATUS_OK-StatusOK)
 	_ = uint(StatusNullArg-C.WW_STATUS_NULL_ARG) + uint(C.WW_STATUS_NULL_ARG-StatusNullArg)
 	_ = uint(StatusInvalidArg-C.WW_STATUS_INVALID_ARG) + uint(C.WW_STATUS_INVALID_ARG-StatusInvalidArg)
@@ -65,14 +69,17 @@ func checkABI() error {
 	return nil
 }
 
-// Watcher watches a container engine in the background (in the library's
-// own thread) and hands out Portfolios of its alive containers, answered
+// Watcher watches container engines in the background (in the library's
+// own thread) and hands out Portfolios of their alive containers, answered
 // from memory, and tells when they change (Wait, Changes). All methods may
 // be called from any number of goroutines at the same time, Close included.
 type Watcher struct {
-	mu     sync.RWMutex // RLock: the C watcher is in use; Lock: Close
-	w      *C.ww_watcher
-	closed chan struct{} // closed by Close
+	// mu guards w: every C call on the watcher holds the read lock, Close
+	// takes the write lock to end w's use before ww_close.
+	mu      sync.RWMutex
+	w       *C.ww_watcher // nil once closed
+	closeMu sync.Mutex    // one Close at a time
+	closed  chan struct{} // closed by Close
 }
 
 // New creates a watcher that starts watching at once; it does not wait for
@@ -110,43 +117,59 @@ func newWatcher(opts Options, structSize uint32) (*Watcher, error) {
 }
 
 // Close stops watching and releases the watcher. Ready and Wait calls in
-// progress return ErrClosed (within waitSlice), the channels of Changes
-// close, and Close returns once the library's thread has ended.
-// Idempotent; Portfolios and Changes handed out before stay valid.
+// progress return ErrClosed at once, and so does every later one; the
+// channels of Changes close; Portfolio returns nil. Close returns once the
+// library's thread has ended and its engine connections are closed.
+// Idempotent, and callable from any goroutine at any time, also while
+// others use the watcher; Portfolios and Changes handed out before stay
+// valid.
 func (w *Watcher) Close() {
 	if w == nil {
 		return
 	}
-	w.mu.Lock()
+	w.closeMu.Lock()
+	defer w.closeMu.Unlock()
+	// ww_shutdown may run concurrently with every other call: it wakes the
+	// calls waiting in ww_ready or ww_wait (they return WW_STATUS_CLOSED),
+	// and makes later ones return so at once.
+	w.mu.RLock()
 	cw := w.w
+	if cw != nil {
+		C.ww_shutdown(cw)
+	}
+	w.mu.RUnlock()
+	if cw == nil {
+		return
+	}
+	close(w.closed)
+	// No call may start once ww_close has begun: wait for the calls in
+	// progress, which now return promptly, and let no other begin.
+	w.mu.Lock()
 	w.w = nil
-	if cw != nil {
-		close(w.closed)
-	}
 	w.mu.Unlock()
-	if cw != nil {
-		// Nobody else uses cw any more: every user holds the read lock.
-		C.ww_close(cw)
-	}
+	C.ww_close(cw)
 	runtime.SetFinalizer(w, nil)
 }
 
-// waitSlice is the longest single ww_ready or ww_wait, so that context
-// cancellation and Close are noticed in time. (ww_close would wake a
-// waiting call itself, but no call may start once ww_close has begun, so
-// Close waits for every call in progress to end before it calls ww_close.)
+// waitSlice is the longest single ww_ready or ww_wait for a context that
+// may end (it has a Done channel), so that its end is noticed in time: the
+// library's waits end only by themselves or through ww_shutdown. A context
+// that never ends (context.Background()) waits in one call, which Close
+// ends.
 const waitSlice = 50 * time.Millisecond
 
-// Ready waits until the watcher's first full synchronisation with the
+// Ready waits until the watcher's first full synchronisation with its
 // engine has succeeded (it stays ready from then on, also during later
-// resynchronisations), or until ctx ends.
+// resynchronisations), or until ctx ends. An Auto watcher is ready once
+// every engine found at its start has synchronised or given up, and at
+// least one has synchronised.
 //
 // It returns nil when ready; an *Error with StatusEngine once the watcher
 // has given up under its backoff policy (the message says why);
 // StatusTimeout when ctx ended first, which also unwraps to ctx.Err() and
 // names the latest engine trouble; StatusInternal if the background work
-// failed; ErrClosed after Close. An ended ctx still gets an answer: nil
-// if the watcher is ready.
+// failed; ErrClosed when the watcher is or gets closed. An ended ctx still
+// gets an answer: nil if the watcher is ready.
 func (w *Watcher) Ready(ctx context.Context) error {
 	start := time.Now()
 	s, msg, cerr, err := sliced(ctx, w.readyOnce)
@@ -176,15 +199,19 @@ func (w *Watcher) Ready(ctx context.Context) error {
 //
 // Errors, with gen returned unchanged: StatusTimeout when ctx ended first
 // (it also unwraps to ctx.Err(); an ended ctx still gets an answer if a
-// newer generation exists); ErrClosed when the watcher is or gets closed;
-// StatusEngine (errors.Is(err, ErrEngine)) when nothing newer exists and
-// nothing can change anymore because every engine has given up;
-// StatusInternal if the background work failed.
+// newer generation exists); ErrClosed when the watcher is or gets closed
+// (at once: Close wakes it); StatusEngine (errors.Is(err, ErrEngine)) when
+// nothing newer exists and nothing can change anymore because every engine
+// has given up; StatusInternal if the background work failed.
+//
+// With a context that never ends, such as context.Background(), Wait
+// sleeps in the library until something happens; with one that may end, it
+// also wakes every 50 ms to look at the context.
 func (w *Watcher) Wait(ctx context.Context, gen uint64) (uint64, error) {
 	start := time.Now()
 	newer := gen
-	s, msg, cerr, err := sliced(ctx, func(d time.Duration) (Status, string, error) {
-		s, msg, g, err := w.waitOnce(gen, d)
+	s, msg, cerr, err := sliced(ctx, func(timeout C.int32_t) (Status, string, error) {
+		s, msg, g, err := w.waitOnce(gen, timeout)
 		newer = g
 		return s, msg, err
 	})
@@ -205,10 +232,16 @@ func (w *Watcher) Wait(ctx context.Context, gen uint64) (uint64, error) {
 	return gen, &Error{Status: s, Message: msg}
 }
 
-// sliced calls once with waits of at most waitSlice until it returns
-// something else than StatusTimeout, or until ctx ends; then it looks a
-// last time without waiting, and a timeout comes with ctx's error.
-func sliced(ctx context.Context, once func(time.Duration) (Status, string, error)) (Status, string, error, error) {
+// sliced calls once until it returns something else than StatusTimeout, or
+// until ctx ends; then it looks a last time without waiting, and a timeout
+// comes with ctx's error. A ctx that never ends gets one call without a
+// time limit; one that may end, calls of at most waitSlice (and not beyond
+// its deadline).
+func sliced(ctx context.Context, once func(timeout C.int32_t) (Status, string, error)) (Status, string, error, error) {
+	if ctx.Done() == nil {
+		s, msg, err := once(-1)
+		return s, msg, nil, err
+	}
 	for {
 		slice := waitSlice
 		if dl, ok := ctx.Deadline(); ok {
@@ -219,7 +252,7 @@ func sliced(ctx context.Context, once func(time.Duration) (Status, string, error
 		if slice < 0 || ended(ctx) != nil {
 			slice = 0 // just look, one last time
 		}
-		s, msg, err := once(slice)
+		s, msg, err := once(millis(slice))
 		if err != nil || s != StatusTimeout {
 			return s, msg, nil, err
 		}
@@ -242,8 +275,9 @@ func ended(ctx context.Context) error {
 }
 
 // ReadyWithin is Ready with a time limit instead of a context; d < 0 waits
-// without limit. A timeout gives StatusTimeout (errors.Is(err, ErrTimeout)
-// and errors.Is(err, context.DeadlineExceeded)).
+// without limit (until ready, given up or closed). A timeout gives
+// StatusTimeout (errors.Is(err, ErrTimeout) and errors.Is(err,
+// context.DeadlineExceeded)).
 func (w *Watcher) ReadyWithin(d time.Duration) error {
 	if d < 0 {
 		return w.Ready(context.Background())
@@ -274,8 +308,12 @@ func millis(d time.Duration) C.int32_t {
 	return C.int32_t(ms)
 }
 
-// readyOnce calls ww_ready once, waiting at most d.
-func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
+// waitCalls counts the ww_ready and ww_wait calls made, for tests.
+var waitCalls atomic.Uint64
+
+// readyOnce calls ww_ready once, waiting at most timeout ms (< 0: without
+// limit).
+func (w *Watcher) readyOnce(timeout C.int32_t) (Status, string, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.w == nil {
@@ -283,7 +321,8 @@ func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	s := Status(C.ww_ready(w.w, millis(d)))
+	waitCalls.Add(1)
+	s := Status(C.ww_ready(w.w, timeout))
 	runtime.KeepAlive(w)
 	if s != StatusOK {
 		return s, C.GoString(C.ww_last_error_message()), nil
@@ -291,9 +330,9 @@ func (w *Watcher) readyOnce(d time.Duration) (Status, string, error) {
 	return s, "", nil
 }
 
-// waitOnce calls ww_wait once, waiting at most d; on success it also
-// returns the current generation.
-func (w *Watcher) waitOnce(gen uint64, d time.Duration) (Status, string, uint64, error) {
+// waitOnce calls ww_wait once, waiting at most timeout ms (< 0: without
+// limit); on success it also returns the current generation.
+func (w *Watcher) waitOnce(gen uint64, timeout C.int32_t) (Status, string, uint64, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.w == nil {
@@ -301,7 +340,8 @@ func (w *Watcher) waitOnce(gen uint64, d time.Duration) (Status, string, uint64,
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	s := Status(C.ww_wait(w.w, C.uint64_t(gen), millis(d)))
+	waitCalls.Add(1)
+	s := Status(C.ww_wait(w.w, C.uint64_t(gen), timeout))
 	if s != StatusOK {
 		runtime.KeepAlive(w)
 		return s, C.GoString(C.ww_last_error_message()), gen, nil
@@ -370,11 +410,13 @@ func (w *Watcher) Portfolio() *Portfolio {
 // exited meanwhile is not seen). Engine state changes make no batch: see
 // Portfolio().Engines().
 //
-// The channel closes when ctx ends, when the watcher is closed (also while
-// a batch waits to be received: it is dropped), or when nothing can change
-// anymore because every engine has given up. Receive until it closes, or
-// end ctx: the goroutine, and the library snapshot it holds, live until
-// then.
+// The channel closes when ctx ends, when the watcher is closed (at once,
+// also while a batch waits to be received: it is dropped), or when nothing
+// can change anymore because every engine has given up. Receive until it
+// closes, or end ctx, or Close the watcher: the goroutine, and the library
+// snapshot it holds, live until then. With a ctx that never ends the
+// goroutine sleeps in the library between changes; with one that may end
+// it also wakes every 50 ms to look at ctx.
 func (w *Watcher) Changes(ctx context.Context) <-chan []Change {
 	ch := make(chan []Change)
 	prev := w.snapshot()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -37,6 +38,12 @@ func TestBadOptions(t *testing.T) {
 		{"namespace with comma", Options{Engine: Containerd, IgnoredNamespaces: []string{"a,b"}}, ErrInvalidArg},
 		{"empty namespace", Options{Engine: Containerd, IgnoredNamespaces: []string{""}}, ErrInvalidArg},
 		{"namespace the library rejects", Options{Engine: Containerd, IgnoredNamespaces: []string{"not a namespace!"}}, ErrInvalidArg},
+		{"auto with an endpoint", Options{Engine: Auto, Endpoint: "unix:///run/docker.sock"}, ErrInvalidArg},
+		{"unsupported podman scheme", Options{Engine: Podman, Endpoint: "ftp://example.invalid"}, ErrInvalidArg},
+		{"CRI over TCP", Options{Engine: CRI, Endpoint: "tcp://127.0.0.1:1"}, ErrInvalidArg},
+		{"negative relist interval", Options{Engine: CRI, RelistInterval: -time.Second}, ErrInvalidArg},
+		{"negative discover interval", Options{Engine: Auto, DiscoverInterval: -2}, ErrInvalidArg},
+		{"discover interval too long", Options{Engine: Auto, DiscoverInterval: time.Duration(math.MaxUint32) * time.Millisecond}, ErrInvalidArg},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := New(tc.opts)
@@ -74,6 +81,10 @@ func TestGoodOptionsAreAccepted(t *testing.T) {
 		{Backoff: BackoffConstant, BackoffInitial: time.Microsecond}, // rounds up to 1 ms
 		{Backoff: BackoffNone, CallTimeout: time.Hour, BackoffMaxElapsed: time.Duration(math.MaxUint32) * time.Millisecond},
 		{Endpoint: "tcp://127.0.0.1:1"},
+		{Engine: Podman, Endpoint: "unix://" + deadSocket(t)},
+		{Engine: CRI, Endpoint: deadSocket(t), RelistInterval: time.Minute, CRIEvents: true},
+		{Engine: Auto, DiscoverInterval: DiscoverOnlyAtStart, IgnoredNamespaces: []string{}},
+		{Engine: Auto, DiscoverInterval: time.Duration(math.MaxUint32-1) * time.Millisecond},
 	} {
 		w, err := New(opts)
 		if err != nil {
@@ -84,6 +95,63 @@ func TestGoodOptionsAreAccepted(t *testing.T) {
 	}
 }
 
+// The Options reach the library as the C API has them: zero values as 0
+// (the library's defaults), durations in whole milliseconds rounded up,
+// DiscoverOnlyAtStart as UINT32_MAX.
+func TestOptionsInC(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		want map[string]uint64
+	}{
+		{Options{}, map[string]uint64{"engine": 1, "endpoint": 0, "backoff": 2, "backoff_initial_ms": 0, "backoff_max_ms": 0,
+			"backoff_max_elapsed_ms": 0, "call_timeout_ms": 0, "ignored_namespaces": 0, "cri_poll_ms": 0, "cri_events": 0,
+			"discover_interval_ms": 0}},
+		{Options{Engine: CRI, Endpoint: "/run/crio/crio.sock", RelistInterval: 1500 * time.Microsecond, CRIEvents: true},
+			map[string]uint64{"engine": 3, "endpoint": 1, "cri_poll_ms": 2, "cri_events": 1}},
+		{Options{Engine: Podman, Backoff: BackoffNone, BackoffInitial: time.Second, BackoffMax: time.Minute,
+			BackoffMaxElapsed: time.Hour, CallTimeout: time.Nanosecond},
+			map[string]uint64{"engine": 4, "backoff": 0, "backoff_initial_ms": 1000, "backoff_max_ms": 60000,
+				"backoff_max_elapsed_ms": 3600000, "call_timeout_ms": 1}},
+		{Options{Engine: Auto, DiscoverInterval: 2 * time.Second, IgnoredNamespaces: []string{}},
+			map[string]uint64{"engine": 5, "endpoint": 0, "discover_interval_ms": 2000, "ignored_namespaces": 1}},
+		{Options{Engine: Auto, DiscoverInterval: DiscoverOnlyAtStart},
+			map[string]uint64{"discover_interval_ms": math.MaxUint32}},
+		{Options{Engine: Auto, DiscoverInterval: time.Duration(math.MaxUint32-1) * time.Millisecond},
+			map[string]uint64{"discover_interval_ms": math.MaxUint32 - 1}},
+		{Options{Engine: Containerd, Backoff: BackoffConstant}, map[string]uint64{"engine": 2, "backoff": 1}},
+	} {
+		c, err := tc.opts.toC()
+		if err != nil {
+			t.Errorf("%+v: %v", tc.opts, err)
+			continue
+		}
+		got := c.fields()
+		c.free()
+		for field, want := range tc.want {
+			if got[field] != want {
+				t.Errorf("%+v: %s = %d, want %d", tc.opts, field, got[field], want)
+			}
+		}
+	}
+}
+
+func TestEngineNames(t *testing.T) {
+	for e, want := range map[Engine]string{0: "docker", Docker: "docker", Containerd: "containerd", CRI: "cri",
+		Podman: "podman", Auto: "auto", Engine(6): "Engine(6)"} {
+		if e.String() != want {
+			t.Errorf("%d: %q, want %q", uint32(e), e.String(), want)
+		}
+	}
+	if (Endpoint{Kind: Podman, Endpoint: "unix:///run/podman/podman.sock", PID: 7, FoundBy: "path"}).String() !=
+		"podman unix:///run/podman/podman.sock (PID 7, found by path)" {
+		t.Error("Endpoint.String")
+	}
+	if o := (Endpoint{Kind: CRI, Endpoint: "unix:///run/crio/crio.sock", PID: 7}).Options(); !reflect.DeepEqual(o,
+		Options{Engine: CRI, Endpoint: "unix:///run/crio/crio.sock"}) {
+		t.Errorf("Endpoint.Options: %+v", o)
+	}
+}
+
 func TestUnreachableEngineWithoutBackoffGivesUp(t *testing.T) {
 	for _, tc := range []struct {
 		engine   Engine
@@ -91,6 +159,8 @@ func TestUnreachableEngineWithoutBackoffGivesUp(t *testing.T) {
 	}{
 		{Docker, "unix://" + deadSocket(t)},
 		{Containerd, deadSocket(t)},
+		{Podman, "unix://" + deadSocket(t)},
+		{CRI, "unix://" + deadSocket(t)},
 	} {
 		t.Run(tc.engine.String(), func(t *testing.T) {
 			w, err := New(Options{Engine: tc.engine, Endpoint: tc.endpoint, Backoff: BackoffNone})
@@ -121,7 +191,8 @@ func TestUnreachableEngineWithoutBackoffGivesUp(t *testing.T) {
 				t.Errorf("portfolio of a never reached engine: %+v", p)
 			}
 			e := onlyEngine(t, p)
-			wantType := map[Engine]string{Docker: "docker.com", Containerd: "containerd.io"}[tc.engine]
+			wantType := map[Engine]string{Docker: "docker.com", Containerd: "containerd.io", Podman: "podman.io",
+				CRI: "k8s.io/cri-api"}[tc.engine]
 			if e.Kind != tc.engine || e.Type != wantType || !strings.Contains(e.Endpoint, "nobody.sock") ||
 				e.ID != "" || e.Version != "" || e.PID != 0 || !e.SyncedAt.IsZero() {
 				t.Errorf("engine info: %+v", e)
