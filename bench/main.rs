@@ -125,23 +125,30 @@ fn snap_ids(p: &ww_portfolio) -> HashMap<String, bool> {
     }
     m
 }
-/// Polls until `pred` holds on the snapshot's containers (only re-evaluated on a new generation).
+/// Waits until `pred` holds on the snapshot, looking at each new generation
+/// once and sleeping in `ww_wait` in between (the poller occupies no core).
 fn wait_snapshot(w: &W, within: Duration, mut pred: impl FnMut(&ww_portfolio) -> bool) -> Option<Instant> {
     let end = Instant::now() + within;
-    let mut last_gen = u64::MAX;
-    while Instant::now() < end {
-        let ok = with_snapshot(w, |p| {
-            if p.generation == last_gen {
-                return false;
-            }
-            last_gen = p.generation;
-            pred(p)
-        });
+    loop {
+        let (ok, generation) = with_snapshot(w, |p| (pred(p), p.generation));
         if ok {
             return Some(Instant::now());
         }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let st = unsafe { ww_wait(w.0, generation, left.as_millis().clamp(1, i32::MAX as u128) as i32) };
+        if st != WW_STATUS_OK && st != WW_STATUS_TIMEOUT {
+            return None;
+        }
     }
-    None
+}
+
+/// The container with ID `id` in `p`, if any.
+fn find<'a>(p: &'a ww_portfolio, id: &str) -> Option<&'a ww_container> {
+    let id = CString::new(id).unwrap();
+    unsafe { ww_portfolio_find_id(p, id.as_ptr()).as_ref() }
 }
 
 // ---------- baselines ----------
@@ -314,6 +321,7 @@ fn micro(o: &mut Out, quick: bool) {
         t.observe(&ticket, mk(i));
     }
     t.done(ticket);
+    let _ = t.take_changes();
     let ids: Vec<String> = (0..n).map(|i| format!("{:064x}", i * 7919 + 1)).collect();
     let events = if quick { 200_000 } else { 1_000_000 };
     let mut per_ev = Vec::new();
@@ -336,20 +344,85 @@ fn micro(o: &mut Out, quick: bool) {
         "",
     );
     let engine = Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", "unix:///x".into()));
+    let snapshot = |g: u64, set: Arc<ContainerSet>| Snapshot {
+        generation: g,
+        engines: vec![Arc::new(EngineSnapshot { info: engine.clone(), status: Default::default(), set })],
+    };
     let (mut build, mut render) = (Vec::new(), Vec::new());
+    let mut set = Arc::new(ContainerSet::build(t.containers()));
+    let mut view = portfolio::render(&snapshot(0, Arc::clone(&set)), None);
     for g in 0..15 {
         let s0 = Instant::now();
-        let set = Arc::new(ContainerSet::build(t.containers()));
-        let part = EngineSnapshot { info: engine.clone(), status: Default::default(), set };
-        let snap = Snapshot { generation: g, engines: vec![Arc::new(part)] };
+        set = Arc::new(ContainerSet::build(t.containers()));
         build.push(s0.elapsed().as_secs_f64() * 1e3);
+        let snap = snapshot(g, Arc::clone(&set));
         let s1 = Instant::now();
-        let r = portfolio::render(&snap);
+        view = portfolio::render(&snap, None);
         render.push(s1.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(r.portfolio().containers_len, n);
+        assert_eq!(view.portfolio().containers_len, n);
     }
-    o.row("M2", "ContainerSet::build at 10 000 containers (10 labels each)", &ms(&build, "ms"), "", "", "");
-    o.row("M3", "ffi::portfolio::render at 10 000 containers", &ms(&render, "ms"), "", "", "");
+    o.row(
+        "M2",
+        "ContainerSet::build at 10 000 containers (10 labels each), from scratch",
+        &ms(&build, "ms"),
+        "",
+        "",
+        "",
+    );
+    o.row("M3", "ffi::portfolio::render at 10 000 containers, from scratch", &ms(&render, "ms"), "", "", "");
+    // One change (a pause) at 10 000: the set updated, the C view made from
+    // the one before, and ww_diff between the two views.
+    let (mut update, mut rerender, mut diffs) = (Vec::new(), Vec::new(), Vec::new());
+    let _ = t.take_changes();
+    for g in 0..(if quick { 200 } else { 1000 }) {
+        let id = &ids[(g * 7) % n];
+        let before = Arc::clone(t.containers().find(|c| c.id() == id.as_str()).unwrap());
+        let kind = if before.paused { EventKind::Unpaused } else { EventKind::Paused };
+        let _ = t.apply_event(&Event::new(id.clone(), kind));
+        let changes = t.take_changes();
+        let whalewatcher::core::tracker::Changes::Some(changes) = changes else { panic!("one change") };
+        let s0 = Instant::now();
+        let next = set.updated(changes.iter().map(|(id, b)| (b.as_ref(), t.get(id)))).expect("updated");
+        update.push(s0.elapsed().as_secs_f64() * 1e6);
+        set = Arc::new(next);
+        let snap = snapshot(100 + g as u64, Arc::clone(&set));
+        let s1 = Instant::now();
+        let next_view = portfolio::render(&snap, Some(&view));
+        rerender.push(s1.elapsed().as_secs_f64() * 1e6);
+        let (from, to) = (
+            whalewatcher::ffi::handout::hand_out(Arc::clone(&view)),
+            whalewatcher::ffi::handout::hand_out(Arc::clone(&next_view)),
+        );
+        let s2 = Instant::now();
+        let (mut changes, mut len): (*const ww_change, usize) = (std::ptr::null(), 0);
+        let st = unsafe { ww_diff(from, to, &mut changes, &mut len) };
+        diffs.push(s2.elapsed().as_secs_f64() * 1e6);
+        assert_eq!((st, len), (WW_STATUS_OK, 1));
+        unsafe {
+            ww_changes_free(changes);
+            ww_snapshot_free(from);
+            ww_snapshot_free(to);
+        }
+        view = next_view;
+    }
+    o.row("M4", "ContainerSet::updated, one pause at 10 000", &ms(&update, "µs"), "M2, from scratch", "", "");
+    o.row(
+        "M5",
+        "ffi::portfolio::render from the view before, one pause at 10 000",
+        &ms(&rerender, "µs"),
+        "M3, from scratch",
+        "",
+        "",
+    );
+    let d50 = med(&diffs);
+    o.row(
+        "M6",
+        "ww_diff of two consecutive snapshots at 10 000, one change",
+        &ms(&diffs, "µs"),
+        "",
+        "≤ 50 µs",
+        if d50 <= 50.0 { "met" } else { "MISSED" },
+    );
 }
 
 fn query_rows(o: &mut Out, rt: &tokio::runtime::Runtime, bin: &str, quick: bool, real: Option<&str>) {
@@ -545,26 +618,22 @@ fn churn_rows(o: &mut Out, quick: bool) {
     );
     drop(w);
 
-    // Rebuild cost per change: one pause at N, time to visibility.
+    // Cost per change: one pause at N, time to visibility.
+    let sizes: &[usize] = if quick { &[10, 10_000] } else { &[10, 100, 1_000, 10_000] };
     let mut meds = Vec::new();
-    for &n in &[1usize, 10_000] {
+    for &n in sizes {
         let fake = FakeDocker::start();
         let ids = fake.add_many(n);
         let w = watcher(WW_ENGINE_DOCKER, &fake.endpoint());
         ready(&w);
         let mut lat = Vec::new();
-        for k in 0..(if quick { 10 } else { 25 }) {
+        for k in 0..(if quick { 15 } else { 40 }) {
             let id = &ids[k % ids.len()];
             let paused = fake.get(id).map(|c| !c.paused).unwrap();
             let t0 = Instant::now();
             fake.pause(id, paused);
-            let seen = wait_snapshot(&w, Duration::from_secs(10), |p| {
-                (0..p.containers_len).any(|i| {
-                    let c = unsafe { &*p.containers.add(i) };
-                    c.paused == paused && unsafe { CStr::from_ptr(c.id) }.to_bytes() == id.as_bytes()
-                })
-            })
-            .expect("pause never visible");
+            let seen = wait_snapshot(&w, Duration::from_secs(10), |p| find(p, id).is_some_and(|c| c.paused == paused))
+                .expect("pause never visible");
             lat.push((seen - t0).as_secs_f64() * 1e3);
         }
         meds.push(med(&lat));
@@ -577,13 +646,19 @@ fn churn_rows(o: &mut Out, quick: bool) {
             "",
         );
     }
+    let (small, large) = (meds[0], meds[meds.len() - 1]);
+    let ratio = large / small;
     o.row(
-        "4.rebuild",
-        "snapshot rebuild cost per change at 10 000 (median pause→visible at 10 000 minus at 1)",
-        &format!("{} ms", f(meds[1] - meds[0])),
-        &format!("ratio 10 000 / 1: {:.1}×", meds[1] / meds[0]),
-        "",
-        "",
+        "4.change",
+        "cost of one change at 10 000 against 10 containers (pause→visible medians)",
+        &format!("{} ms at 10 000, {} ms at 10", f(large), f(small)),
+        &format!("ratio 10 000 / 10: {ratio:.2}×"),
+        "p50 ≤ 1 ms at 10 000, ≤ 3× the figure at 10",
+        &if large <= 1.0 && ratio <= 3.0 {
+            "met".to_string()
+        } else {
+            format!("MISSED (p50 {} ms, {ratio:.2}×)", f(large))
+        },
     );
 }
 

@@ -67,8 +67,9 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
 
 fn well_formed(c: &whalewatcher::core::Container) {
     assert!(c.pid > 0);
-    assert!(!c.id.is_empty() && !c.name.is_empty());
-    assert!(c.labels.windows(2).all(|w| w[0].0 < w[1].0), "labels sorted, keys unique");
+    assert!(!c.id().is_empty() && !c.name().is_empty());
+    let keys: Vec<&str> = c.labels().map(|(k, _)| k).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "labels sorted, keys unique");
 }
 
 proptest! {

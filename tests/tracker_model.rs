@@ -135,8 +135,8 @@ impl Sim {
                 let id = format!("c{n}");
                 if let Some(c) = self.engine.get_mut(&id) {
                     let name = format!("renamed-{to}");
-                    if c.name != name {
-                        c.name = name.clone();
+                    if c.name() != name {
+                        *c = c.with_name(&name);
                         self.queue.push_back(Event::new(id, EventKind::Renamed(name)));
                     }
                 }
@@ -214,13 +214,13 @@ impl Sim {
 
     fn tracked(&self) -> Vec<(String, i32, bool, String)> {
         let mut v: Vec<_> =
-            self.tracker.containers().map(|c| (c.id.clone(), c.pid, c.paused, c.name.clone())).collect();
+            self.tracker.containers().map(|c| (c.id().to_string(), c.pid, c.paused, c.name().to_string())).collect();
         v.sort();
         v
     }
 
     fn truth(&self) -> Vec<(String, i32, bool, String)> {
-        self.engine.values().map(|c| (c.id.clone(), c.pid, c.paused, c.name.clone())).collect()
+        self.engine.values().map(|c| (c.id().to_string(), c.pid, c.paused, c.name().to_string())).collect()
     }
 }
 

@@ -36,13 +36,13 @@ fn constant() -> Backoff {
 }
 
 fn watch(engine: &Scripted, backoff: Backoff) -> Watcher<Snapshot> {
-    let render: Render<Snapshot> = Arc::new(|s: &Snapshot| Arc::new(s.clone()));
+    let render: Render<Snapshot> = Arc::new(|s: &Snapshot, _| Arc::new(s.clone()));
     Watcher::start_with(Arc::new(engine.clone()), &options(backoff), render, || {}).expect("watcher starts")
 }
 
 /// (id, pid, paused) of every alive container, sorted by id.
 fn alive(w: &Watcher<Snapshot>) -> Vec<(String, i32, bool)> {
-    let mut v: Vec<_> = w.snapshot().containers().map(|(_, c)| (c.id.clone(), c.pid, c.paused)).collect();
+    let mut v: Vec<_> = w.snapshot().containers().map(|(_, c)| (c.id().to_string(), c.pid, c.paused)).collect();
     v.sort();
     v
 }
@@ -216,7 +216,7 @@ fn live_events_start_pause_rename_and_kill() {
     engine.pause("x", true);
     assert!(eventually(WAIT, || alive(&w) == [("x".into(), 70, true)]));
     engine.rename("x", "renamed");
-    assert!(eventually(WAIT, || w.snapshot().containers().next().is_some_and(|(_, c)| c.name == "renamed")));
+    assert!(eventually(WAIT, || w.snapshot().containers().next().is_some_and(|(_, c)| c.name() == "renamed")));
     let generation = w.snapshot().generation;
     engine.kill("x");
     assert!(eventually(WAIT, || alive(&w).is_empty()));

@@ -87,7 +87,9 @@ fn change(kind: ChangeKind, before: Option<usize>, after: Option<usize>) -> Chan
 }
 
 /// The changes between two container sets of one engine, `from` and `to`
-/// with the flat index of their first containers.
+/// with the flat index of their first containers. Both are sorted the same
+/// way, so one walk over both pairs up the records they share, without
+/// looking at their fields; only what is left is matched by ID.
 fn diff_sets(
     (from, fbase): (&ContainerSet, usize),
     (to, tbase): (&ContainerSet, usize),
@@ -95,35 +97,68 @@ fn diff_sets(
     started: &mut Vec<Change>,
     rest: &mut Vec<Change>,
 ) {
-    let by_id: HashMap<&str, usize> = from.containers.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
-    let mut seen = vec![false; from.containers.len()];
-    for (ti, t) in to.containers.iter().enumerate() {
+    let (f, t) = (&from.containers, &to.containers);
+    let (mut fi, mut ti) = (0, 0);
+    // What only one side has at its place in the order.
+    let mut only_from: Vec<usize> = Vec::new();
+    let mut only_to: Vec<usize> = Vec::new();
+    while fi < f.len() && ti < t.len() {
+        if Arc::ptr_eq(&f[fi], &t[ti]) {
+            fi += 1;
+            ti += 1;
+            continue;
+        }
+        match f[fi].sort_key().cmp(&t[ti].sort_key()) {
+            std::cmp::Ordering::Less => {
+                only_from.push(fi);
+                fi += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                only_to.push(ti);
+                ti += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                only_from.push(fi);
+                only_to.push(ti);
+                fi += 1;
+                ti += 1;
+            }
+        }
+    }
+    only_from.extend(fi..f.len());
+    only_to.extend(ti..t.len());
+    // A container renamed or moved to another project sits elsewhere: match
+    // the rest by ID.
+    let by_id: HashMap<&str, usize> = only_from.iter().enumerate().map(|(k, &i)| (f[i].id(), k)).collect();
+    let mut seen = vec![false; only_from.len()];
+    for &ti in &only_to {
         let after = Some(tbase + ti);
-        let Some(&fi) = by_id.get(t.id.as_str()) else {
+        let tc: &Arc<Container> = &t[ti];
+        let Some(&k) = by_id.get(tc.id()) else {
             started.push(change(ChangeKind::Started, None, after));
             continue;
         };
-        seen[fi] = true;
-        let f: &Arc<Container> = &from.containers[fi];
+        seen[k] = true;
+        let fi = only_from[k];
+        let fc: &Arc<Container> = &f[fi];
         let before = Some(fbase + fi);
-        if Arc::ptr_eq(f, t) {
-            continue;
-        }
-        if f.pid != t.pid {
+        if fc.pid != tc.pid {
             exited.push(change(ChangeKind::Exited, before, None));
             started.push(change(ChangeKind::Started, None, after));
             continue;
         }
-        if f.paused != t.paused {
-            let kind = if t.paused { ChangeKind::Paused } else { ChangeKind::Unpaused };
+        if fc.paused != tc.paused {
+            let kind = if tc.paused { ChangeKind::Paused } else { ChangeKind::Unpaused };
             rest.push(change(kind, before, after));
         }
-        if !f.same_details(t) {
+        if !fc.same_details(tc) {
             rest.push(change(ChangeKind::Updated, before, after));
         }
     }
-    for (fi, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
-        exited.push(change(ChangeKind::Exited, Some(fbase + fi), None));
+    for (k, &fi) in only_from.iter().enumerate() {
+        if !seen[k] {
+            exited.push(change(ChangeKind::Exited, Some(fbase + fi), None));
+        }
     }
 }
 
@@ -158,7 +193,7 @@ mod tests {
     /// (kind, before id, after id)
     fn described(from: Option<&Snapshot>, to: &Snapshot) -> Vec<(ChangeKind, String, String)> {
         let ids = |s: Option<&Snapshot>, i: Option<usize>| {
-            i.map(|i| s.unwrap().containers().nth(i).unwrap().1.id.clone()).unwrap_or_default()
+            i.map(|i| s.unwrap().containers().nth(i).unwrap().1.id().to_string()).unwrap_or_default()
         };
         diff(from, to).into_iter().map(|c| (c.kind, ids(from, c.before), ids(Some(to), c.after))).collect()
     }
@@ -183,8 +218,7 @@ mod tests {
                 ctr("rename", 5, false, ""),
             ],
         )]);
-        let mut renamed = (*ctr("rename", 5, true, "")).clone();
-        renamed.name = "other".into();
+        let renamed = ctr("rename", 5, true, "").with_name("other");
         let to = snap(vec![engine(
             "e",
             &[

@@ -2,6 +2,7 @@
 //! engines, and the watcher that keeps it current. No `unsafe`, no C types.
 #![forbid(unsafe_code)]
 
+pub mod container;
 pub mod diff;
 pub mod discovery;
 pub mod engine;
@@ -23,7 +24,7 @@ pub mod watch;
 pub mod watcher;
 
 pub use engine::{Connection, Engine, EngineError, ErrorKind, Listed};
-pub use model::{Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
+pub use model::{Container, ContainerDraft, EngineInfo, EngineState, EngineStatus, Event, EventKind};
 pub use options::{Backoff, Endpoint, EngineKind, Options};
 pub use shared::{Change, Readiness};
 pub use snapshot::{ContainerSet, EngineSnapshot, Project, Snapshot};

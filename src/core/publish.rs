@@ -7,18 +7,21 @@ use super::model::EngineInfo;
 use super::shared::Shared;
 use super::snapshot::{EngineSnapshot, Snapshot};
 
-/// Turns a snapshot into what callers are handed.
-pub type Render<R> = Arc<dyn Fn(&Snapshot) -> Arc<R> + Send + Sync>;
+/// Turns a snapshot into what callers are handed, given what the snapshot
+/// before it was turned into (to reuse what did not change).
+pub type Render<R> = Arc<dyn Fn(&Snapshot, Option<&R>) -> Arc<R> + Send + Sync>;
 
-struct Parts {
+struct Parts<R> {
     generation: u64,
     engines: Vec<Arc<EngineSnapshot>>,
+    /// What the last publication handed out.
+    last: Arc<R>,
 }
 
 /// Puts the engines' parts together. Each engine's watch loop updates its
 /// own part; every update is a new generation.
 pub struct Publisher<R> {
-    parts: Mutex<Parts>,
+    parts: Mutex<Parts<R>>,
     render: Render<R>,
     shared: Arc<Shared<R>>,
 }
@@ -30,9 +33,10 @@ impl<R> Publisher<R> {
         let engines: Vec<Arc<EngineSnapshot>> =
             engines.into_iter().map(|info| Arc::new(EngineSnapshot::connecting(info))).collect();
         let initial = Snapshot { generation: 0, engines: engines.clone() };
-        let shared = Arc::new(Shared::new(render(&initial)));
-        let publisher =
-            Publisher { parts: Mutex::new(Parts { generation: 0, engines }), render, shared: Arc::clone(&shared) };
+        let last = render(&initial, None);
+        let shared = Arc::new(Shared::new(Arc::clone(&last)));
+        let parts = Mutex::new(Parts { generation: 0, engines, last });
+        let publisher = Publisher { parts, render, shared: Arc::clone(&shared) };
         (Arc::new(publisher), shared)
     }
 
@@ -83,10 +87,11 @@ impl<R> Publisher<R> {
         &self.shared
     }
 
-    fn publish(&self, parts: &mut Parts) {
+    fn publish(&self, parts: &mut Parts<R>) {
         parts.generation += 1;
         let snap = Snapshot { generation: parts.generation, engines: parts.engines.clone() };
-        let value = (self.render)(&snap);
+        let value = (self.render)(&snap, Some(&parts.last));
+        parts.last = Arc::clone(&value);
         self.shared.publish(value, &snap);
     }
 }

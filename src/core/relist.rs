@@ -31,7 +31,7 @@ pub struct Seen {
 
 impl Seen {
     pub fn of(c: &Container) -> Seen {
-        Seen { id: c.id.clone(), pid: c.pid, paused: c.paused }
+        Seen { id: c.id().to_string(), pid: c.pid, paused: c.paused }
     }
 }
 

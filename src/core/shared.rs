@@ -135,6 +135,8 @@ pub struct Shared<R> {
     /// [`FAILED_MARK`] / [`CLOSED_MARK`]. One write per mark, so a reader
     /// that acknowledged a mark is not woken for it again.
     notified: AtomicU64,
+    /// The generation of `current`, for readers that only compare it.
+    published: AtomicU64,
 }
 
 /// The notifier's mark of the background work's failure.
@@ -149,8 +151,15 @@ impl<R> Shared<R> {
             status: Mutex::default(),
             wake: Condvar::new(),
             notifier: OnceCell::new(),
+            published: AtomicU64::new(0),
             notified: AtomicU64::new(0),
         }
+    }
+
+    /// The generation of the current published value, read without a lock
+    /// (it may lag a publication in progress by one).
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
     }
 
     /// The current published value (a reference-count increment).
@@ -183,6 +192,7 @@ impl<R> Shared<R> {
             }
             st.summary = Summary::of(snap, &st.ever_synced, st.rule);
         }
+        self.published.store(snap.generation, Ordering::Release);
         self.wake.notify_all();
         self.notify(snap.generation);
         old

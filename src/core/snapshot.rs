@@ -9,6 +9,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::container::SortKey;
 use super::model::{Container, EngineInfo, EngineStatus};
 
 /// One compose project: a name and where its containers sit in
@@ -37,18 +38,91 @@ impl ContainerSet {
 
     /// Sorts `containers` and groups them into projects.
     pub fn build<'a>(containers: impl Iterator<Item = &'a Arc<Container>>) -> Self {
-        let mut containers: Vec<Arc<Container>> = containers.cloned().collect();
-        containers.sort_unstable_by(|a, b| (&a.project, &a.name, &a.id).cmp(&(&b.project, &b.name, &b.id)));
+        // Sorting on keys taken out first saves a pointer hop per comparison.
+        let mut keyed: Vec<(SortKey, &Arc<Container>)> = containers.map(|c| (c.sort_key(), c)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let containers: Vec<Arc<Container>> = keyed.into_iter().map(|(_, c)| Arc::clone(c)).collect();
         let mut projects = vec![Project { name: String::new(), range: 0..0 }];
         for (i, c) in containers.iter().enumerate() {
             let last = projects.last_mut().expect("projects is never empty");
-            if last.name == c.project {
+            if last.name == c.project() {
                 last.range.end = i + 1;
             } else {
-                projects.push(Project { name: c.project.clone(), range: i..i + 1 });
+                projects.push(Project { name: c.project().to_string(), range: i..i + 1 });
             }
         }
         ContainerSet { containers, projects }
+    }
+
+    /// This set with some containers changed: each change is the record
+    /// as it is in this set (`None`: not in it) and the record now (`None`:
+    /// gone). The order is kept, not recomputed: O(N + k log N) for k
+    /// changes, and unchanged records are shared. `None` when a record said
+    /// to be here is not (the caller then builds the set afresh).
+    pub fn updated<'a>(
+        &self,
+        changes: impl Iterator<Item = (Option<&'a Arc<Container>>, Option<&'a Arc<Container>>)>,
+    ) -> Option<ContainerSet> {
+        let mut gone = Vec::new();
+        let mut added: Vec<&Arc<Container>> = Vec::new();
+        for (before, now) in changes {
+            if let Some(b) = before {
+                let at = self.containers.binary_search_by(|c| c.sort_key().cmp(&b.sort_key())).ok()?;
+                if !Arc::ptr_eq(&self.containers[at], b) {
+                    return None;
+                }
+                gone.push(at);
+            }
+            added.extend(now);
+        }
+        let new_projects: Vec<&str> = added.iter().map(|&c| c.project()).collect();
+        gone.sort_unstable();
+        added.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        // Where each new record goes among the old ones; then the runs of
+        // old records between those places (and the gone ones) are copied.
+        let places: Vec<usize> = added
+            .iter()
+            .map(|a| {
+                let key = a.sort_key();
+                self.containers.partition_point(|c| c.sort_key() < key)
+            })
+            .collect();
+        let mut containers = Vec::with_capacity(self.containers.len() + added.len());
+        let mut cuts: Vec<(usize, Option<&Arc<Container>>)> = gone.iter().map(|&g| (g, None)).collect();
+        cuts.extend(places.iter().zip(&added).map(|(&p, &a)| (p, Some(a))));
+        // At one place: the gone record (None) before the new ones, which
+        // keep their order.
+        cuts.sort_by_key(|&(at, a)| (at, a.is_some()));
+        let mut from = 0;
+        for (at, new) in cuts {
+            // A new record replacing a gone one with its key is placed at
+            // the gone one's place, which is skipped already.
+            let upto = at.max(from);
+            containers.extend_from_slice(&self.containers[from..upto]);
+            match new {
+                Some(a) => {
+                    containers.push(Arc::clone(a));
+                    from = upto;
+                }
+                None => from = at + 1,
+            }
+        }
+        containers.extend_from_slice(&self.containers[from..]);
+        // The projects: the ones there were and the ones that came, each
+        // where it now sits, if it still has containers.
+        let mut names: Vec<&str> = self.projects.iter().map(|p| p.name.as_str()).collect();
+        names.extend(new_projects.iter().copied());
+        names.sort_unstable();
+        names.dedup();
+        let mut projects = Vec::with_capacity(names.len());
+        for name in names {
+            let start = containers.partition_point(|c| c.project() < name);
+            let end = start + containers[start..].partition_point(|c| c.project() == name);
+            if start < end || name.is_empty() {
+                projects.push(Project { name: name.to_string(), range: start..end });
+            }
+        }
+        Some(ContainerSet { containers, projects })
     }
 
     /// The containers of project `p`.
@@ -114,6 +188,68 @@ impl Snapshot {
 
     /// The container with ID `id` (the first engine's, if several have it).
     pub fn container(&self, id: &str) -> Option<&Arc<Container>> {
-        self.containers().map(|(_, c)| c).find(|c| c.id == id)
+        self.containers().map(|(_, c)| c).find(|c| c.id() == id)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::core::model::ContainerDraft;
+
+    /// A small deterministic generator (xorshift), for repeatable churn.
+    pub struct Rng(pub u64);
+
+    impl Rng {
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn container(rng: &mut Rng, id: u64) -> Arc<Container> {
+        let mut d = ContainerDraft { id: format!("{id:04}"), pid: 1 + id as i32, ..ContainerDraft::default() };
+        d.name = format!("n{}", rng.below(6));
+        d.project = ["", "a", "b", "c"][rng.below(4) as usize].to_string();
+        d.paused = rng.below(2) == 0;
+        Arc::new(d.build())
+    }
+
+    fn same(a: &ContainerSet, b: &ContainerSet) -> bool {
+        a.projects == b.projects
+            && a.containers.len() == b.containers.len()
+            && a.containers.iter().zip(&b.containers).all(|(x, y)| Arc::ptr_eq(x, y))
+    }
+
+    #[test]
+    fn an_updated_set_is_the_set_built_afresh_and_shares_the_rest() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut alive: std::collections::BTreeMap<u64, Arc<Container>> = Default::default();
+        let mut set = ContainerSet::empty();
+        for round in 0..if cfg!(miri) { 20 } else { 400 } {
+            // A few changes: starts, deaths, renames, pauses, project moves.
+            let mut changes: std::collections::HashMap<u64, Option<Arc<Container>>> = Default::default();
+            for _ in 0..=rng.below(if round % 50 == 0 { 40 } else { 4 }) {
+                let id = rng.below(60);
+                let before = alive.get(&id).cloned();
+                changes.entry(id).or_insert(before);
+                if rng.below(3) == 0 {
+                    alive.remove(&id);
+                } else {
+                    alive.insert(id, container(&mut rng, id));
+                }
+            }
+            let next = set
+                .updated(changes.iter().map(|(id, before)| (before.as_ref(), alive.get(id))))
+                .expect("every record said to be there is");
+            let fresh = ContainerSet::build(alive.values());
+            assert!(same(&next, &fresh), "round {round}: {:?} vs {:?}", next.projects, fresh.projects);
+            set = next;
+        }
+        // A record that is not there is refused.
+        let stranger = container(&mut rng, 99);
+        assert!(set.updated(std::iter::once((Some(&stranger), None))).is_none());
     }
 }

@@ -45,6 +45,29 @@ struct Tracked {
     as_of: Seq,
 }
 
+/// What changed in the alive set since the last [`Tracker::take_changes`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Anything may have (a fresh synchronisation).
+    All,
+    /// These containers, by ID, each with its record as it was at the last
+    /// take (`None`: not alive then). Empty: nothing changed.
+    Some(HashMap<String, Option<Arc<Container>>>),
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes::Some(HashMap::new())
+    }
+}
+
+impl Changes {
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Changes::Some(m) if m.is_empty())
+    }
+}
+
 /// Alive containers plus what is needed to merge late observations correctly.
 #[derive(Debug, Default)]
 pub struct Tracker {
@@ -54,7 +77,7 @@ pub struct Tracker {
     pauses: HashMap<String, (Seq, bool)>,
     renames: HashMap<String, (Seq, String)>,
     outstanding: BTreeMap<Seq, usize>,
-    changed: bool,
+    changes: Changes,
 }
 
 impl Tracker {
@@ -66,7 +89,7 @@ impl Tracker {
     /// Forgets everything, for a fresh synchronisation. Tickets issued before
     /// are void and must not be handed back.
     pub fn reset(&mut self) {
-        *self = Tracker { seq: self.seq, changed: true, ..Tracker::default() };
+        *self = Tracker { seq: self.seq, changes: Changes::All, ..Tracker::default() };
     }
 
     /// Takes a ticket for a request issued now.
@@ -87,8 +110,8 @@ impl Tracker {
                 if remember {
                     self.deaths.insert(ev.id.clone(), seq);
                 }
-                if self.alive.remove(&ev.id).is_some() {
-                    self.changed = true;
+                if let Some(t) = self.alive.remove(&ev.id) {
+                    self.note(&ev.id, Some(t.container));
                 }
             }
             EventKind::Paused | EventKind::Unpaused => {
@@ -96,13 +119,13 @@ impl Tracker {
                 if remember {
                     self.pauses.insert(ev.id.clone(), (seq, paused));
                 }
-                self.patch(&ev.id, |c| c.paused != paused, |c| c.paused = paused);
+                self.patch(&ev.id, |c| c.paused != paused, |c| c.with_paused(paused));
             }
             EventKind::Renamed(name) => {
                 if remember {
                     self.renames.insert(ev.id.clone(), (seq, name.clone()));
                 }
-                self.patch(&ev.id, |c| c.name != *name, |c| c.name = name.clone());
+                self.patch(&ev.id, |c| c.name() != name, |c| c.with_name(name));
             }
         }
         None
@@ -112,28 +135,32 @@ impl Tracker {
     /// true when that changed the tracked state.
     pub fn observe(&mut self, ticket: &Ticket, mut c: Container) -> bool {
         let as_of = ticket.as_of;
-        if self.deaths.get(&c.id).is_some_and(|&died| died > as_of) {
+        if self.deaths.get(c.id()).is_some_and(|&died| died > as_of) {
             return false;
         }
-        if let Some(existing) = self.alive.get(&c.id) {
+        if let Some(existing) = self.alive.get(c.id()) {
             if existing.as_of >= as_of {
                 return false;
             }
         }
-        if let Some((seq, paused)) = self.pauses.get(&c.id) {
+        if let Some((seq, paused)) = self.pauses.get(c.id()) {
             if *seq > as_of {
                 c.paused = *paused;
             }
         }
-        if let Some((seq, name)) = self.renames.get(&c.id) {
-            if *seq > as_of {
-                c.name = name.clone();
+        if let Some((seq, name)) = self.renames.get(c.id()) {
+            if *seq > as_of && c.name() != name {
+                c = c.with_name(name);
             }
         }
-        let changed = self.alive.get(&c.id).is_none_or(|t| *t.container != c);
-        let id = c.id.clone();
+        let before = self.alive.get(c.id());
+        let changed = before.is_none_or(|t| *t.container != c);
+        if changed {
+            let before = before.map(|t| Arc::clone(&t.container));
+            self.note(c.id(), before);
+        }
+        let id = c.id().to_string();
         self.alive.insert(id, Tracked { container: Arc::new(c), as_of });
-        self.changed |= changed;
         changed
     }
 
@@ -156,8 +183,9 @@ impl Tracker {
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
-            self.alive.remove(&id);
-            self.changed = true;
+            if let Some(t) = self.alive.remove(&id) {
+                self.note(&id, Some(t.container));
+            }
             repaired += 1;
         }
         let mut inspect = Vec::new();
@@ -179,7 +207,7 @@ impl Tracker {
             let paused_since = self.pauses.get(id).is_some_and(|(seq, _)| *seq > as_of);
             if let Some(p) = *paused {
                 if t.container.paused != p && !paused_since {
-                    self.patch(id, |_| true, |c| c.paused = p);
+                    self.patch(id, |_| true, |c| c.with_paused(p));
                     repaired += 1;
                 }
             }
@@ -216,15 +244,33 @@ impl Tracker {
 
     /// Copy-on-write of a tracked record, only when `differs` says the
     /// event changes something.
-    fn patch(&mut self, id: &str, differs: impl FnOnce(&Container) -> bool, apply: impl FnOnce(&mut Container)) {
-        if let Some(t) = self.alive.get_mut(id) {
-            if differs(&t.container) {
-                let mut c = (*t.container).clone();
-                apply(&mut c);
-                t.container = Arc::new(c);
-                self.changed = true;
+    fn patch(
+        &mut self,
+        id: &str,
+        differs: impl FnOnce(&Container) -> bool,
+        make: impl FnOnce(&Container) -> Container,
+    ) {
+        let Some(t) = self.alive.get_mut(id) else { return };
+        if differs(&t.container) {
+            let next = Arc::new(make(&t.container));
+            let before = std::mem::replace(&mut t.container, next);
+            self.note(id, Some(before));
+        }
+    }
+
+    /// Records that container `id` changes, with its record `before` the
+    /// change, unless it changed already since the last take.
+    fn note(&mut self, id: &str, before: Option<Arc<Container>>) {
+        if let Changes::Some(m) = &mut self.changes {
+            if !m.contains_key(id) {
+                m.insert(id.to_string(), before);
             }
         }
+    }
+
+    /// The record of container `id`, if alive.
+    pub fn get(&self, id: &str) -> Option<&Arc<Container>> {
+        self.alive.get(id).map(|t| &t.container)
     }
 
     /// The alive containers, in no particular order.
@@ -242,9 +288,19 @@ impl Tracker {
         self.alive.is_empty()
     }
 
-    /// True if the alive set changed since the last call.
+    /// What changed in the alive set since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// True if nothing changed since the last take.
+    pub fn changes_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// True if the alive set changed since the last take.
     pub fn take_changed(&mut self) -> bool {
-        std::mem::take(&mut self.changed)
+        !self.take_changes().is_empty()
     }
 
     /// How many events are remembered for outstanding tickets (for tests of
@@ -273,7 +329,8 @@ mod tests {
     }
 
     fn state(t: &Tracker) -> Vec<(String, i32, bool, String)> {
-        let mut v: Vec<_> = t.containers().map(|c| (c.id.clone(), c.pid, c.paused, c.name.clone())).collect();
+        let mut v: Vec<_> =
+            t.containers().map(|c| (c.id().to_string(), c.pid, c.paused, c.name().to_string())).collect();
         v.sort();
         v
     }

@@ -23,7 +23,7 @@ use super::model::{unix_now_ns, Container, EngineInfo, EngineState, EngineStatus
 use super::publish::Publisher;
 use super::retry::Retry;
 use super::snapshot::{ContainerSet, EngineSnapshot};
-use super::tracker::{Ticket, Tracker};
+use super::tracker::{Changes, Ticket, Tracker};
 
 /// How many inspections run at once.
 pub const MAX_CONCURRENT_INSPECTS: usize = 16;
@@ -207,9 +207,18 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         }
     }
 
-    /// Publishes the tracked containers and the status.
-    fn publish_containers(&mut self) {
-        self.set = Arc::new(ContainerSet::build(self.tracker.containers()));
+    /// Publishes the tracked containers and the status: the last published
+    /// set with what changed since, or, after a synchronisation (or when
+    /// most changed), a set built afresh.
+    fn publish_containers(&mut self, changes: Changes) {
+        let updated = match &changes {
+            Changes::Some(m) if m.len() <= self.set.containers.len() / 4 + 16 => {
+                let tracker = &self.tracker;
+                self.set.updated(m.iter().map(|(id, before)| (before.as_ref(), tracker.get(id))))
+            }
+            _ => None,
+        };
+        self.set = Arc::new(updated.unwrap_or_else(|| ContainerSet::build(self.tracker.containers())));
         self.publish();
     }
 
@@ -286,16 +295,17 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             if !synced && at.pending_sync == 0 {
                 synced = true;
                 audits.reset();
-                self.tracker.take_changed();
+                let changes = self.tracker.take_changes();
                 self.status = EngineStatus {
                     state: EngineState::Synced,
                     synced_at_ns: unix_now_ns(),
                     last_error: String::new(),
                     repairs: self.status.repairs,
                 };
-                self.publish_containers();
-            } else if synced && self.tracker.take_changed() {
-                self.publish_containers();
+                self.publish_containers(changes);
+            } else if synced && !self.tracker.changes_empty() {
+                let changes = self.tracker.take_changes();
+                self.publish_containers(changes);
             } else {
                 self.publish_status();
             }
@@ -357,7 +367,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                 let listed: Vec<(String, i32, Option<bool>)> = items
                     .iter()
                     .map(|item| match item {
-                        Listed::Alive(c) => (c.id.clone(), c.pid, Some(c.paused)),
+                        Listed::Alive(c) => (c.id().to_string(), c.pid, Some(c.paused)),
                         Listed::Seen { id, pid, paused } => (id.clone(), *pid, Some(*paused)),
                         Listed::Inspect(id) => (id.clone(), 0, None),
                     })

@@ -4,6 +4,7 @@
 use crate::core::diff::{diff, ChangeKind};
 
 use super::error::*;
+use super::handout;
 use super::portfolio::{self, ww_container, ww_portfolio};
 
 /// How a container changed (`ww_change.kind`).
@@ -60,8 +61,8 @@ pub unsafe extern "C" fn ww_diff(
         non_null!(out, "out", "ww_diff");
         non_null!(len, "len", "ww_diff");
         // SAFETY: both are live snapshots from ww_snapshot (documented contract).
-        let to = unsafe { portfolio::owner(to) };
-        let from = (!from.is_null()).then(|| unsafe { portfolio::owner(from) });
+        let to = unsafe { handout::owner(to) };
+        let from = (!from.is_null()).then(|| unsafe { handout::owner(from) });
         let changes = diff(from.map(|f| f.snapshot()), to.snapshot());
         if changes.is_empty() {
             // SAFETY: out and len are non-NULL and writable (documented contract).
@@ -145,7 +146,7 @@ mod tests {
         let info = Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", "unix:///d".into()));
         let part =
             EngineSnapshot { info, status: EngineStatus::default(), set: Arc::new(ContainerSet::build(cs.iter())) };
-        portfolio::render(&Snapshot { generation: 1, engines: vec![Arc::new(part)] })
+        portfolio::render(&Snapshot { generation: 1, engines: vec![Arc::new(part)] }, None)
     }
 
     #[test]
@@ -153,7 +154,7 @@ mod tests {
         let from = snapshot(&[("a", 1, false), ("b", 2, false)]);
         let to = snapshot(&[("b", 2, true), ("c", 3, false)]);
         // As C gets them: pointers to the whole owners.
-        let (f, t) = (portfolio::into_raw(Arc::clone(&from)), portfolio::into_raw(Arc::clone(&to)));
+        let (f, t) = (handout::hand_out(Arc::clone(&from)), handout::hand_out(Arc::clone(&to)));
         let (mut out, mut len) = (std::ptr::null(), 0usize);
         assert_eq!(unsafe { ww_diff(f, t, &mut out, &mut len) }, WW_STATUS_OK);
         let changes = unsafe { std::slice::from_raw_parts(out, len) };

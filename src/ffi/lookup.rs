@@ -3,7 +3,8 @@
 use std::ffi::{c_char, CStr};
 
 use super::error::set_last_error;
-use super::portfolio::{self, ww_container, ww_portfolio};
+use super::handout;
+use super::portfolio::{ww_container, ww_portfolio};
 
 /// The container with ID `id` in snapshot `p` (for containerd, the ID as
 /// the snapshot shows it: `NAMESPACE/ID` outside "default"), or NULL when it
@@ -25,7 +26,7 @@ pub unsafe extern "C" fn ww_portfolio_find_id(p: *const ww_portfolio, id: *const
             return std::ptr::null();
         }
         // SAFETY: p is a live snapshot, id a NUL-terminated string (documented contract).
-        let (owner, id) = unsafe { (portfolio::owner(p), CStr::from_ptr(id)) };
+        let (owner, id) = unsafe { (handout::owner(p), CStr::from_ptr(id)) };
         owner.find_id(id.to_bytes()).map_or(std::ptr::null(), |c| c as *const ww_container)
     })
 }
@@ -45,7 +46,7 @@ pub unsafe extern "C" fn ww_portfolio_find_pid(p: *const ww_portfolio, pid: i32)
             return std::ptr::null();
         }
         // SAFETY: p is a live snapshot (documented contract).
-        let owner = unsafe { portfolio::owner(p) };
+        let owner = unsafe { handout::owner(p) };
         owner.find_pid(pid).map_or(std::ptr::null(), |c| c as *const ww_container)
     })
 }

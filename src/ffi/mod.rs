@@ -11,6 +11,7 @@ mod macros;
 pub mod diff;
 pub mod discover;
 pub mod error;
+pub mod handout;
 pub mod lookup;
 pub mod notify;
 pub mod options;

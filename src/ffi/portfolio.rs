@@ -4,7 +4,8 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use crate::core::{EngineKind, EngineState, Snapshot};
+use crate::core::model::Field;
+use crate::core::{Container, EngineKind, EngineState, Snapshot};
 
 use super::options::{
     ww_engine, WW_ENGINE_AUTO, WW_ENGINE_CONTAINERD, WW_ENGINE_CRI, WW_ENGINE_DOCKER, WW_ENGINE_PODMAN,
@@ -23,6 +24,7 @@ pub const WW_ENGINE_STATE_GAVE_UP: ww_engine_state = 3;
 
 /// One label of a container.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct ww_label {
     /// Never NULL.
     pub key: *const c_char,
@@ -33,6 +35,7 @@ pub struct ww_label {
 /// One alive container. All strings are NUL-terminated UTF-8 (an interior
 /// NUL from the engine becomes U+FFFD), owned by the snapshot, never NULL.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct ww_container {
     /// The engine's full container ID; for containerd `NAMESPACE/ID`, or just
     /// `ID` in the namespace "default".
@@ -122,6 +125,7 @@ pub struct ww_engine_info {
 /// engines at one generation. Immutable; readable from any thread; valid
 /// until `ww_snapshot_free`, also after `ww_close`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct ww_portfolio {
     /// Grows with every published change: a container started, exited, was
     /// paused, resumed or changed, or an engine's state or last error
@@ -144,53 +148,64 @@ pub struct ww_portfolio {
     pub engines_len: usize,
 }
 
-/// Owns everything a `ww_portfolio` points to. `public` comes first, so a
-/// pointer to the owner is a pointer to the `ww_portfolio`. The arrays are
-/// never touched after the pointers into them are taken: they are filled,
-/// moved into the owner inside its final `Arc`, and only then pointed to.
-#[repr(C)]
+/// Owns everything a `ww_portfolio` points to (handed to C through
+/// [`super::handout`]).
+///
+/// A container's strings are not copied: its record points into the
+/// container's own string buffer (each string there ends with a NUL), and
+/// its labels into a label array made once per container (see
+/// [`Container::view`]); the snapshot kept here keeps both alive. A new
+/// generation copies the records of the containers it shares with the one
+/// before and keeps the lookup indices in order instead of sorting them
+/// again, so a change costs what changed plus a copy of the flat arrays.
+///
+/// The arrays are never touched after the pointers into them are taken:
+/// they are filled, moved into the owner inside its final `Arc`, and only
+/// then pointed to.
 pub struct PortfolioOwner {
     public: ww_portfolio,
-    /// [`LIVE`] while the owner lives, [`FREED`] once dropped: a freed or a
-    /// foreign pointer handed back is told from a snapshot (where the
-    /// memory still tells).
-    tag: std::sync::atomic::AtomicU64,
+    /// The engines' strings.
     strings: Vec<u8>,
-    labels: Vec<ww_label>,
     containers: Vec<ww_container>,
     projects: Vec<ww_project>,
     engines: Vec<ww_engine_info>,
-    /// Where each container's ID sits in `strings` (start, length).
-    id_spans: Vec<(usize, usize)>,
-    /// Container indices sorted by ID, then by engine.
-    by_id: Vec<u32>,
-    /// Container indices sorted by PID, then by engine.
-    by_pid: Vec<u32>,
+    /// Container positions ordered by (ID fingerprint, ID, position).
+    by_id: Vec<IdEntry>,
+    /// Container positions ordered by (PID, position).
+    by_pid: Vec<(i32, u32)>,
     snapshot: Snapshot,
 }
 
-const LIVE: u64 = 0x7777_736e_6170_7368; // "wwsnapsh"
-const FREED: u64 = 0x6672_6565_6421_2121;
-
-impl Drop for PortfolioOwner {
-    fn drop(&mut self) {
-        self.tag.store(FREED, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// What a pointer handed back as a snapshot is.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Tagged {
-    Live,
-    Freed,
-    Foreign,
+/// One entry of the ID index: a fingerprint of the ID (most comparisons
+/// end there) and the container's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IdEntry {
+    fp: u64,
+    at: u32,
 }
 
 // SAFETY: the owner is immutable after construction, and its raw pointers
-// point only into the vectors it owns, which never move or change.
+// point only into the vectors it owns and into the containers' strings and
+// label arrays, which its snapshot keeps alive and which never change.
 unsafe impl Send for PortfolioOwner {}
 // SAFETY: see Send; shared access is read-only.
 unsafe impl Sync for PortfolioOwner {}
+
+/// A fingerprint of an ID: cheap to compare, so that a lookup compares IDs
+/// themselves about once. Any function would do (the index is ordered by
+/// fingerprint, then by the ID itself), this one reads 8 bytes at a time.
+fn fingerprint(id: &[u8]) -> u64 {
+    let mut h: u64 = id.len() as u64;
+    let mut chunks = id.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    h ^ (h >> 29)
+}
 
 impl PortfolioOwner {
     /// The C view, valid as long as the owner lives.
@@ -208,24 +223,32 @@ impl PortfolioOwner {
         &self.containers[i]
     }
 
+    /// The ID of the container at position `at`, without its NUL.
+    fn id_at(&self, at: u32) -> &[u8] {
+        // SAFETY: every record's `id` points to a NUL-terminated string in
+        // a container the snapshot keeps alive.
+        unsafe { std::ffi::CStr::from_ptr(self.containers[at as usize].id) }.to_bytes()
+    }
+
+    /// (fingerprint, ID, position) order of two entries.
+    fn id_order(&self, a: IdEntry, b: IdEntry) -> std::cmp::Ordering {
+        a.fp.cmp(&b.fp).then_with(|| self.id_at(a.at).cmp(self.id_at(b.at))).then(a.at.cmp(&b.at))
+    }
+
     /// The container with ID `id` (the first engine's, if several have it).
     pub fn find_id(&self, id: &[u8]) -> Option<&ww_container> {
-        let first = self.by_id.partition_point(|&i| self.id_bytes(i) < id);
-        let &i = self.by_id.get(first)?;
-        (self.id_bytes(i) == id).then(|| &self.containers[i as usize])
+        let fp = fingerprint(id);
+        let first = self.by_id.partition_point(|e| e.fp < fp || (e.fp == fp && self.id_at(e.at) < id));
+        let e = self.by_id.get(first)?;
+        (e.fp == fp && self.id_at(e.at) == id).then(|| &self.containers[e.at as usize])
     }
 
     /// The container whose initial process is `pid` (the first engine's, if
     /// several have it).
     pub fn find_pid(&self, pid: i32) -> Option<&ww_container> {
-        let first = self.by_pid.partition_point(|&i| self.containers[i as usize].pid < pid);
-        let &i = self.by_pid.get(first)?;
-        (self.containers[i as usize].pid == pid).then(|| &self.containers[i as usize])
-    }
-
-    fn id_bytes(&self, i: u32) -> &[u8] {
-        let (start, len) = self.id_spans[i as usize];
-        &self.strings[start..start + len]
+        let first = self.by_pid.partition_point(|&(p, _)| p < pid);
+        let &(p, at) = self.by_pid.get(first)?;
+        (p == pid).then(|| &self.containers[at as usize])
     }
 }
 
@@ -268,19 +291,6 @@ fn engine_state(s: EngineState) -> ww_engine_state {
     }
 }
 
-/// String offsets of one container, until the arena is final.
-struct ContainerStrings {
-    id: usize,
-    name: usize,
-    project: usize,
-    image: usize,
-    image_id: usize,
-    pod_name: usize,
-    pod_namespace: usize,
-    pod_uid: usize,
-    first_label: usize,
-}
-
 /// String offsets of one engine.
 struct EngineStrings {
     r#type: usize,
@@ -291,10 +301,111 @@ struct EngineStrings {
 }
 
 const NO_STR: *const c_char = std::ptr::null();
+/// The name of every engine's unnamed project.
+static UNNAMED: [u8; 1] = [0];
 
-/// Builds the C view of `snap`.
-pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
-    // 1. Every string into the arena, remembering offsets.
+/// The C label array of a container, made once per container strings.
+struct Labels(Box<[ww_label]>);
+
+// SAFETY: the pointers point into the container's own string buffer, which
+// is immutable and lives as long as this array (both belong to its strings).
+unsafe impl Send for Labels {}
+// SAFETY: see Send; read-only.
+unsafe impl Sync for Labels {}
+
+/// The record of container `c` of engine `engine`, pointing into `c`.
+fn record(c: &Container, engine: u32) -> ww_container {
+    let text = c.text().as_ptr();
+    // SAFETY (for every `at`): the starts come from the container and lie
+    // within its text, where each string ends with a NUL.
+    let at = |start: usize| -> *const c_char { unsafe { text.add(start) }.cast() };
+    let labels = c.view(|c| {
+        Labels(
+            (0..c.labels_len())
+                .map(|i| {
+                    let (k, v) = c.label_starts(i);
+                    ww_label { key: at(k), value: at(v) }
+                })
+                .collect(),
+        )
+    });
+    ww_container {
+        id: at(c.field_start(Field::Id)),
+        name: at(c.field_start(Field::Name)),
+        project: at(c.field_start(Field::Project)),
+        labels: if labels.0.is_empty() { std::ptr::null() } else { labels.0.as_ptr() },
+        labels_len: labels.0.len(),
+        image: at(c.field_start(Field::Image)),
+        image_id: at(c.field_start(Field::ImageId)),
+        pod_name: at(c.field_start(Field::PodName)),
+        pod_namespace: at(c.field_start(Field::PodNamespace)),
+        pod_uid: at(c.field_start(Field::PodUid)),
+        started_at_ns: c.started_at_ns,
+        pid: c.pid,
+        engine,
+        paused: c.paused,
+        privileged: c.privileged,
+        pod_sandbox: c.pod_sandbox,
+    }
+}
+
+/// Marks a position of the previous generation whose container is gone.
+const GONE: u32 = u32::MAX;
+
+/// The records of `snap`'s containers, in flat order: copied from `prev`
+/// where a container is shared with it, made afresh where not. Also gives,
+/// per position of `prev`, the position of the same container now (or
+/// [`GONE`]), and the positions made afresh.
+fn records(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> (Vec<ww_container>, Vec<u32>, Vec<u32>) {
+    let mut out: Vec<ww_container> = Vec::with_capacity(snap.len());
+    let mut moved = vec![GONE; prev.map_or(0, |p| p.containers.len())];
+    let mut fresh = Vec::new();
+    let prev_offsets = prev.map(|p| p.snapshot.engine_offsets()).unwrap_or_default();
+    for (ei, e) in snap.engines.iter().enumerate() {
+        let now = &e.set.containers;
+        let before = prev.and_then(|p| Some((p, p.snapshot.engines.get(ei)?, prev_offsets[ei])));
+        let Some((p, pe, base)) = before else {
+            for c in now {
+                fresh.push(out.len() as u32);
+                out.push(record(c, ei as u32));
+            }
+            continue;
+        };
+        let was = &pe.set.containers;
+        if Arc::ptr_eq(&pe.set, &e.set) {
+            for (i, m) in moved[base..base + was.len()].iter_mut().enumerate() {
+                *m = (out.len() + i) as u32;
+            }
+            out.extend_from_slice(&p.containers[base..base + was.len()]);
+            continue;
+        }
+        // One walk over both sorted sets: shared records are copied.
+        let (mut i, mut j) = (0, 0);
+        while j < now.len() {
+            if i < was.len() && Arc::ptr_eq(&was[i], &now[j]) {
+                moved[base + i] = out.len() as u32;
+                out.push(p.containers[base + i]);
+                i += 1;
+                j += 1;
+            } else if i < was.len() && was[i].sort_key() < now[j].sort_key() {
+                i += 1;
+            } else {
+                if i < was.len() && was[i].sort_key() == now[j].sort_key() {
+                    i += 1;
+                }
+                fresh.push(out.len() as u32);
+                out.push(record(&now[j], ei as u32));
+                j += 1;
+            }
+        }
+    }
+    (out, moved, fresh)
+}
+
+/// Builds the C view of `snap`, reusing what it shares with `prev` (the
+/// view of the generation before, if any).
+pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOwner> {
+    // 1. The engines' strings.
     let mut arena = Arena::default();
     let engine_strs: Vec<EngineStrings> = snap
         .engines
@@ -307,86 +418,24 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
             last_error: arena.add(&e.status.last_error),
         })
         .collect();
-    let mut label_offs: Vec<(usize, usize)> = Vec::with_capacity(snap.containers().map(|(_, c)| c.labels.len()).sum());
-    let mut container_strs = Vec::with_capacity(snap.len());
-    let mut id_spans = Vec::with_capacity(snap.len());
-    for (_, c) in snap.containers() {
-        let first_label = label_offs.len();
-        for (k, v) in &c.labels {
-            label_offs.push((arena.add(k), arena.add(v)));
-        }
-        let id = arena.add(&c.id);
-        id_spans.push((id, arena.bytes.len() - 1 - id));
-        container_strs.push(ContainerStrings {
-            id,
-            name: arena.add(&c.name),
-            project: arena.add(&c.project),
-            image: arena.add(&c.image),
-            image_id: arena.add(&c.image_id),
-            pod_name: arena.add(&c.pod.name),
-            pod_namespace: arena.add(&c.pod.namespace),
-            pod_uid: arena.add(&c.pod.uid),
-            first_label,
-        });
-    }
-    let mut project_strs = Vec::new();
-    for (ei, e) in snap.engines.iter().enumerate() {
-        for p in &e.set.projects {
-            project_strs.push((ei, arena.add(&p.name)));
-        }
-    }
 
-    // 2. The lookup indices (stable sorts keep engine order among equals).
-    let mut by_id: Vec<u32> = (0..id_spans.len() as u32).collect();
-    let strings = arena.bytes;
-    by_id.sort_by(|&a, &b| {
-        let span = |i: u32| {
-            let (s, l) = id_spans[i as usize];
-            &strings[s..s + l]
-        };
-        span(a).cmp(span(b))
-    });
-    let pids: Vec<i32> = snap.containers().map(|(_, c)| c.pid).collect();
-    let mut by_pid: Vec<u32> = (0..pids.len() as u32).collect();
-    by_pid.sort_by_key(|&i| pids[i as usize]);
+    // 2. The records, copied where shared.
+    let (containers, moved, fresh) = records(snap, prev);
 
-    // 3. The arrays, with every pointer still NULL, in their final owner.
-    let null_label = || ww_label { key: NO_STR, value: NO_STR };
+    // 3. The owner, with every arena pointer still NULL, and its indices.
     let mut owner = Arc::new(PortfolioOwner {
         public: ww_portfolio {
             generation: snap.generation,
             containers: std::ptr::null(),
-            containers_len: snap.len(),
+            containers_len: containers.len(),
             projects: std::ptr::null(),
-            projects_len: project_strs.len(),
+            projects_len: 0,
             engines: std::ptr::null(),
             engines_len: snap.engines.len(),
         },
-        tag: std::sync::atomic::AtomicU64::new(LIVE),
-        strings,
-        labels: label_offs.iter().map(|_| null_label()).collect(),
-        containers: snap
-            .containers()
-            .map(|(engine, c)| ww_container {
-                id: NO_STR,
-                name: NO_STR,
-                project: NO_STR,
-                labels: std::ptr::null(),
-                labels_len: c.labels.len(),
-                image: NO_STR,
-                image_id: NO_STR,
-                pod_name: NO_STR,
-                pod_namespace: NO_STR,
-                pod_uid: NO_STR,
-                started_at_ns: c.started_at_ns,
-                pid: c.pid,
-                engine: engine as u32,
-                paused: c.paused,
-                privileged: c.privileged,
-                pod_sandbox: c.pod.sandbox,
-            })
-            .collect(),
-        projects: Vec::with_capacity(project_strs.len()),
+        strings: arena.bytes,
+        containers,
+        projects: Vec::with_capacity(snap.engines.iter().map(|e| e.set.projects.len()).sum()),
         engines: snap
             .engines
             .iter()
@@ -403,37 +452,19 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
                 state: engine_state(e.status.state),
             })
             .collect(),
-        id_spans,
-        by_id,
-        by_pid,
+        by_id: Vec::new(),
+        by_pid: Vec::new(),
         snapshot: snap.clone(),
     });
+    let o = Arc::get_mut(&mut owner).expect("a new Arc is unique");
+    index(o, prev, &moved, &fresh);
 
     // 4. The pointers, each taken from its array in the owner once that
     // array is final.
-    let o = Arc::get_mut(&mut owner).expect("a new Arc is unique");
     let base = o.strings.as_ptr();
     // SAFETY (for every `at`): offsets come from the arena built above, so
     // they are in bounds of `strings`, which is never changed again.
     let at = |off: usize| -> *const c_char { unsafe { base.add(off) }.cast() };
-    for (l, &(k, v)) in o.labels.iter_mut().zip(&label_offs) {
-        *l = ww_label { key: at(k), value: at(v) };
-    }
-    let labels = o.labels.as_ptr();
-    for (c, s) in o.containers.iter_mut().zip(&container_strs) {
-        c.id = at(s.id);
-        c.name = at(s.name);
-        c.project = at(s.project);
-        c.image = at(s.image);
-        c.image_id = at(s.image_id);
-        c.pod_name = at(s.pod_name);
-        c.pod_namespace = at(s.pod_namespace);
-        c.pod_uid = at(s.pod_uid);
-        if c.labels_len > 0 {
-            // SAFETY: first_label + labels_len <= labels.len() by construction.
-            c.labels = unsafe { labels.add(s.first_label) };
-        }
-    }
     for (e, s) in o.engines.iter_mut().zip(&engine_strs) {
         e.r#type = at(s.r#type);
         e.id = at(s.id);
@@ -443,24 +474,21 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
     }
     let containers = o.containers.as_ptr();
     let offsets = snap.engine_offsets();
-    let mut names = project_strs.iter();
     for (ei, e) in snap.engines.iter().enumerate() {
         for p in &e.set.projects {
-            let &(_, name) = names.next().expect("one name per project");
             let len = p.range.len();
+            let first = offsets[ei] + p.range.start;
             o.projects.push(ww_project {
-                name: at(name),
+                // A named project has containers: its name is their project.
+                name: if len == 0 { UNNAMED.as_ptr().cast() } else { o.containers[first].project },
                 // SAFETY: the project's range lies within its engine's containers.
-                containers: if len == 0 {
-                    std::ptr::null()
-                } else {
-                    unsafe { containers.add(offsets[ei] + p.range.start) }
-                },
+                containers: if len == 0 { std::ptr::null() } else { unsafe { containers.add(first) } },
                 containers_len: len,
                 engine: ei as u32,
             });
         }
     }
+    o.public.projects_len = o.projects.len();
     if o.public.containers_len > 0 {
         o.public.containers = containers;
     }
@@ -473,45 +501,45 @@ pub fn render(snap: &Snapshot) -> Arc<PortfolioOwner> {
     owner
 }
 
-/// Shares the owner with C: one reference count goes with the pointer.
-pub fn into_raw(owner: Arc<PortfolioOwner>) -> *const ww_portfolio {
-    Arc::into_raw(owner).cast()
+/// Makes `o`'s lookup indices: `prev`'s carried over (positions moved, the
+/// gone left out) and merged with the `fresh` positions, or, without
+/// `prev`, sorted afresh.
+fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], fresh: &[u32]) {
+    let entry = |o: &PortfolioOwner, at: u32| IdEntry { fp: fingerprint(o.id_at(at)), at };
+    let mut new_ids: Vec<IdEntry> = fresh.iter().map(|&at| entry(o, at)).collect();
+    new_ids.sort_unstable_by(|&a, &b| o.id_order(a, b));
+    let mut new_pids: Vec<(i32, u32)> = fresh.iter().map(|&at| (o.containers[at as usize].pid, at)).collect();
+    new_pids.sort_unstable();
+    let Some(prev) = prev else {
+        o.by_id = new_ids;
+        o.by_pid = new_pids;
+        return;
+    };
+    // Positions move monotonically, so the carried entries stay in order.
+    let kept_ids = prev.by_id.iter().filter_map(|e| Some(IdEntry { fp: e.fp, at: live(moved[e.at as usize])? }));
+    let by_id = merge(kept_ids, new_ids, |&a, &b| o.id_order(a, b));
+    let kept_pids = prev.by_pid.iter().filter_map(|&(pid, at)| Some((pid, live(moved[at as usize])?)));
+    let by_pid = merge(kept_pids, new_pids, |a, b| a.cmp(b));
+    o.by_id = by_id;
+    o.by_pid = by_pid;
 }
 
-/// What `p` points to, by the owner's tag: a live snapshot, a freed one, or
-/// something else.
-///
-/// # Safety
-/// `p` came from [`into_raw`] (then the answer is exact while it lives), or
-/// is a misused pointer the caller handed in: then reading the tag is what
-/// detects the misuse where the memory still tells.
-pub unsafe fn tagged(p: *const ww_portfolio) -> Tagged {
-    // SAFETY: see the function's contract; the tag follows the public struct.
-    let tag = unsafe { (*p.cast::<PortfolioOwner>()).tag.load(std::sync::atomic::Ordering::Relaxed) };
-    match tag {
-        LIVE => Tagged::Live,
-        FREED => Tagged::Freed,
-        _ => Tagged::Foreign,
+fn live(at: u32) -> Option<u32> {
+    (at != GONE).then_some(at)
+}
+
+/// Merges two ordered sequences.
+fn merge<T: Copy>(a: impl Iterator<Item = T>, b: Vec<T>, order: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.size_hint().0 + b.len());
+    let mut b = b.into_iter().peekable();
+    for x in a {
+        while let Some(y) = b.next_if(|y| order(y, &x).is_lt()) {
+            out.push(y);
+        }
+        out.push(x);
     }
-}
-
-/// Takes back a reference handed out by [`into_raw`].
-///
-/// # Safety
-/// `p` came from [`into_raw`] and is released only once.
-pub unsafe fn from_raw(p: *const ww_portfolio) -> Arc<PortfolioOwner> {
-    // SAFETY: `public` is the first field of the repr(C) owner, so the
-    // pointers are the same; the caller guarantees a single release.
-    unsafe { Arc::from_raw(p.cast::<PortfolioOwner>()) }
-}
-
-/// The owner of a portfolio handed out by [`into_raw`], borrowed.
-///
-/// # Safety
-/// `p` came from [`into_raw`] and is not released while the result is used.
-pub unsafe fn owner<'a>(p: *const ww_portfolio) -> &'a PortfolioOwner {
-    // SAFETY: see from_raw; the caller keeps the reference alive.
-    unsafe { &*p.cast::<PortfolioOwner>() }
+    out.extend(b);
+    out
 }
 
 #[cfg(test)]
@@ -533,10 +561,10 @@ mod tests {
         if let Some(p) = project {
             l.insert("com.docker.compose.project".into(), p.into());
         }
-        let mut c = Container::new(id.into(), name.into(), pid, false, l);
+        let mut c = crate::core::ContainerDraft::new(id.into(), name.into(), pid, false, l);
         c.image = format!("img-{id}");
         c.started_at_ns = 1_000 + i64::from(pid);
-        Arc::new(c)
+        Arc::new(c.build())
     }
 
     fn engine(endpoint: &str, state: EngineState, cs: &[Arc<Container>]) -> Arc<EngineSnapshot> {
@@ -562,7 +590,7 @@ mod tests {
 
     #[test]
     fn renders_engines_projects_containers_and_labels() {
-        let owner = render(&two_engines());
+        let owner = render(&two_engines(), None);
         let p = owner.portfolio();
         assert_eq!((p.generation, p.containers_len, p.projects_len, p.engines_len), (3, 4, 4, 2));
         let engines = unsafe { std::slice::from_raw_parts(p.engines, p.engines_len) };
@@ -599,7 +627,7 @@ mod tests {
 
     #[test]
     fn lookups_find_by_id_and_pid_first_engine_first() {
-        let owner = render(&two_engines());
+        let owner = render(&two_engines(), None);
         let p = owner.portfolio();
         let base = p.containers;
         let at = |c: Option<&ww_container>| c.map(|c| unsafe { (c as *const ww_container).offset_from(base) });
@@ -623,7 +651,7 @@ mod tests {
                 "unix:///x".into(),
             ))))],
         };
-        let owner = render(&snap);
+        let owner = render(&snap, None);
         let p = owner.portfolio();
         assert_eq!((p.generation, p.containers_len, p.projects_len, p.engines_len), (0, 0, 1, 1));
         assert!(p.containers.is_null());
@@ -635,5 +663,112 @@ mod tests {
             (e.state, e.kind, cstr(e.last_error), cstr(e.version)),
             (WW_ENGINE_STATE_CONNECTING, WW_ENGINE_DOCKER, "", "")
         );
+    }
+
+    /// Everything the C view says, as values.
+    fn described(o: &PortfolioOwner) -> Vec<String> {
+        let p = o.portfolio();
+        let mut out = vec![format!("{} {} {} {}", p.generation, p.containers_len, p.projects_len, p.engines_len)];
+        let cs = if p.containers_len == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(p.containers, p.containers_len) }
+        };
+        for c in cs {
+            let labels =
+                if c.labels_len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(c.labels, c.labels_len) } };
+            let kv: Vec<String> = labels.iter().map(|l| format!("{}={}", cstr(l.key), cstr(l.value))).collect();
+            out.push(format!(
+                "{} {} {} {} {} {} {} {} {} {} {:?}",
+                c.engine,
+                cstr(c.id),
+                cstr(c.name),
+                cstr(c.project),
+                c.pid,
+                c.paused,
+                cstr(c.image),
+                cstr(c.pod_name),
+                c.started_at_ns,
+                c.privileged,
+                kv
+            ));
+        }
+        let ps = unsafe { std::slice::from_raw_parts(p.projects, p.projects_len) };
+        for pr in ps {
+            let first = if pr.containers.is_null() { -1 } else { unsafe { pr.containers.offset_from(p.containers) } };
+            out.push(format!("project {} {} {} {}", pr.engine, cstr(pr.name), first, pr.containers_len));
+        }
+        out
+    }
+
+    #[test]
+    fn a_view_made_from_the_one_before_is_the_view_made_afresh() {
+        use crate::core::snapshot::tests::Rng;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut alive: [std::collections::BTreeMap<u64, Arc<Container>>; 2] = Default::default();
+        let mut sets = [Arc::new(ContainerSet::empty()), Arc::new(ContainerSet::empty())];
+        let info = |i: usize| Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", format!("unix:///{i}")));
+        let infos = [info(0), info(1)];
+        let mut prev: Option<Arc<PortfolioOwner>> = None;
+        // Miri is slow: fewer rounds there still cover each path.
+        for generation in 0..if cfg!(miri) { 12 } else { 300u64 } {
+            // Changes in one engine (the other's set stays shared), now and then many.
+            let e = rng.below(2) as usize;
+            let mut changes: HashMap<u64, Option<Arc<Container>>> = HashMap::new();
+            for _ in 0..=rng.below(if generation % 40 == 0 { 30 } else { 3 }) {
+                let id = rng.below(50);
+                changes.entry(id).or_insert_with(|| alive[e].get(&id).cloned());
+                if rng.below(3) == 0 {
+                    alive[e].remove(&id);
+                } else {
+                    let labels: Vec<(String, String)> =
+                        (0..rng.below(3)).map(|k| (format!("k{k}"), format!("v{}", rng.below(9)))).collect();
+                    let mut d = crate::core::ContainerDraft::new(
+                        format!("{id:03}"),
+                        format!("n{}", rng.below(5)),
+                        // Another engine may have the same IDs and PIDs.
+                        100 + (id as i32 % 20),
+                        rng.below(2) == 0,
+                        labels.into_iter().collect(),
+                    );
+                    d.project = ["", "x", "y"][rng.below(3) as usize].to_string();
+                    alive[e].insert(id, Arc::new(d.build()));
+                }
+            }
+            sets[e] = Arc::new(sets[e].updated(changes.iter().map(|(id, b)| (b.as_ref(), alive[e].get(id)))).unwrap());
+            let engines = (0..2)
+                .map(|i| {
+                    Arc::new(EngineSnapshot {
+                        info: Arc::clone(&infos[i]),
+                        status: EngineStatus::default(),
+                        set: Arc::clone(&sets[i]),
+                    })
+                })
+                .collect();
+            let snap = Snapshot { generation, engines };
+            let reused = render(&snap, prev.as_deref());
+            let fresh = render(&snap, None);
+            assert_eq!(described(&reused), described(&fresh), "generation {generation}");
+            for id in 0..55u64 {
+                let key = format!("{id:03}");
+                let find = |o: &PortfolioOwner| o.find_id(key.as_bytes()).map(|c| (c.engine, c.pid));
+                assert_eq!(find(&reused), find(&fresh), "find_id {key}");
+            }
+            for pid in 95..125 {
+                let find = |o: &PortfolioOwner| o.find_pid(pid).map(|c| (c.engine, cstr(c.id).to_string()));
+                assert_eq!(find(&reused), find(&fresh), "find_pid {pid}");
+            }
+            if let Some(p) = &prev {
+                // The unchanged engine's records are the same records.
+                let other = 1 - e;
+                let off = |o: &PortfolioOwner| o.snapshot().engine_offsets()[other];
+                let n = sets[other].containers.len();
+                for i in 0..n {
+                    assert_eq!(p.container(off(p) + i).labels, reused.container(off(&reused) + i).labels);
+                    assert_eq!(p.container(off(p) + i).id, reused.container(off(&reused) + i).id);
+                }
+            }
+            prev = Some(reused);
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::core::{Change, Readiness, Watcher};
 
 use super::error::*;
+use super::handout;
 use super::options::{read_options, ww_options};
 use super::portfolio::{self, ww_portfolio, PortfolioOwner};
 
@@ -15,6 +16,9 @@ use super::portfolio::{self, ww_portfolio, PortfolioOwner};
 /// watcher from any number of threads at the same time.
 pub struct ww_watcher {
     pub(crate) inner: Watcher<PortfolioOwner>,
+    /// Unique in the process: names the watcher in the threads' snapshot
+    /// caches (see [`handout`]).
+    id: u64,
     /// The process that made it: in another (a forked child), its thread
     /// does not run.
     pid: u32,
@@ -89,7 +93,9 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
         guard_forks();
         match Watcher::start(&opts, render, block_sigpipe) {
             Ok(inner) => {
-                let w = ww_watcher { inner, pid: std::process::id() };
+                static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let w = ww_watcher { inner, id, pid: std::process::id() };
                 // SAFETY: out is non-NULL and writable (documented contract).
                 unsafe { out.write(Box::into_raw(Box::new(w))) };
                 WW_STATUS_OK
@@ -188,8 +194,11 @@ pub unsafe extern "C" fn ww_snapshot(w: *mut ww_watcher, out: *mut *const ww_por
     ffi_boundary!(WW_STATUS_PANIC, {
         non_null!(w, "w", "ww_snapshot");
         non_null!(out, "out", "ww_snapshot");
-        // SAFETY: w is a live watcher from ww_new; out is writable (documented contract).
-        unsafe { out.write(portfolio::into_raw((*w).inner.snapshot())) };
+        // SAFETY: w is a live watcher from ww_new (documented contract).
+        let w = unsafe { &*w };
+        let p = handout::current(w.id, w.inner.shared());
+        // SAFETY: out is writable (documented contract).
+        unsafe { out.write(p) };
         WW_STATUS_OK
     })
 }
@@ -206,13 +215,16 @@ pub unsafe extern "C" fn ww_snapshot_free(p: *const ww_portfolio) {
         if !p.is_null() {
             // SAFETY: p came from ww_snapshot (documented contract); a misuse
             // is caught where the tag still tells.
-            match unsafe { portfolio::tagged(p) } {
-                portfolio::Tagged::Live => {}
-                portfolio::Tagged::Freed => abort_with("ww_snapshot_free: double free of a snapshot"),
-                portfolio::Tagged::Foreign => abort_with("ww_snapshot_free: not a snapshot from ww_snapshot"),
+            match unsafe { handout::tagged(p) } {
+                handout::Tagged::Live => {}
+                handout::Tagged::Freed => abort_with("ww_snapshot_free: double free of a snapshot"),
+                handout::Tagged::Foreign => abort_with("ww_snapshot_free: not a snapshot from ww_snapshot"),
             }
-            // SAFETY: p came from ww_snapshot and is freed once (documented contract).
-            drop(unsafe { portfolio::from_raw(p) });
+            // SAFETY: p is a live snapshot from ww_snapshot (checked above
+            // where the memory tells).
+            if unsafe { handout::release(p) }.is_err() {
+                abort_with("ww_snapshot_free: double free of a snapshot");
+            }
         }
     })
 }

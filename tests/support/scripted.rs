@@ -98,14 +98,14 @@ impl Scripted {
 
     /// A container starts in the engine, which then emits its start event.
     pub fn start(&self, c: Container) {
-        let id = c.id.clone();
+        let id = c.id().to_string();
         self.with(|i| i.containers.insert(id.clone(), c));
         self.emit(Event::new(id, EventKind::Started));
     }
 
     /// A container starts without the watcher hearing of it (before subscription).
     pub fn start_silently(&self, c: Container) {
-        self.with(|i| i.containers.insert(c.id.clone(), c));
+        self.with(|i| i.containers.insert(c.id().to_string(), c));
     }
 
     pub fn kill(&self, id: &str) {
@@ -129,7 +129,7 @@ impl Scripted {
     pub fn rename(&self, id: &str, name: &str) {
         self.with(|i| {
             if let Some(c) = i.containers.get_mut(id) {
-                c.name = name.to_string();
+                *c = c.with_name(name);
             }
         });
         self.emit(Event::new(id, EventKind::Renamed(name.to_string())));
@@ -211,7 +211,7 @@ impl Connection for ScriptedConn {
             }
             Ok(seen
                 .into_iter()
-                .map(|c| if engine.full_lists { Listed::Alive(c) } else { Listed::Inspect(c.id) })
+                .map(|c| if engine.full_lists { Listed::Alive(c) } else { Listed::Inspect(c.id().to_string()) })
                 .collect())
         })
     }

@@ -30,7 +30,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
-use crate::core::model::{Container, EngineInfo, Event, EventKind};
+use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::EngineKind;
 use crate::core::process;
 
@@ -380,7 +380,7 @@ impl Connection for ContainerdConnection {
             let Some(mut c) = process.and_then(|p| to_container(ns, id, &p, labels)) else { return Ok(None) };
             c.image_id = images.digest(&channel, ns, &image).await;
             c.image = image;
-            Ok(Some(c))
+            Ok(Some(c.build()))
         })
     }
 }
@@ -422,14 +422,14 @@ async fn list_namespace(
         if let Some(mut c) = to_container(ns, id, p, labels) {
             c.image_id = tokio::time::timeout(t, images.digest(channel, ns, &image)).await.unwrap_or_default();
             c.image = image;
-            alive.push(c);
+            alive.push(c.build());
         }
     }
     Ok(alive)
 }
 
 /// The container a task shows, if the task is alive (running, pausing or paused).
-pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>) -> Option<Container> {
+pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>) -> Option<ContainerDraft> {
     let paused = match Status::try_from(p.status).ok()? {
         Status::Running => false,
         Status::Paused | Status::Pausing => true,
@@ -445,7 +445,7 @@ pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, Str
         Some(n) if !n.is_empty() => display_id(ns, n),
         _ => display.clone(),
     };
-    let mut c = Container::new(display, name, pid, paused, labels);
+    let mut c = ContainerDraft::new(display, name, pid, paused, labels);
     // Kubernetes' containers (CRI) go by their Kubernetes names: a container
     // by its container name, a sandbox by its pod's name.
     if !c.pod.is_empty() {

@@ -33,7 +33,7 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
-use crate::core::model::{Container, EngineInfo, Event, EventKind};
+use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::EngineKind;
 use crate::core::pods::Pod;
 use crate::core::relist::{self, Seen};
@@ -393,7 +393,7 @@ fn to_container(
     d: Details,
 ) -> Option<Container> {
     let name = c.metadata.as_ref().map(|m| m.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| c.id.clone());
-    let mut out = Container::new(c.id.clone(), name, d.pid, false, c.labels.clone().into_iter().collect());
+    let mut out = ContainerDraft::new(c.id.clone(), name, d.pid, false, c.labels.clone().into_iter().collect());
     // Pods are not compose projects.
     out.project.clear();
     out.image = c.image.as_ref().map(|i| i.image.clone()).unwrap_or_default();
@@ -401,18 +401,18 @@ fn to_container(
     out.privileged = d.privileged;
     out.started_at_ns = d.started_at_ns;
     out.pod = pod_of(sandbox, false);
-    Some(out)
+    Some(out.build())
 }
 
 fn to_sandbox(sb: &k8s_cri::v1::PodSandbox, d: Details) -> Option<Container> {
     let pod = pod_of(Some(sb), true);
     let name = if pod.name.is_empty() { sb.id.clone() } else { pod.name.clone() };
-    let mut out = Container::new(sb.id.clone(), name, d.pid, false, sb.labels.clone().into_iter().collect());
+    let mut out = ContainerDraft::new(sb.id.clone(), name, d.pid, false, sb.labels.clone().into_iter().collect());
     out.project.clear();
     out.privileged = d.privileged;
     out.started_at_ns = d.started_at_ns;
     out.pod = pod;
-    Some(out)
+    Some(out.build())
 }
 
 #[cfg(test)]

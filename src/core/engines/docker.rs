@@ -15,7 +15,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 
 use super::clock::{docker_since, rfc3339_to_unix_nanos};
 use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
-use crate::core::model::{Container, EngineInfo, Event, EventKind};
+use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::{Endpoint, EngineKind, TlsFiles};
 
 /// `engine_type` of Docker watchers.
@@ -397,7 +397,7 @@ pub fn to_container(requested: &str, details: ContainerInspectResponse) -> Optio
         Some(c) => (c.labels.unwrap_or_default(), c.image.unwrap_or_default()),
         None => Default::default(),
     };
-    let mut c = Container::new(id, name, pid, paused, labels);
+    let mut c = ContainerDraft::new(id, name, pid, paused, labels);
     c.image = image;
     c.image_id = details.image.unwrap_or_default();
     c.privileged = details.host_config.and_then(|h| h.privileged).unwrap_or(false);
@@ -409,7 +409,7 @@ pub fn to_container(requested: &str, details: ContainerInspectResponse) -> Optio
         .and_then(|ns| i64::try_from(ns).ok())
         .filter(|&ns| ns > 0)
         .unwrap_or(0);
-    Some(c)
+    Some(c.build())
 }
 
 fn engine_error(dialect: Dialect, endpoint: &Endpoint, what: &str, e: BollardError) -> EngineError {
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn inspect_maps_alive_containers() {
-        let c = to_container("abc", inspected(42, true, false)).unwrap();
+        let c = to_container("abc", inspected(42, true, false)).unwrap().draft();
         assert_eq!(
             (c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid, c.paused),
             ("abc", "web", "shop", 42, false)
@@ -482,7 +482,7 @@ mod tests {
             state: Some(ContainerState { pid: Some(7), running: Some(true), ..Default::default() }),
             ..Default::default()
         };
-        let c = to_container("req", bare).unwrap();
+        let c = to_container("req", bare).unwrap().draft();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.labels.len()), ("req", "req", 0));
         assert_eq!((c.image.as_str(), c.started_at_ns, c.privileged), ("", 0, false));
         let mut never = inspected(7, true, false);

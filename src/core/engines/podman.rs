@@ -26,7 +26,7 @@ use super::clock::rfc3339_to_unix_nanos;
 use super::docker::{self, valid_id, Dialect, DockerConnection};
 use super::http;
 use crate::core::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
-use crate::core::model::{Container, EngineInfo, Event};
+use crate::core::model::{Container, ContainerDraft, EngineInfo, Event};
 use crate::core::options::{Endpoint, EngineKind};
 use crate::core::pods::Pod;
 use crate::core::relist;
@@ -331,7 +331,7 @@ fn to_container(requested: &str, d: Inspected, pod_name: String) -> Option<Conta
     let id = if d.id.is_empty() { requested.to_string() } else { d.id };
     let name = Some(d.name).filter(|n| !n.is_empty()).unwrap_or_else(|| id.clone());
     let labels = d.config.and_then(|c| c.labels).unwrap_or_default();
-    let mut c = Container::new(id, name, pid, state.paused, labels);
+    let mut c = ContainerDraft::new(id, name, pid, state.paused, labels);
     c.image = d.image_name;
     c.image_id = match d.image.len() {
         64 if d.image.bytes().all(|b| b.is_ascii_hexdigit()) => format!("sha256:{}", d.image),
@@ -345,7 +345,7 @@ fn to_container(requested: &str, d: Inspected, pod_name: String) -> Option<Conta
     if !d.pod.is_empty() {
         c.pod = Pod { name: pod_name, namespace: String::new(), uid: d.pod, sandbox: d.is_infra };
     }
-    Some(c)
+    Some(c.build())
 }
 
 #[cfg(test)]
@@ -378,7 +378,7 @@ mod tests {
     #[test]
     fn podman_inspections_map_to_containers_with_pods() {
         let d: Inspected = serde_json::from_str(INSPECTED).unwrap();
-        let c = to_container("abc", d, "mypod".into()).unwrap();
+        let c = to_container("abc", d, "mypod".into()).unwrap().draft();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str(), c.pid), ("abc", "web", "shop", 42));
         assert_eq!(c.image_id, "sha256:5311828d5ad0582a2007bf544bcc4774cfdbbea72504b9da1543756a7f49ba22");
         assert_eq!(c.image, "localhost/busybox:local");
@@ -398,7 +398,7 @@ mod tests {
         assert!(to_container("x", exited, String::new()).is_none());
         let bare: Inspected =
             serde_json::from_str(r#"{"State": {"Running": true, "Pid": 7}, "Config": null}"#).unwrap();
-        let c = to_container("req", bare, String::new()).unwrap();
+        let c = to_container("req", bare, String::new()).unwrap().draft();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.pod.is_empty(), c.started_at_ns), ("req", "req", true, 0));
         assert!(serde_json::from_str::<Inspected>(r#"{"State": "running"}"#).is_err());
     }
