@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::chunks::{walk, Step};
 use super::model::Container;
 use super::snapshot::{ContainerSet, Snapshot};
 
@@ -98,49 +99,32 @@ fn diff_sets(
     rest: &mut Vec<Change>,
 ) {
     let (f, t) = (&from.containers, &to.containers);
-    let (mut fi, mut ti) = (0, 0);
     // What only one side has at its place in the order.
     let mut only_from: Vec<usize> = Vec::new();
     let mut only_to: Vec<usize> = Vec::new();
-    while fi < f.len() && ti < t.len() {
-        if Arc::ptr_eq(&f[fi], &t[ti]) {
-            fi += 1;
-            ti += 1;
-            continue;
+    walk(f, t, |step| match step {
+        Step::Shared { .. } => {}
+        Step::OnlyFrom(i) => only_from.push(i),
+        Step::OnlyTo(j) => only_to.push(j),
+        Step::Both(i, j) => {
+            only_from.push(i);
+            only_to.push(j);
         }
-        match f[fi].sort_key().cmp(&t[ti].sort_key()) {
-            std::cmp::Ordering::Less => {
-                only_from.push(fi);
-                fi += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                only_to.push(ti);
-                ti += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                only_from.push(fi);
-                only_to.push(ti);
-                fi += 1;
-                ti += 1;
-            }
-        }
-    }
-    only_from.extend(fi..f.len());
-    only_to.extend(ti..t.len());
+    });
     // A container renamed or moved to another project sits elsewhere: match
     // the rest by ID.
-    let by_id: HashMap<&str, usize> = only_from.iter().enumerate().map(|(k, &i)| (f[i].id(), k)).collect();
+    let by_id: HashMap<&str, usize> = only_from.iter().enumerate().map(|(k, &i)| (f.get(i).id(), k)).collect();
     let mut seen = vec![false; only_from.len()];
     for &ti in &only_to {
         let after = Some(tbase + ti);
-        let tc: &Arc<Container> = &t[ti];
+        let tc: &Arc<Container> = t.get(ti);
         let Some(&k) = by_id.get(tc.id()) else {
             started.push(change(ChangeKind::Started, None, after));
             continue;
         };
         seen[k] = true;
         let fi = only_from[k];
-        let fc: &Arc<Container> = &f[fi];
+        let fc: &Arc<Container> = f.get(fi);
         let before = Some(fbase + fi);
         if fc.pid != tc.pid {
             exited.push(change(ChangeKind::Exited, before, None));

@@ -2,6 +2,7 @@
 //! engines, and the watcher that keeps it current. No `unsafe`, no C types.
 #![forbid(unsafe_code)]
 
+pub mod chunks;
 pub mod container;
 pub mod diff;
 pub mod discovery;

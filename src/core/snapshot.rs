@@ -9,6 +9,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::chunks::{Containers, Edit};
 use super::container::SortKey;
 use super::model::{Container, EngineInfo, EngineStatus};
 
@@ -24,7 +25,7 @@ pub struct Project {
 #[derive(Clone, Debug, Default)]
 pub struct ContainerSet {
     /// Sorted by (project, name, id).
-    pub containers: Vec<Arc<Container>>,
+    pub containers: Containers,
     /// `[0]` is the unnamed project `""` (maybe empty), then every named
     /// project with at least one container, sorted by name.
     pub projects: Vec<Project>,
@@ -41,83 +42,64 @@ impl ContainerSet {
         // Sorting on keys taken out first saves a pointer hop per comparison.
         let mut keyed: Vec<(SortKey, &Arc<Container>)> = containers.map(|c| (c.sort_key(), c)).collect();
         keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let containers: Vec<Arc<Container>> = keyed.into_iter().map(|(_, c)| Arc::clone(c)).collect();
         let mut projects = vec![Project { name: String::new(), range: 0..0 }];
-        for (i, c) in containers.iter().enumerate() {
+        for (i, (key, _)) in keyed.iter().enumerate() {
             let last = projects.last_mut().expect("projects is never empty");
-            if last.name == c.project() {
+            if last.name == key.0 {
                 last.range.end = i + 1;
             } else {
-                projects.push(Project { name: c.project().to_string(), range: i..i + 1 });
+                projects.push(Project { name: key.0.to_string(), range: i..i + 1 });
             }
         }
+        let containers = Containers::from_vec(keyed.into_iter().map(|(_, c)| Arc::clone(c)).collect());
         ContainerSet { containers, projects }
     }
 
     /// This set with some containers changed: each change is the record
     /// as it is in this set (`None`: not in it) and the record now (`None`:
-    /// gone). The order is kept, not recomputed: O(N + k log N) for k
-    /// changes, and unchanged records are shared. `None` when a record said
-    /// to be here is not (the caller then builds the set afresh).
+    /// gone). The order is kept, not recomputed, and only the chunks of the
+    /// order where something changed are made anew: O(k log N) for k
+    /// changes. `None` when a record said to be here is not (the caller
+    /// then builds the set afresh).
     pub fn updated<'a>(
         &self,
         changes: impl Iterator<Item = (Option<&'a Arc<Container>>, Option<&'a Arc<Container>>)>,
     ) -> Option<ContainerSet> {
+        let seq = &self.containers;
         let mut gone = Vec::new();
         let mut added: Vec<&Arc<Container>> = Vec::new();
         for (before, now) in changes {
             if let Some(b) = before {
-                let at = self.containers.binary_search_by(|c| c.sort_key().cmp(&b.sort_key())).ok()?;
-                if !Arc::ptr_eq(&self.containers[at], b) {
+                let key = b.sort_key();
+                let at = seq.partition_point(|c| c.sort_key() < key);
+                if at >= seq.len() || !Arc::ptr_eq(seq.get(at), b) {
                     return None;
                 }
                 gone.push(at);
             }
             added.extend(now);
         }
-        let new_projects: Vec<&str> = added.iter().map(|&c| c.project()).collect();
-        gone.sort_unstable();
         added.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        // Where each new record goes among the old ones; then the runs of
-        // old records between those places (and the gone ones) are copied.
-        let places: Vec<usize> = added
-            .iter()
-            .map(|a| {
-                let key = a.sort_key();
-                self.containers.partition_point(|c| c.sort_key() < key)
-            })
-            .collect();
-        let mut containers = Vec::with_capacity(self.containers.len() + added.len());
-        let mut cuts: Vec<(usize, Option<&Arc<Container>>)> = gone.iter().map(|&g| (g, None)).collect();
-        cuts.extend(places.iter().zip(&added).map(|(&p, &a)| (p, Some(a))));
-        // At one place: the gone record (None) before the new ones, which
-        // keep their order.
-        cuts.sort_by_key(|&(at, a)| (at, a.is_some()));
-        let mut from = 0;
-        for (at, new) in cuts {
-            // A new record replacing a gone one with its key is placed at
-            // the gone one's place, which is skipped already.
-            let upto = at.max(from);
-            containers.extend_from_slice(&self.containers[from..upto]);
-            match new {
-                Some(a) => {
-                    containers.push(Arc::clone(a));
-                    from = upto;
-                }
-                None => from = at + 1,
-            }
-        }
-        containers.extend_from_slice(&self.containers[from..]);
+        // Where each new record goes among the old ones.
+        let mut edits: Vec<Edit> = gone.iter().map(|&g| (g, None)).collect();
+        edits.extend(added.iter().map(|&a| {
+            let key = a.sort_key();
+            (seq.partition_point(|c| c.sort_key() < key), Some(a))
+        }));
+        // At one place: the gone record before the new ones, which keep
+        // their order (the sort is stable).
+        edits.sort_by_key(|&(at, a)| (at, a.is_some()));
+        let containers = seq.edited(&edits);
         // The projects: the ones there were and the ones that came, each
         // where it now sits, if it still has containers.
         let mut names: Vec<&str> = self.projects.iter().map(|p| p.name.as_str()).collect();
-        names.extend(new_projects.iter().copied());
+        names.extend(added.iter().map(|&c| c.project()));
         names.sort_unstable();
         names.dedup();
         let mut projects = Vec::with_capacity(names.len());
         for name in names {
             let start = containers.partition_point(|c| c.project() < name);
-            let end = start + containers[start..].partition_point(|c| c.project() == name);
+            let end = containers.partition_point(|c| c.project() <= name);
             if start < end || name.is_empty() {
                 projects.push(Project { name: name.to_string(), range: start..end });
             }
@@ -126,8 +108,8 @@ impl ContainerSet {
     }
 
     /// The containers of project `p`.
-    pub fn project_containers(&self, p: &Project) -> &[Arc<Container>] {
-        &self.containers[p.range.clone()]
+    pub fn project_containers(&self, p: &Project) -> impl Iterator<Item = &Arc<Container>> + '_ {
+        self.containers.range(p.range.clone())
     }
 }
 
@@ -220,19 +202,21 @@ pub(crate) mod tests {
     fn same(a: &ContainerSet, b: &ContainerSet) -> bool {
         a.projects == b.projects
             && a.containers.len() == b.containers.len()
-            && a.containers.iter().zip(&b.containers).all(|(x, y)| Arc::ptr_eq(x, y))
+            && a.containers.iter().zip(b.containers.iter()).all(|(x, y)| Arc::ptr_eq(x, y))
     }
 
     #[test]
     fn an_updated_set_is_the_set_built_afresh_and_shares_the_rest() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let mut alive: std::collections::BTreeMap<u64, Arc<Container>> = Default::default();
-        let mut set = ContainerSet::empty();
+        // Enough containers for several chunks.
+        let mut alive: std::collections::BTreeMap<u64, Arc<Container>> =
+            (0..250).map(|id| (id, container(&mut rng, id))).collect();
+        let mut set = ContainerSet::build(alive.values());
         for round in 0..if cfg!(miri) { 20 } else { 400 } {
             // A few changes: starts, deaths, renames, pauses, project moves.
             let mut changes: std::collections::HashMap<u64, Option<Arc<Container>>> = Default::default();
             for _ in 0..=rng.below(if round % 50 == 0 { 40 } else { 4 }) {
-                let id = rng.below(60);
+                let id = rng.below(400);
                 let before = alive.get(&id).cloned();
                 changes.entry(id).or_insert(before);
                 if rng.below(3) == 0 {
@@ -249,7 +233,7 @@ pub(crate) mod tests {
             set = next;
         }
         // A record that is not there is refused.
-        let stranger = container(&mut rng, 99);
+        let stranger = container(&mut rng, 9999);
         assert!(set.updated(std::iter::once((Some(&stranger), None))).is_none());
     }
 }

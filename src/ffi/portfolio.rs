@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
+use crate::core::chunks::{walk, Step};
 use crate::core::model::Field;
 use crate::core::{Container, EngineKind, EngineState, Snapshot};
 
@@ -365,7 +366,7 @@ fn records(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> (Vec<ww_container>
         let now = &e.set.containers;
         let before = prev.and_then(|p| Some((p, p.snapshot.engines.get(ei)?, prev_offsets[ei])));
         let Some((p, pe, base)) = before else {
-            for c in now {
+            for c in now.iter() {
                 fresh.push(out.len() as u32);
                 out.push(record(c, ei as u32));
             }
@@ -379,25 +380,22 @@ fn records(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> (Vec<ww_container>
             out.extend_from_slice(&p.containers[base..base + was.len()]);
             continue;
         }
-        // One walk over both sorted sets: shared records are copied.
-        let (mut i, mut j) = (0, 0);
-        while j < now.len() {
-            if i < was.len() && Arc::ptr_eq(&was[i], &now[j]) {
-                moved[base + i] = out.len() as u32;
-                out.push(p.containers[base + i]);
-                i += 1;
-                j += 1;
-            } else if i < was.len() && was[i].sort_key() < now[j].sort_key() {
-                i += 1;
-            } else {
-                if i < was.len() && was[i].sort_key() == now[j].sort_key() {
-                    i += 1;
+        // One walk over both sorted sets: shared records (whole chunks of
+        // them at once) are copied, the new ones made. Both walk in order,
+        // so `out` fills in the order of `now`.
+        walk(was, now, |step| match step {
+            Step::Shared { from, len, .. } => {
+                for (k, m) in moved[base + from..base + from + len].iter_mut().enumerate() {
+                    *m = (out.len() + k) as u32;
                 }
-                fresh.push(out.len() as u32);
-                out.push(record(&now[j], ei as u32));
-                j += 1;
+                out.extend_from_slice(&p.containers[base + from..base + from + len]);
             }
-        }
+            Step::OnlyFrom(_) => {}
+            Step::OnlyTo(j) | Step::Both(_, j) => {
+                fresh.push(out.len() as u32);
+                out.push(record(now.get(j), ei as u32));
+            }
+        });
     }
     (out, moved, fresh)
 }
@@ -716,7 +714,7 @@ mod tests {
             let e = rng.below(2) as usize;
             let mut changes: HashMap<u64, Option<Arc<Container>>> = HashMap::new();
             for _ in 0..=rng.below(if generation % 40 == 0 { 30 } else { 3 }) {
-                let id = rng.below(50);
+                let id = rng.below(200);
                 changes.entry(id).or_insert_with(|| alive[e].get(&id).cloned());
                 if rng.below(3) == 0 {
                     alive[e].remove(&id);
@@ -749,7 +747,7 @@ mod tests {
             let reused = render(&snap, prev.as_deref());
             let fresh = render(&snap, None);
             assert_eq!(described(&reused), described(&fresh), "generation {generation}");
-            for id in 0..55u64 {
+            for id in 0..205u64 {
                 let key = format!("{id:03}");
                 let find = |o: &PortfolioOwner| o.find_id(key.as_bytes()).map(|c| (c.engine, c.pid));
                 assert_eq!(find(&reused), find(&fresh), "find_id {key}");
