@@ -83,6 +83,36 @@ pub trait Connection: Send + Sync + 'static {
     }
     /// One container: `Ok(None)` when it is gone or has no initial process.
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>>;
+    /// What takes long to learn about the engine (Docker's `/info`, the
+    /// process serving the socket), learnt while the synchronisation runs
+    /// instead of before it; the first synchronisation completes only with
+    /// it. `None`: [`Connection::info`] tells everything.
+    fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
+        None
+    }
+}
+
+/// Engine identity learnt after connecting; what is `None` stays as it was.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    pub id: Option<String>,
+    pub version: Option<String>,
+    pub pid: Option<i32>,
+}
+
+impl Details {
+    /// `info` with these details.
+    pub fn apply(self, info: &mut EngineInfo) {
+        if let Some(id) = self.id {
+            info.id = id;
+        }
+        if let Some(v) = self.version {
+            info.version = v;
+        }
+        if let Some(pid) = self.pid {
+            info.pid = pid;
+        }
+    }
 }
 
 /// An error's message followed by those of its causes (e.g. the OS error

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-use super::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
+use super::engine::{Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use super::model::{unix_now_ns, Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
 use super::publish::Publisher;
 use super::retry::Retry;
@@ -44,6 +44,8 @@ enum Msg {
         job: Job,
         result: Result<Option<Container>, EngineError>,
     },
+    /// What the engine told about itself while the synchronisation ran.
+    Details(Result<Details, EngineError>),
     /// Time to try a failed inspection again.
     Retry {
         id: String,
@@ -259,6 +261,18 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         at.tasks.spawn(forward_events(conn.events(), tx.clone()));
         let list_ticket = self.tracker.ticket();
         self.spawn_list(&mut at, list_ticket, Msg::Listed);
+        // What takes long to learn about the engine is learnt meanwhile;
+        // the synchronisation completes with it.
+        if let Some(details) = conn.details() {
+            at.pending_sync += 1;
+            let (tx, t, endpoint) = (tx.clone(), self.call_timeout, self.info.endpoint.clone());
+            at.tasks.spawn(async move {
+                let r = timeout(t, details).await.unwrap_or_else(|_| {
+                    Err(EngineError::new(ErrorKind::Timeout, format!("{endpoint}: details: no answer within {t:?}")))
+                });
+                let _ = tx.send(Msg::Details(r)).await;
+            });
+        }
         let mut synced = false;
         // The audit's clock starts with the first synchronisation.
         let far = Duration::from_secs(86_400 * 365);
@@ -415,6 +429,13 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     )),
                 }
                 self.tracker.done(ticket);
+            }
+            Msg::Details(Err(e)) => return Err(e.msg),
+            Msg::Details(Ok(d)) => {
+                let mut info = (*self.info).clone();
+                d.apply(&mut info);
+                self.info = Arc::new(info);
+                at.pending_sync -= 1;
             }
             Msg::Retry { id, attempt } => {
                 // Only if nothing (a death, a new start) made it moot meanwhile.

@@ -67,6 +67,28 @@ pub fn rfc3339_to_unix_nanos(s: &str) -> Option<i128> {
     Some(i128::from(secs) * 1_000_000_000 + nanos)
 }
 
+/// Parses an HTTP date (`Sun, 29 Nov 2026 22:15:30 GMT`, RFC 9110's
+/// IMF-fixdate, which Go's and every current server's `Date` header is)
+/// into nanoseconds since the Unix epoch. `None` for anything else.
+pub fn http_date_to_unix_nanos(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    if b.len() != 29 || b[3] != b',' || b[4] != b' ' || &s[25..] != " GMT" {
+        return None;
+    }
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == s.get(8..11).unwrap_or(""))? as i64 + 1;
+    let (day, year) = (num_in(s, 5..7)?, num_in(s, 12..16)?);
+    let (hour, min, sec) = (num_in(s, 17..19)?, num_in(s, 20..22)?, num_in(s, 23..25)?);
+    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
+        return None;
+    }
+    if !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
+    Some(i128::from(secs) * 1_000_000_000)
+}
+
 /// Formats nanoseconds since the epoch as Docker's `since` filter value.
 pub fn docker_since(unix_nanos: i128) -> String {
     let secs = unix_nanos.div_euclid(1_000_000_000);
@@ -109,6 +131,26 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            http_date_to_unix_nanos("Sun, 29 Nov 2026 22:15:30 GMT"),
+            rfc3339_to_unix_nanos("2026-11-29T22:15:30Z")
+        );
+        assert_eq!(http_date_to_unix_nanos("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        for bad in [
+            "",
+            "Sun, 29 Nov 2026 22:15:30 UTC",
+            "Sun, 31 Feb 2026 22:15:30 GMT",
+            "Sun, 29 Xyz 2026 22:15:30 GMT",
+            "Sunday, 29-Nov-26 22:15:30 GMT",
+            "Sun, 29 Nov 2026 24:15:30 GMT",
+            "Sun, 29 Nov 2026 22:15:3x GMT",
+        ] {
+            assert_eq!(http_date_to_unix_nanos(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn parses_docker_system_time() {

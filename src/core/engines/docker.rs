@@ -13,8 +13,8 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, StreamExt};
 
-use super::clock::{docker_since, rfc3339_to_unix_nanos};
-use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
+use super::clock::{docker_since, http_date_to_unix_nanos, rfc3339_to_unix_nanos};
+use crate::core::engine::{with_causes, Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::{Endpoint, EngineKind, TlsFiles};
 
@@ -78,8 +78,11 @@ impl Engine for DockerEngine {
     }
 }
 
-/// Connects to an engine speaking the Docker API and learns its identity
-/// and clock.
+/// Connects to an engine speaking the Docker API and learns what it is
+/// (Docker or podman) and its clock from `/_ping`, which answers in well
+/// under a millisecond; its ID and version (`/info`, which takes
+/// milliseconds) and the process serving it come as [`Connection::details`]
+/// while the synchronisation runs.
 pub fn connect(
     endpoint: Endpoint,
     call_timeout: Duration,
@@ -93,14 +96,16 @@ pub fn connect(
     async move {
         let docker = match &endpoint {
             Endpoint::Unix(path) => {
-                // Connect once by hand: it gives the precise OS error and the daemon's PID.
+                // Connect once by hand: it gives the precise OS error and the
+                // peer's PID (the serving process is found among the
+                // socket's holders later, see `details`).
                 let probe = tokio::net::UnixStream::connect(path).await.map_err(|e| {
                     EngineError::new(
                         ErrorKind::Unreachable,
                         format!("cannot connect to {} at {endpoint}: {e}", dialect.name),
                     )
                 })?;
-                info.pid = crate::core::sockets::engine_pid(path, &probe);
+                info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
                 drop(probe);
                 let path = path.to_str().ok_or_else(|| {
                     EngineError::new(ErrorKind::Unreachable, format!("socket path of {endpoint} is not UTF-8"))
@@ -128,28 +133,64 @@ pub fn connect(
         // paths, which every engine answers with its own default API
         // version, and negotiating would cost a round trip to /version
         // (tests against a daemon with API 1.41 would catch a change).
-        let sys = match &endpoint {
-            Endpoint::Tls(_) => identify_over_tls(&docker, &endpoint, dialect).await?,
-            _ => identify(&endpoint, dialect).await?,
+        // Over TLS (which the plain client does not speak) `/info` tells
+        // it all at once; elsewhere `/_ping` does now, `/info` later.
+        let (podman, clock, later) = match &endpoint {
+            Endpoint::Tls(_) => {
+                let sys = identify_over_tls(&docker, &endpoint, dialect).await?;
+                info.id = sys.id;
+                info.version = sys.version;
+                (sys.podman, sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos), false)
+            }
+            _ => {
+                let (podman, clock) = ping(&endpoint, dialect).await?;
+                (podman, clock.map(|c| c - 1_000_000_000), true)
+            }
         };
-        // podman's /info has fields of its own.
-        let dialect = if sys.podman { super::podman::PODMAN } else { dialect };
+        let dialect = if podman { super::podman::PODMAN } else { dialect };
         info.kind = dialect.kind;
         info.engine_type = dialect.engine_type.to_string();
-        info.id = sys.id;
-        info.version = sys.version;
         // Events from this instant on are replayed by the daemon even if
         // the subscription reaches it later: no gap between subscribing
-        // and listing.
-        // Without a usable engine clock, fall back to this host's clock,
-        // 10 s early (replayed events that happened before are harmless).
-        let since = match sys.system_time.as_deref().and_then(rfc3339_to_unix_nanos) {
-            Some(engine_now) => Some(engine_now),
-            None => local_clock_nanos().map(|n| n - 10_000_000_000),
-        }
-        .map(docker_since);
-        Ok(DockerConnection { docker, endpoint, info, since, dialect })
+        // and listing. The `Date` header tells the engine's clock to the
+        // second, so the replay starts a second early; without a usable
+        // engine clock, this host's clock 10 s early (replayed events that
+        // happened before are harmless).
+        let since = clock.or_else(|| local_clock_nanos().map(|n| n - 10_000_000_000)).map(docker_since);
+        Ok(DockerConnection { docker, endpoint, info, since, dialect, later })
     }
+}
+
+/// The process serving the socket at `path` (see
+/// [`crate::core::sockets::server_of`]), searched on a thread of its own
+/// that is gone when this returns: the scan of `/proc` takes milliseconds,
+/// which the watcher's thread spends on the synchronisation meanwhile.
+async fn serving_process(path: std::path::PathBuf, peer: i32) -> Option<i32> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let scan = std::thread::Builder::new()
+        .name("ww-engine-pid".into())
+        .spawn(move || {
+            let _ = tx.send(crate::core::sockets::server_of(&path, peer));
+        })
+        .ok()?;
+    let found = rx.await.ok().flatten();
+    // It has sent its answer: joining takes no longer than its exit.
+    let _ = scan.join();
+    found
+}
+
+/// What `/_ping` tells: whether the engine is podman (it adds
+/// `Libpod-Api-Version`) and its clock (the `Date` header), if it says.
+async fn ping(endpoint: &Endpoint, dialect: Dialect) -> Result<(bool, Option<i128>), EngineError> {
+    let fail = |kind, msg: String| EngineError::new(kind, format!("{} at {endpoint}: _ping: {msg}", dialect.name));
+    let reply = super::http::request(endpoint, "/_ping").await.map_err(|e| fail(e.kind, e.msg))?;
+    if reply.status != 200 {
+        let why = String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).trim().to_string();
+        return Err(fail(ErrorKind::Refused, format!("status {}: {why}", reply.status)));
+    }
+    let podman = reply.headers.contains_key("libpod-api-version");
+    let clock = reply.headers.get("date").and_then(|d| d.to_str().ok()).and_then(http_date_to_unix_nanos);
+    Ok((podman, clock))
 }
 
 /// What `/info` tells: the engine's identity and clock, and whether it is
@@ -269,18 +310,48 @@ pub struct DockerConnection {
     info: EngineInfo,
     since: Option<String>,
     pub(crate) dialect: Dialect,
+    /// ID, version and serving process are still to be learnt.
+    later: bool,
 }
 
 impl DockerConnection {
     /// Replaces the engine ID the engine's `/info` gave.
     pub(crate) fn set_id(&mut self, id: String) {
         self.info.id = id;
+        self.later = false;
+    }
+
+    /// Replaces the version the engine's `/info` gave.
+    pub(crate) fn set_version(&mut self, version: String) {
+        self.info.version = version;
+    }
+
+    /// The engine's ID and version (`/info`) and, on a unix socket, the
+    /// process serving it (found through `/proc`, off the runtime's thread).
+    /// Without `identity`, only the serving process.
+    pub(crate) fn learn_details(&self, identity: bool) -> BoxFuture<'static, Result<Details, EngineError>> {
+        let (endpoint, dialect, peer) = (self.endpoint.clone(), self.dialect, self.info.pid);
+        Box::pin(async move {
+            let pid = match &endpoint {
+                Endpoint::Unix(path) => serving_process(path.clone(), peer).await,
+                _ => None,
+            };
+            if !identity {
+                return Ok(Details { pid, ..Details::default() });
+            }
+            let sys = identify(&endpoint, dialect).await?;
+            Ok(Details { id: Some(sys.id), version: Some(sys.version), pid })
+        })
     }
 }
 
 impl Connection for DockerConnection {
     fn info(&self) -> &EngineInfo {
         &self.info
+    }
+
+    fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
+        self.later.then(|| self.learn_details(true))
     }
 
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {

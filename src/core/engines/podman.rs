@@ -25,7 +25,7 @@ use serde::Deserialize;
 use super::clock::rfc3339_to_unix_nanos;
 use super::docker::{self, valid_id, Dialect, DockerConnection};
 use super::http;
-use crate::core::engine::{Connection, Engine, EngineError, ErrorKind, Listed};
+use crate::core::engine::{Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event};
 use crate::core::options::{Endpoint, EngineKind};
 use crate::core::pods::Pod;
@@ -81,9 +81,12 @@ pub async fn adopt(
     call_timeout: Duration,
     interval: Duration,
 ) -> Result<Arc<dyn Connection>, EngineError> {
-    let about = libpod_info(&endpoint).await?;
+    let mut about = libpod_info(&endpoint).await?;
     if let Some(id) = about.id() {
         docker.set_id(id);
+    }
+    if let Some(v) = about.version.take() {
+        docker.set_version(v);
     }
     let relist = match about.event_logger.as_deref() {
         // The first list to compare with, taken before connecting ends.
@@ -102,6 +105,8 @@ struct About {
     hostname: Option<String>,
     /// The container storage: one per podman instance (root, each user).
     graph_root: Option<String>,
+    /// podman's release.
+    version: Option<String>,
 }
 
 impl About {
@@ -120,6 +125,12 @@ fn parse_about(body: &[u8]) -> Result<About, serde_json::Error> {
     struct Info {
         host: Option<Host>,
         store: Option<Store>,
+        version: Option<Version>,
+    }
+    #[derive(Deserialize)]
+    struct Version {
+        #[serde(rename = "Version")]
+        version: Option<String>,
     }
     #[derive(Deserialize)]
     struct Host {
@@ -134,7 +145,8 @@ fn parse_about(body: &[u8]) -> Result<About, serde_json::Error> {
     }
     let info: Info = serde_json::from_slice(body)?;
     let (event_logger, hostname) = info.host.map(|h| (h.event_logger, h.hostname)).unwrap_or_default();
-    Ok(About { event_logger, hostname, graph_root: info.store.and_then(|s| s.graph_root) })
+    let version = info.version.and_then(|v| v.version).filter(|v| !v.is_empty());
+    Ok(About { event_logger, hostname, graph_root: info.store.and_then(|s| s.graph_root), version })
 }
 
 async fn libpod_info(endpoint: &Endpoint) -> Result<About, EngineError> {
@@ -190,6 +202,11 @@ struct PodmanConnection {
 impl Connection for PodmanConnection {
     fn info(&self) -> &EngineInfo {
         self.docker.info()
+    }
+
+    fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
+        // The ID is podman's own; the serving process is still to be found.
+        Some(self.docker.learn_details(false))
     }
 
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
@@ -365,9 +382,11 @@ mod tests {
     #[test]
     fn podmans_id_is_its_host_and_storage_and_its_event_log_is_read() {
         let body = br#"{"host": {"eventLogger": "none", "hostname": "box", "arch": "amd64"},
-                        "store": {"graphRoot": "/var/lib/containers/storage", "runRoot": "/run/containers"}}"#;
+                        "store": {"graphRoot": "/var/lib/containers/storage", "runRoot": "/run/containers"},
+                        "version": {"APIVersion": "4.3.1", "Version": "4.3.1"}}"#;
         let a = parse_about(body).unwrap();
         assert_eq!(a.event_logger.as_deref(), Some("none"));
+        assert_eq!(a.version.as_deref(), Some("4.3.1"));
         assert_eq!(a.id().as_deref(), Some("box:/var/lib/containers/storage"));
         // What is missing leaves the ID podman's Docker API gave.
         assert_eq!(parse_about(br#"{"host": {"hostname": "box"}}"#).unwrap().id(), None);
