@@ -49,6 +49,7 @@ DECLARE_SUITE(cri);
 DECLARE_SUITE(discover);
 DECLARE_SUITE(sigpipe);
 DECLARE_SUITE(tls);
+DECLARE_SUITE(fork);
 
 enum outcome { PASSED, FAILED, SKIPPED };
 

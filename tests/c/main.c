@@ -315,6 +315,7 @@ static const struct {
     {discover_tests, &discover_tests_len},
     {sigpipe_tests, &sigpipe_tests_len},
     {tls_tests, &tls_tests_len},
+    {fork_tests, &fork_tests_len},
 };
 
 int main(int argc, char **argv) {
