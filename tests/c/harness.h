@@ -50,6 +50,7 @@ DECLARE_SUITE(discover);
 DECLARE_SUITE(sigpipe);
 DECLARE_SUITE(tls);
 DECLARE_SUITE(fork);
+DECLARE_SUITE(audit);
 
 enum outcome { PASSED, FAILED, SKIPPED };
 

@@ -316,6 +316,7 @@ static const struct {
     {sigpipe_tests, &sigpipe_tests_len},
     {tls_tests, &tls_tests_len},
     {fork_tests, &fork_tests_len},
+    {audit_tests, &audit_tests_len},
 };
 
 int main(int argc, char **argv) {
