@@ -38,6 +38,11 @@
  *   ww::options all;                        // or all of them in one watcher,
  *   all.engine = ww::engine_kind::automatic; // found again every 10 s
  *
+ *   ww::options tls;                        // Docker over TLS (dockerd --tlsverify)
+ *   tls.endpoint = "https://docker.example:2376";
+ *   tls.tls_ca = "/etc/docker/ca.pem";      // "": from DOCKER_CERT_PATH, else ~/.docker
+ *   tls.audit_interval = std::chrono::seconds(10); // audits (default 60 s; audits_off)
+ *
  * Ownership
  * - `watcher` owns one ww_watcher: move-only; its destructor (or close())
  *   calls ww_close. A moved-from watcher holds nothing: ready*(), wait(),
@@ -67,6 +72,10 @@
  *   wrapper's own message for arguments it refuses before calling the
  *   library (status WW_STATUS_INVALID_ARG) and for calls of a closed
  *   watcher (WW_STATUS_CLOSED).
+ * - In a child process forked after the watcher was made, the calls that
+ *   wait or watch (ready*(), wait(), event_fd(), acknowledge()) throw
+ *   `error` WW_STATUS_FORKED (try_*() return it): the watcher's thread runs
+ *   in the parent only (see Threads).
  * - watcher::ready() and watcher::wait() return false on timeout instead of
  *   throwing; watcher::wait_ready() throws on timeout too; try_ready() and
  *   try_wait() never throw and return the raw status (then
@@ -95,6 +104,15 @@
  *   objects sharing one portfolio may be copied and destroyed concurrently
  *   (std::shared_ptr rules). The same holds for `changes`.
  * - event_fd() serves one consumer: acknowledge() from one thread only.
+ * - fork(): a process may fork while watchers live. In the child,
+ *   snapshot() answers with the last snapshot published before the fork
+ *   (it changes no more); ready*(), wait(), event_fd() and acknowledge()
+ *   throw `error` WW_STATUS_FORKED at once (try_* return it); shutdown()
+ *   does nothing; close() and the destructor release the watcher at once,
+ *   without waiting for the calls the parent's threads had in progress at
+ *   the fork (they are not in the child), so in the child close() must not
+ *   run while other threads of the child use the watcher. The parent's
+ *   watcher is unaffected.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -318,6 +336,15 @@ namespace detail {
     return static_cast<std::uint32_t>(t.count());
 }
 
+/// A string option as the NUL-terminated string of ww_options: NULL for
+/// "" (not given); one with a NUL byte is refused.
+[[nodiscard]] inline const char *option_string(const std::string &s, const char *what) {
+    if (s.find('\0') != std::string::npos) {
+        throw_invalid(std::string("options.") + what + " contains a NUL byte");
+    }
+    return s.empty() ? nullptr : s.c_str();
+}
+
 /// Unix nanoseconds as a wall-clock time; 0 ("unknown", "never") is nullopt.
 [[nodiscard]] inline std::optional<std::chrono::system_clock::time_point> wall_clock(std::int64_t ns) noexcept {
     if (ns == 0) {
@@ -497,7 +524,8 @@ public:
     /// "docker.com", "containerd.io", "podman.io" or "k8s.io/cri-api".
     [[nodiscard]] std::string_view type() const noexcept { return detail::sv(e_->type); }
     /// The engine's ID, "" until first contact (containerd: the server UUID;
-    /// CRI, which has none: the host's name).
+    /// podman, which has none: "HOST:STORAGE_ROOT", the same across its
+    /// restarts; CRI, which has none either: the host's name).
     [[nodiscard]] std::string_view id() const noexcept { return detail::sv(e_->id); }
     /// The engine's version, "" until first contact (containerd: version and
     /// revision; CRI: runtime name and version).
@@ -516,8 +544,9 @@ public:
     }
     /// The latest engine trouble, "" if none since the last synchronisation.
     [[nodiscard]] std::string_view last_error() const noexcept { return detail::sv(e_->last_error); }
-    /// How often the watcher found its picture of this engine differing from
-    /// the engine's own and repaired it.
+    /// How often the watcher's audits (options::audit_interval) found its
+    /// picture of this engine differing from the engine's own and repaired
+    /// it: 0 while the events tell everything.
     [[nodiscard]] std::uint64_t repairs() const noexcept { return e_->repairs; }
     [[nodiscard]] const ww_engine_info &raw() const noexcept { return *e_; }
 
@@ -854,8 +883,9 @@ struct options {
     /// podman: CONTAINER_HOST, else /run/podman/podman.sock for root and
     /// $XDG_RUNTIME_DIR/podman/podman.sock for other users; CRI:
     /// CONTAINER_RUNTIME_ENDPOINT, else /run/crio/crio.sock. Docker and
-    /// podman take unix:///PATH, tcp://HOST:PORT and http://HOST:PORT;
-    /// containerd and CRI an absolute socket path or unix:///PATH.
+    /// podman take unix:///PATH, tcp://HOST:PORT and http://HOST:PORT, and
+    /// Docker https://HOST:PORT (TLS, see tls_ca); containerd and CRI an
+    /// absolute socket path or unix:///PATH.
     /// engine_kind::automatic finds its endpoints itself: leave it "".
     std::string endpoint;
     backoff_policy backoff = backoff_policy::exponential;
@@ -887,9 +917,29 @@ struct options {
     /// engines started later and to retire engines gone; 0: 10 s;
     /// discover_only_at_start: never again after the start.
     std::chrono::milliseconds discover_interval{0};
+    /// Docker over TLS, as the docker CLI does it: the CA certificate that
+    /// signed the daemon's certificate, the client's certificate and its
+    /// private key (PEM files). TLS is used for https:// endpoints, for
+    /// tcp:// ones when DOCKER_TLS_VERIFY is set, and whenever any of the
+    /// three is given; one not given ("") comes from DOCKER_CERT_PATH, else
+    /// ~/.docker (ca.pem, cert.pem, key.pem). Only for engine_kind::docker
+    /// with a tcp:// or https:// endpoint: otherwise the constructor throws
+    /// WW_STATUS_INVALID_ARG. A file missing or not PEM is named by the
+    /// engine's last_error() (ready() throws WW_STATUS_ENGINE with backoff
+    /// none).
+    std::string tls_ca;
+    std::string tls_cert;
+    std::string tls_key;
+    /// How often a synchronised watcher compares the engine's list with its
+    /// picture and repairs what differs (counted in engine_view::repairs()):
+    /// what events missed is right again within one interval; 0: 60 s;
+    /// audits_off: never.
+    std::chrono::milliseconds audit_interval{0};
 
     /// discover_interval: discovery runs only at the start.
     static constexpr std::chrono::milliseconds discover_only_at_start = std::chrono::milliseconds::max();
+    /// audit_interval: no audits.
+    static constexpr std::chrono::milliseconds audits_off = std::chrono::milliseconds::max();
 };
 
 /// Throws `error` (WW_STATUS_ABI_MISMATCH) unless the loaded library has the
@@ -990,16 +1040,18 @@ public:
     /// (an endpoint with an unsupported scheme or a NUL byte, an endpoint
     /// for engine_kind::automatic, an ignored namespace that is empty or
     /// holds ',' or NUL, a negative or too long duration, backoff_max below
-    /// backoff_initial, ...), WW_STATUS_ABI_MISMATCH, WW_STATUS_INTERNAL.
+    /// backoff_initial, TLS files for another engine than Docker or with a
+    /// unix:// endpoint, a TLS file name with a NUL byte, ...),
+    /// WW_STATUS_ABI_MISMATCH, WW_STATUS_INTERNAL.
     explicit watcher(const options &opts) {
         check_abi();
         ww_options raw;
         ww_options_init(&raw, sizeof raw);
         raw.engine = static_cast<ww_engine>(opts.engine);
-        if (opts.endpoint.find('\0') != std::string::npos) {
-            detail::throw_invalid("options.endpoint contains a NUL byte");
-        }
-        raw.endpoint = opts.endpoint.empty() ? nullptr : opts.endpoint.c_str();
+        raw.endpoint = detail::option_string(opts.endpoint, "endpoint");
+        raw.tls_ca = detail::option_string(opts.tls_ca, "tls_ca");
+        raw.tls_cert = detail::option_string(opts.tls_cert, "tls_cert");
+        raw.tls_key = detail::option_string(opts.tls_key, "tls_key");
         raw.backoff = static_cast<ww_backoff>(opts.backoff);
         raw.backoff_initial_ms = detail::option_ms(opts.backoff_initial, "backoff_initial");
         raw.backoff_max_ms = detail::option_ms(opts.backoff_max, "backoff_max");
@@ -1010,6 +1062,12 @@ public:
         raw.discover_interval_ms = opts.discover_interval == options::discover_only_at_start
                                        ? std::numeric_limits<std::uint32_t>::max()
                                        : detail::option_ms(opts.discover_interval, "discover_interval");
+        // 0 is the default here (ww_options_init's), "off" there.
+        if (opts.audit_interval == options::audits_off) {
+            raw.audit_interval_ms = 0;
+        } else if (opts.audit_interval.count() != 0) {
+            raw.audit_interval_ms = detail::option_ms(opts.audit_interval, "audit_interval");
+        }
         std::string ignored;
         if (opts.ignored_namespaces) {
             for (const std::string &ns : *opts.ignored_namespaces) {
@@ -1037,13 +1095,14 @@ public:
     watcher(const watcher &) = delete;
     watcher &operator=(const watcher &) = delete;
     watcher(watcher &&other) noexcept
-        : handle_(other.handle_.exchange(nullptr)), closed_(other.closed_.exchange(false)) {}
+        : handle_(other.handle_.exchange(nullptr)), closed_(other.closed_.exchange(false)), pid_(other.pid_) {}
     /// Closes this watcher's own ww_watcher first.
     watcher &operator=(watcher &&other) noexcept {
         if (this != &other) {
             close();
             handle_.store(other.handle_.exchange(nullptr));
             closed_.store(other.closed_.exchange(false));
+            pid_ = other.pid_;
         }
         return *this;
     }
@@ -1054,6 +1113,7 @@ public:
         const bool closed = a.closed_.load();
         a.closed_.store(b.closed_.load());
         b.closed_.store(closed);
+        std::swap(a.pid_, b.pid_);
     }
 
     /// Stops watching without releasing anything (ww_shutdown): threads
@@ -1079,7 +1139,11 @@ public:
     /// last_error_message() unchanged); shutdown() and close() then do
     /// nothing. Snapshots and changes taken before stay valid; the event
     /// descriptor is closed. A moved-from watcher stays moved-from.
-    /// Idempotent; a close() concurrent with another returns at once.
+    /// Idempotent; a close() concurrent with another returns at once. In a
+    /// child forked after the watcher was made: releases the child's copy
+    /// at once, without waiting for calls in progress (those of the
+    /// parent's threads at the fork never return here), so it must not run
+    /// while other threads of the child use the watcher.
     void close() noexcept {
         if (handle_.load() == nullptr) {
             return;
@@ -1092,9 +1156,10 @@ public:
         }
         // A call counts itself in before it reads the handle (see `call`):
         // one that read it before the exchange is counted here. Shut down,
-        // such calls return at once.
+        // such calls return at once. In a forked child, the count includes
+        // the calls of the parent's threads, which are not there.
         ww_shutdown(w);
-        for (unsigned spins = 0; calls_.load() != 0; spins++) {
+        for (unsigned spins = 0; calls_.load() != 0 && ::getpid() == pid_; spins++) {
             if (spins < 100) {
                 std::this_thread::yield();
             } else {
@@ -1112,7 +1177,8 @@ public:
     /// last_error_message() names the latest engine trouble). Throws `error`:
     /// WW_STATUS_ENGINE once the watcher gave up under its backoff policy
     /// (final), WW_STATUS_CLOSED when shut down or closed (also while
-    /// waiting), WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when moved-from.
+    /// waiting), WW_STATUS_FORKED in a forked child (at once),
+    /// WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when moved-from.
     [[nodiscard]] bool ready(std::chrono::milliseconds timeout) const {
         const ww_status s = checked_ready(timeout);
         if (s == WW_STATUS_OK) {
@@ -1148,8 +1214,9 @@ public:
     /// True when a newer generation exists; false when the time ran out.
     /// Throws `error`: WW_STATUS_ENGINE when nothing newer exists and nothing
     /// can change anymore (every engine gave up), WW_STATUS_CLOSED when shut
-    /// down or closed (also while waiting), WW_STATUS_INTERNAL,
-    /// WW_STATUS_NULL_ARG when moved-from.
+    /// down or closed (also while waiting), WW_STATUS_FORKED in a forked
+    /// child (at once), WW_STATUS_INTERNAL, WW_STATUS_NULL_ARG when
+    /// moved-from.
     [[nodiscard]] bool wait(std::uint64_t after_generation,
                             std::chrono::milliseconds timeout = std::chrono::milliseconds(-1)) const {
         const ww_status s = checked_wait(after_generation, timeout);
@@ -1179,7 +1246,8 @@ public:
 
     /// The current snapshot (never talks to the engine, never waits);
     /// generation 0 and no containers before the first synchronisation; the
-    /// last one after shutdown(). Throws `error` WW_STATUS_CLOSED when
+    /// last one after shutdown(); in a forked child, the last one published
+    /// before the fork. Throws `error` WW_STATUS_CLOSED when
     /// closed, WW_STATUS_NULL_ARG when moved-from; std::bad_alloc.
     [[nodiscard]] whalewatcher::snapshot snapshot() const {
         const ww_portfolio *p = nullptr;
@@ -1206,8 +1274,8 @@ public:
     /// call; it belongs to the watcher (never close it; close() does, so
     /// stop polling it before). Non-blocking, close-on-exec, for one
     /// consumer. Throws `error`: WW_STATUS_INTERNAL when no descriptor can
-    /// be made, WW_STATUS_CLOSED when closed, WW_STATUS_NULL_ARG when
-    /// moved-from.
+    /// be made, WW_STATUS_CLOSED when closed, WW_STATUS_FORKED in a forked
+    /// child, WW_STATUS_NULL_ARG when moved-from.
     [[nodiscard]] int event_fd() const {
         int fd = -1;
         ww_status s;
@@ -1330,6 +1398,8 @@ private:
 
     std::atomic<ww_watcher *> handle_{nullptr};
     std::atomic<bool> closed_{false};
+    /// The process that made the watcher: another one is a forked child.
+    pid_t pid_ = ::getpid();
     /// Calls of the handle in progress (see `call`).
     mutable std::atomic<std::size_t> calls_{0};
 };

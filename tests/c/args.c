@@ -58,7 +58,7 @@ struct bad_input {
      * `arg`, for NEW rows that fail). */
     const char *message;
     const char *message2;
-    int os_error; /* NEW_GIVES_UP: the OS error the message names */
+    int os_error; /* NEW_GIVES_UP: the OS error the message names (0: none) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -119,6 +119,52 @@ static void backoff_range(ww_options *o, const char *arg) {
     o->backoff_max_ms = (uint32_t)number(comma + 1);
 }
 
+/* Docker over TLS: "ENDPOINT CA CERT KEY", each file's name or "-" for
+ * none (NULL). */
+static void tls_files(ww_options *o, const char *arg) {
+    static char words[4][160];
+    const char **fields[3];
+    int i;
+    fields[0] = &o->tls_ca;
+    fields[1] = &o->tls_cert;
+    fields[2] = &o->tls_key;
+    for (i = 0; i < 4; i++) {
+        const char *space = strchr(arg, ' ');
+        size_t len = space != NULL ? (size_t)(space - arg) : strlen(arg);
+        snprintf(words[i], sizeof words[i], "%.*s", (int)len, arg);
+        arg = space != NULL ? space + 1 : arg + len;
+    }
+    o->endpoint = words[0];
+    for (i = 0; i < 3; i++) {
+        *fields[i] = streq(words[i + 1], "-") ? NULL : words[i + 1];
+    }
+}
+
+static void podman_tls_files(ww_options *o, const char *arg) {
+    o->engine = WW_ENGINE_PODMAN;
+    tls_files(o, arg);
+}
+
+/* Each TLS file, with engine number `arg` at its default endpoint. */
+static void tls_files_engine(ww_options *o, const char *arg) {
+    o->engine = (ww_engine)number(arg);
+    o->endpoint = NULL;
+    o->tls_ca = "/etc/ssl/ca.pem";
+    o->tls_cert = "/etc/ssl/cert.pem";
+    o->tls_key = "/etc/ssl/key.pem";
+}
+
+/* A TLS file's name that is not UTF-8. */
+static void tls_key_not_utf8(ww_options *o, const char *arg) {
+    o->endpoint = "tcp://127.0.0.1:2376";
+    o->tls_key = arg;
+}
+
+static void audit_interval(ww_options *o, const char *arg) {
+    o->endpoint = g_missing_endpoint;
+    o->audit_interval_ms = (uint32_t)number(arg);
+}
+
 static void struct_size(ww_options *o, const char *arg) {
     o->endpoint = g_missing_endpoint;
     o->struct_size = (uint32_t)number(arg);
@@ -139,8 +185,12 @@ static void larger_with_tail_byte(ww_options *o, const char *arg) {
 /* ------------------------------------------------------------------ */
 
 /* The endpoint a snapshot reports for what a row gave. */
-static void reported_endpoint(const char *given, char *out, size_t size) {
-    if (given[0] == '/') {
+static void reported_endpoint(const ww_options *o, char *out, size_t size) {
+    const char *given = o->endpoint;
+    bool tls = o->tls_ca != NULL || o->tls_cert != NULL || o->tls_key != NULL;
+    if (tls && starts_with(given, "tcp://")) {
+        snprintf(out, size, "https://%s", given + strlen("tcp://"));
+    } else if (given[0] == '/') {
         snprintf(out, size, "unix://%s", given);
     } else if (starts_with(given, "http://")) {
         size_t n = strlen(given) - strlen("http://");
@@ -202,8 +252,8 @@ static bool run_case(const struct bad_input *c, const struct fixture *f) {
         break;
     case NEW_GIVES_UP: {
         char reported[256];
-        reported_endpoint(opts.o.endpoint, reported, sizeof reported);
-        return engine_gives_up_at_once(opts.o.engine, opts.o.endpoint, reported, c->message, c->os_error);
+        reported_endpoint(&opts.o, reported, sizeof reported);
+        return gives_up_at_once(&opts.o, reported, c->message, c->os_error);
     }
     case NEW_NULL_OUT:
         s = ww_new(&opts.o, NULL);
@@ -358,14 +408,45 @@ static char *overlong_namespace_list(const char *last) {
     return s;
 }
 
-/* Scratch files of the "not a socket" rows. */
+/* Scratch files of the "not a socket" rows, and of the TLS rows: a
+ * file that looks like a PEM certificate, and the rows' arguments
+ * (see tls_files) and messages. */
 struct not_sockets {
     char dir[80], dir_ep[96], file[80], file_ep[96], through[96], through_ep[112];
-    bool made_dir, made_file;
+    char cert[80];
+    char tls_ca_missing[320], tls_cert_not_pem[320], tls_key_missing[320], tls_key_is_cert[320];
+    char want_ca_missing[160], want_cert_not_pem[160], want_key_missing[160], want_key_is_cert[160];
+    bool made_dir, made_file, made_cert;
 };
 
 static bool make_not_sockets(struct not_sockets *n) {
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
     int fd;
+    snprintf(n->cert, sizeof n->cert, "%s/cert.pem", g_tmpdir);
+    snprintf(n->tls_ca_missing, sizeof n->tls_ca_missing, "tcp://127.0.0.1:1 %s - -", g_missing_sock);
+    snprintf(n->want_ca_missing, sizeof n->want_ca_missing, "TLS: CA certificate %s", g_missing_sock);
+    snprintf(n->tls_cert_not_pem, sizeof n->tls_cert_not_pem, "https://127.0.0.1:1 %s %s/file.sock -", n->cert,
+             g_tmpdir);
+    snprintf(n->want_cert_not_pem, sizeof n->want_cert_not_pem,
+             "TLS: client certificate %s/file.sock: no PEM CERTIFICATE in it", g_tmpdir);
+    snprintf(n->tls_key_missing, sizeof n->tls_key_missing, "https://127.0.0.1:1 %s %s %s", n->cert, n->cert,
+             g_missing_sock);
+    snprintf(n->want_key_missing, sizeof n->want_key_missing, "TLS: client key %s", g_missing_sock);
+    snprintf(n->tls_key_is_cert, sizeof n->tls_key_is_cert, "https://127.0.0.1:1 %s %s %s", n->cert, n->cert,
+             n->cert);
+    snprintf(n->want_key_is_cert, sizeof n->want_key_is_cert, "TLS: client key %s: no PEM PRIVATE KEY in it",
+             n->cert);
+    fd = open(n->cert, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        note("create %s: %s", n->cert, strerror(errno));
+        return false;
+    }
+    n->made_cert = true;
+    if (write(fd, pem, sizeof pem - 1) != (ssize_t)(sizeof pem - 1)) {
+        close(fd);
+        return false;
+    }
+    close(fd);
     snprintf(n->dir, sizeof n->dir, "%s/dir.sock", g_tmpdir);
     snprintf(n->file, sizeof n->file, "%s/file.sock", g_tmpdir);
     snprintf(n->through, sizeof n->through, "%s/engine.sock", n->file);
@@ -392,6 +473,9 @@ static bool make_not_sockets(struct not_sockets *n) {
 }
 
 static void remove_not_sockets(struct not_sockets *n) {
+    if (n->made_cert) {
+        unlink(n->cert);
+    }
     if (n->made_file) {
         unlink(n->file);
     }
@@ -403,7 +487,9 @@ static void remove_not_sockets(struct not_sockets *n) {
 #define PORT_RANGE "port from 1 to 65535"
 #define NOT_A_NAMESPACE "is not a containerd namespace name"
 #define SOCKET_TOO_LONG "longer than the 107 a unix socket takes"
-#define KNOWN_SIZES "this library knows [48, 56, 64]"
+#define KNOWN_SIZES "this library knows [48, 56, 64, 96]"
+#define TLS_NOT_UNIX "TLS needs a tcp:// or https:// endpoint"
+#define TLS_DOCKER_ONLY "TLS files are for Docker endpoints only"
 
 static bool test_bad_input_matrix(void) {
     bool ok = true;
@@ -473,9 +559,9 @@ static bool test_bad_input_matrix(void) {
             {"ww_endpoints_free(NULL) does nothing", ENDPOINTS_FREE_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
             {"ww_options_init(NULL, n) does nothing", OPTIONS_INIT_NULL, NULL, NULL, WW_STATUS_OK, NULL, NULL, 0},
 
-            /* struct_size: ABI 2 knows three sizes (48, 56 and 64 bytes: the
-             * struct grew twice at its end); sizes in between, and the
-             * layouts of ABI 1 (32 and 40 bytes), are refused. */
+            /* struct_size: ABI 2 knows four sizes (48, 56, 64 and 96 bytes:
+             * the struct grew three times at its end); sizes in between, and
+             * the layouts of ABI 1 (32 and 40 bytes), are refused. */
             {"struct_size 0", NEW, struct_size, "0", WW_STATUS_ABI_MISMATCH, "struct_size is 0;",
              "ww_options_init", 0},
             {"struct_size 1", NEW, struct_size, "1", WW_STATUS_ABI_MISMATCH, "struct_size is 1;", KNOWN_SIZES, 0},
@@ -500,11 +586,23 @@ static bool test_bad_input_matrix(void) {
              WW_STATUS_ABI_MISMATCH, "struct_size is 60;", KNOWN_SIZES, 0},
             {"struct_size 63", NEW, struct_size, "63", WW_STATUS_ABI_MISMATCH, "struct_size is 63;", KNOWN_SIZES, 0},
             {"struct_size 64 (ABI 2's third layout)", NEW, struct_size, "64", WW_STATUS_OK, NULL, NULL, 0},
-            {"a newer caller's 80-byte struct, its tail zero", NEW, struct_size, "80", WW_STATUS_OK, NULL, NULL, 0},
-            {"a newer caller's 80-byte struct with byte 64 set", NEW, larger_with_tail_byte, "64",
-             WW_STATUS_ABI_MISMATCH, "struct_size is 80;", "byte 64 beyond them is set", 0},
-            {"a newer caller's 80-byte struct with byte 79 set", NEW, larger_with_tail_byte, "79",
-             WW_STATUS_ABI_MISMATCH, "struct_size is 80;", "byte 79 beyond them is set", 0},
+            {"struct_size 65", NEW, struct_size, "65", WW_STATUS_ABI_MISMATCH, "struct_size is 65;", KNOWN_SIZES, 0},
+            {"struct_size 72 (the fourth layout up to tls_ca)", NEW, struct_size, "72", WW_STATUS_ABI_MISMATCH,
+             "struct_size is 72;", KNOWN_SIZES, 0},
+            {"struct_size 80 (up to tls_cert)", NEW, struct_size, "80", WW_STATUS_ABI_MISMATCH, "struct_size is 80;",
+             KNOWN_SIZES, 0},
+            {"struct_size 88 (up to tls_key)", NEW, struct_size, "88", WW_STATUS_ABI_MISMATCH, "struct_size is 88;",
+             KNOWN_SIZES, 0},
+            {"struct_size 92 (the fourth layout without its padding)", NEW, struct_size, "92",
+             WW_STATUS_ABI_MISMATCH, "struct_size is 92;", KNOWN_SIZES, 0},
+            {"struct_size 95", NEW, struct_size, "95", WW_STATUS_ABI_MISMATCH, "struct_size is 95;", KNOWN_SIZES, 0},
+            {"struct_size 96 (ABI 2's fourth layout)", NEW, struct_size, "96", WW_STATUS_OK, NULL, NULL, 0},
+            {"a newer caller's 112-byte struct, its tail zero", NEW, struct_size, "112", WW_STATUS_OK, NULL, NULL,
+             0},
+            {"a newer caller's 112-byte struct with byte 96 set", NEW, larger_with_tail_byte, "96",
+             WW_STATUS_ABI_MISMATCH, "struct_size is 112;", "byte 96 beyond them is set", 0},
+            {"a newer caller's 112-byte struct with byte 111 set", NEW, larger_with_tail_byte, "111",
+             WW_STATUS_ABI_MISMATCH, "struct_size is 112;", "byte 111 beyond them is set", 0},
 
             /* engine and backoff. */
             {"engine 0", NEW, engine_number, "0", WW_STATUS_INVALID_ARG, "unknown engine 0",
@@ -554,8 +652,11 @@ static bool test_bad_input_matrix(void) {
             {"Docker: npipe://", NEW, docker_endpoint, "npipe:////./pipe/docker", WW_STATUS_INVALID_ARG, NULL, NULL,
              0},
             {"Docker: fd://", NEW, docker_endpoint, "fd://", WW_STATUS_INVALID_ARG, NULL, NULL, 0},
-            {"Docker: https://", NEW, docker_endpoint, "https://127.0.0.1:2376", WW_STATUS_INVALID_ARG, NULL,
-             "unknown scheme", 0},
+            {"Docker: https://HOST:PORT (TLS)", NEW, docker_endpoint, "https://127.0.0.1:2376", WW_STATUS_OK, NULL,
+             NULL, 0},
+            {"Docker: https:// without a port", NEW, docker_endpoint, "https://127.0.0.1", WW_STATUS_INVALID_ARG,
+             NULL, PORT_RANGE, 0},
+            {"Docker: https:// alone", NEW, docker_endpoint, "https://", WW_STATUS_INVALID_ARG, NULL, PORT_RANGE, 0},
             {"Docker: tcp without a port", NEW, docker_endpoint, "tcp://127.0.0.1", WW_STATUS_INVALID_ARG, NULL,
              PORT_RANGE, 0},
             {"Docker: tcp with an empty port", NEW, docker_endpoint, "tcp://127.0.0.1:", WW_STATUS_INVALID_ARG, NULL,
@@ -630,6 +731,37 @@ static bool test_bad_input_matrix(void) {
             {"podman: unix path of 100 000 bytes", NEW, podman_endpoint, unix_long, WW_STATUS_INVALID_ARG,
              SOCKET_TOO_LONG, path_bytes, 0},
             {"podman: tcp://HOST:PORT", NEW, podman_endpoint, "tcp://127.0.0.1:1", WW_STATUS_OK, NULL, NULL, 0},
+            {"podman: https:// (no TLS)", NEW, podman_endpoint, "https://127.0.0.1:2376", WW_STATUS_INVALID_ARG,
+             "ww_new: podman's API takes no TLS: https://127.0.0.1:2376", NULL, 0},
+
+            /* Docker over TLS: files only with a tcp:// or https:// endpoint
+             * of Docker. */
+            {"TLS CA with unix://", NEW, tls_files, "unix:///var/run/docker.sock /etc/ssl/ca.pem - -",
+             WW_STATUS_INVALID_ARG, "ww_new: TLS files given for unix:///var/run/docker.sock", TLS_NOT_UNIX, 0},
+            {"TLS certificate with unix://", NEW, tls_files, "unix:///var/run/docker.sock - /etc/ssl/cert.pem -",
+             WW_STATUS_INVALID_ARG, "TLS files given for unix:///var/run/docker.sock", TLS_NOT_UNIX, 0},
+            {"TLS key with unix://", NEW, tls_files, "unix:///var/run/docker.sock - - /etc/ssl/key.pem",
+             WW_STATUS_INVALID_ARG, "TLS files given for unix:///var/run/docker.sock", TLS_NOT_UNIX, 0},
+            {"TLS files with containerd", NEW, tls_files_engine, "2", WW_STATUS_INVALID_ARG,
+             "ww_new: " TLS_DOCKER_ONLY, NULL, 0},
+            {"TLS files with CRI", NEW, tls_files_engine, "3", WW_STATUS_INVALID_ARG, TLS_DOCKER_ONLY, NULL, 0},
+            {"TLS files with podman", NEW, tls_files_engine, "4", WW_STATUS_INVALID_ARG, TLS_DOCKER_ONLY, NULL, 0},
+            {"TLS files with WW_ENGINE_AUTO", NEW, tls_files_engine, "5", WW_STATUS_INVALID_ARG, TLS_DOCKER_ONLY,
+             NULL, 0},
+            {"TLS files with podman at tcp://", NEW, podman_tls_files, "tcp://127.0.0.1:2376 /etc/ssl/ca.pem - -",
+             WW_STATUS_INVALID_ARG, TLS_DOCKER_ONLY, NULL, 0},
+            {"TLS key not UTF-8", NEW, tls_key_not_utf8, "/tmp/\xff\xfe.pem", WW_STATUS_INVALID_ARG, "ww_new: tls_key",
+             "is not valid UTF-8", 0},
+            {"TLS CA with tcp:// (becomes https://)", NEW, tls_files, "tcp://127.0.0.1:2376 /etc/ssl/ca.pem - -",
+             WW_STATUS_OK, NULL, NULL, 0},
+            {"TLS files with https://", NEW, tls_files,
+             "https://localhost:2376 /etc/ssl/ca.pem /etc/ssl/cert.pem /etc/ssl/key.pem", WW_STATUS_OK, NULL, NULL,
+             0},
+
+            /* audit_interval_ms: any value; 0 turns audits off. */
+            {"audit_interval_ms 0 (audits off)", NEW, audit_interval, "0", WW_STATUS_OK, NULL, NULL, 0},
+            {"audit_interval_ms 1", NEW, audit_interval, "1", WW_STATUS_OK, NULL, NULL, 0},
+            {"audit_interval_ms UINT32_MAX", NEW, audit_interval, "4294967295", WW_STATUS_OK, NULL, NULL, 0},
 
             /* CRI endpoints: as containerd's. */
             {"CRI endpoint not UTF-8", NEW, cri_endpoint, "/tmp/\xff\xfe.sock", WW_STATUS_INVALID_ARG,
@@ -715,6 +847,14 @@ static bool test_bad_input_matrix(void) {
              WW_STATUS_ENGINE, g_dead_sock, NULL, ECONNREFUSED},
             {"CRI: a path through a regular file", NEW_GIVES_UP, cri_endpoint, ns.through, WW_STATUS_ENGINE,
              ns.through, NULL, ENOTDIR},
+            {"Docker over TLS: the CA file missing (tcp:// with a file is https://)", NEW_GIVES_UP, tls_files,
+             ns.tls_ca_missing, WW_STATUS_ENGINE, ns.want_ca_missing, NULL, ENOENT},
+            {"Docker over TLS: a client certificate that is no PEM", NEW_GIVES_UP, tls_files, ns.tls_cert_not_pem,
+             WW_STATUS_ENGINE, ns.want_cert_not_pem, NULL, 0},
+            {"Docker over TLS: the client key missing", NEW_GIVES_UP, tls_files, ns.tls_key_missing,
+             WW_STATUS_ENGINE, ns.want_key_missing, NULL, ENOENT},
+            {"Docker over TLS: a certificate as the client key", NEW_GIVES_UP, tls_files, ns.tls_key_is_cert,
+             WW_STATUS_ENGINE, ns.want_key_is_cert, NULL, 0},
         };
         n = sizeof cases / sizeof cases[0];
         for (i = 0; i < n; i++) {

@@ -111,7 +111,7 @@ out:
 }
 
 /* cri_poll_ms and cri_events in each version of the struct: the first
- * (without them: the defaults), the second and third with relisting every
+ * (without them: the defaults), the later ones with relisting every
  * 200 ms, and with the runtime's event stream followed too. */
 static bool test_cri_options_in_each_struct_version(void) {
     bool ok = true;
@@ -119,8 +119,9 @@ static bool test_cri_options_in_each_struct_version(void) {
     const ww_portfolio *p = NULL;
     ww_options *o = NULL;
     const size_t v1 = offsetof(ww_options, cri_poll_ms), v2 = offsetof(ww_options, discover_interval_ms);
-    const size_t sizes[] = {v1, v2, v2, sizeof(ww_options), sizeof(ww_options)};
-    const uint32_t events[] = {0, 0, 1, 0, 1};
+    const size_t v3 = offsetof(ww_options, tls_ca);
+    const size_t sizes[] = {v1, v2, v2, v3, sizeof(ww_options), sizeof(ww_options)};
+    const uint32_t events[] = {0, 0, 1, 1, 0, 1};
     size_t i;
     NEEDS_CRI();
     for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

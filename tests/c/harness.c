@@ -666,8 +666,9 @@ static bool engine_record_ok(const ww_engine_info *e, size_t i) {
     CHECK(valid_utf8(e->id) && valid_utf8(e->version) && valid_utf8(e->last_error) && valid_utf8(e->endpoint));
     CHECKF(engine_kind_of(e->type) != 0 && e->kind == engine_kind_of(e->type), "engine %zu: type \"%s\", kind %u", i,
            e->type, (unsigned)e->kind);
-    CHECKF(starts_with(e->endpoint, "unix://") || starts_with(e->endpoint, "tcp://"), "engine %zu: endpoint \"%s\"",
-           i, e->endpoint);
+    CHECKF(starts_with(e->endpoint, "unix://") || starts_with(e->endpoint, "tcp://") ||
+               (starts_with(e->endpoint, "https://") && e->kind == WW_ENGINE_DOCKER),
+           "engine %zu: endpoint \"%s\"", i, e->endpoint);
     CHECKF(e->state <= WW_ENGINE_STATE_GAVE_UP, "engine %zu: state %u", i, (unsigned)e->state);
     CHECK(e->pid >= 0 && e->synced_at_ns >= 0);
     if (e->state == WW_ENGINE_STATE_SYNCED) {
@@ -990,32 +991,38 @@ out:
 
 bool engine_gives_up_at_once(ww_engine engine, const char *endpoint, const char *reported, const char *path,
                              int err) {
-    bool ok = true;
     ww_options o = options_for(endpoint);
+    o.engine = engine;
+    return gives_up_at_once(&o, reported, path, err);
+}
+
+bool gives_up_at_once(const ww_options *options, const char *reported, const char *path, int err) {
+    bool ok = true;
+    ww_options o = *options;
     ww_watcher *w = NULL;
     const ww_portfolio *p = NULL;
     ww_status s;
     double t0, took;
-    o.engine = engine;
+    const char *os_error = err != 0 ? strerror(err) : "";
     o.backoff = WW_BACKOFF_NONE;
     CHECK_OK(ww_new(&o, &w));
     t0 = now_ms();
     s = ww_ready(w, 5000);
     took = now_ms() - t0;
-    note("%s: %s after %.0f ms: %s", endpoint, ww_status_str(s), took, last_error());
+    note("%s: %s after %.0f ms: %s", reported, ww_status_str(s), took, last_error());
     CHECKF(s == WW_STATUS_ENGINE, "%s: %s", ww_status_str(s), last_error());
     CHECKF(took < 2000.0, "ww_ready took %.0f ms", took);
     CHECKF(contains(last_error(), path), "message \"%s\" does not name %s", last_error(), path);
-    CHECKF(contains(last_error(), strerror(err)), "message \"%s\" does not name the OS error \"%s\"", last_error(),
-           strerror(err));
+    CHECKF(contains(last_error(), os_error), "message \"%s\" does not name the OS error \"%s\"", last_error(),
+           os_error);
     CHECK(valid_utf8(last_error()));
     /* Giving up is final; asking again answers at once. */
     CHECK(ww_ready(w, 0) == WW_STATUS_ENGINE);
     CHECK(ww_ready(w, -1) == WW_STATUS_ENGINE);
-    CHECK(unsynced_snapshot_ok(w, engine_type_of(engine), reported, WW_ENGINE_STATE_GAVE_UP));
+    CHECK(unsynced_snapshot_ok(w, engine_type_of(o.engine), reported, WW_ENGINE_STATE_GAVE_UP));
     /* The engine record tells the same reason. */
     CHECK_OK(ww_snapshot(w, &p));
-    CHECKF(contains(engine0(p)->last_error, path) && contains(engine0(p)->last_error, strerror(err)),
+    CHECKF(contains(engine0(p)->last_error, path) && contains(engine0(p)->last_error, os_error),
            "last_error \"%s\"", engine0(p)->last_error);
     /* Nothing can change anymore: ww_wait says so at once; an older
      * generation is still newer. */

@@ -48,6 +48,9 @@ DECLARE_SUITE(podman);
 DECLARE_SUITE(cri);
 DECLARE_SUITE(discover);
 DECLARE_SUITE(sigpipe);
+DECLARE_SUITE(tls);
+DECLARE_SUITE(fork);
+DECLARE_SUITE(audit);
 
 enum outcome { PASSED, FAILED, SKIPPED };
 
@@ -337,6 +340,9 @@ bool unsynced_snapshot_ok(ww_watcher *w, const char *engine_type, const char *en
  * snapshot names. */
 bool engine_gives_up_at_once(ww_engine engine, const char *endpoint, const char *reported, const char *path,
                              int err);
+/* The same for a watcher made from `o` (with backoff NONE instead of its
+ * own); `err` 0: the message names no OS error. */
+bool gives_up_at_once(const ww_options *o, const char *reported, const char *path, int err);
 
 /* Takes snapshots of `w` until container `id` is there with `paused`,
  * waiting with ww_wait in between, at most `timeout_ms`. The snapshot is

@@ -314,6 +314,9 @@ static const struct {
     {shutdown_tests, &shutdown_tests_len},
     {discover_tests, &discover_tests_len},
     {sigpipe_tests, &sigpipe_tests_len},
+    {tls_tests, &tls_tests_len},
+    {fork_tests, &fork_tests_len},
+    {audit_tests, &audit_tests_len},
 };
 
 int main(int argc, char **argv) {

@@ -143,8 +143,8 @@ static bool close_wakes(ww_watcher *w, bool with_ready, uint64_t generation) {
         const struct waiter *wt = &ws.wt[i];
         CHECKF(wt->status == WW_STATUS_CLOSED, "%s: %s: %s", wt->ready ? "ww_ready" : "ww_wait",
                ww_status_str(wt->status), wt->message);
-        CHECKF(contains(wt->message, wt->ready ? "ww_ready: the watcher was closed while waiting"
-                                               : "ww_wait: the watcher was closed while waiting"),
+        CHECKF(contains(wt->message, wt->ready ? "ww_ready: the watcher is shut down or closed"
+                                               : "ww_wait: the watcher is shut down or closed"),
                "\"%s\"", wt->message);
         CHECKF(wt->returned_at - t0 < 2000.0, "returned %.0f ms after ww_close began", wt->returned_at - t0);
     }

@@ -34,15 +34,18 @@ static size_t split_fields(char *s, char **fields, size_t n) {
 }
 
 /* The engine record once synchronised: podman's identity as the podman
- * CLI reports it, and the service's process. */
+ * CLI reports it, and the service's process. podman has no engine ID of
+ * its own: the ID is its host's name and its storage root, the same for
+ * every watcher (and across the service's restarts). */
 static bool test_podman_engine_info(void) {
     bool ok = true;
     ww_watcher *w = NULL;
     const ww_portfolio *p = NULL;
     const ww_engine_info *e;
-    char version[128], comm[64];
+    char version[128], comm[64], host_root[512];
     NEEDS_PODMAN();
     CHECK(podman_cli(version, sizeof version, "version", "-f", "{{.Server.Version}}", NULL));
+    CHECK(podman_cli(host_root, sizeof host_root, "info", "-f", "{{.Host.Hostname}}:{{.Store.GraphRoot}}", NULL));
     w = podman_ready_watcher();
     CHECK(w != NULL);
     CHECK_OK(ww_snapshot(w, &p));
@@ -51,7 +54,8 @@ static bool test_podman_engine_info(void) {
     CHECKF(e->kind == WW_ENGINE_PODMAN && e->state == WW_ENGINE_STATE_SYNCED, "kind %u, state %u",
            (unsigned)e->kind, (unsigned)e->state);
     CHECKF(streq(e->version, version), "version \"%s\", podman says \"%s\"", e->version, version);
-    CHECKF(e->id[0] != '\0' && streq(e->last_error, ""), "id \"%s\", last_error \"%s\"", e->id, e->last_error);
+    CHECKF(streq(e->id, host_root), "id \"%s\", podman's host and storage root are \"%s\"", e->id, host_root);
+    CHECKF(streq(e->last_error, ""), "last_error \"%s\"", e->last_error);
     CHECKF(e->pid > 0, "pid %d", (int)e->pid);
     comm_of(e->pid, comm, sizeof comm);
     CHECKF(streq(comm, "podman"), "engine pid %d is \"%s\", not podman", (int)e->pid, comm);
@@ -59,6 +63,14 @@ static bool test_podman_engine_info(void) {
            (int)e->pid, (int)g_podman_engine_pid);
     note("engine %s %s (ID %s) at %s, PID %d (%s), generation %llu, %zu containers", e->type, e->version, e->id,
          e->endpoint, (int)e->pid, comm, (unsigned long long)p->generation, p->containers_len);
+    ww_snapshot_free(p);
+    p = NULL;
+    ww_close(w);
+    /* Another watcher: the same ID. */
+    w = podman_ready_watcher();
+    CHECK(w != NULL);
+    CHECK_OK(ww_snapshot(w, &p));
+    CHECKF(streq(engine0(p)->id, host_root), "the next watcher's ID \"%s\", not \"%s\"", engine0(p)->id, host_root);
 out:
     ww_snapshot_free(p);
     ww_close(w);

@@ -74,6 +74,10 @@ int main() {
     o.cri_poll = std::chrono::milliseconds(0);
     o.cri_events = false;
     o.discover_interval = ww::options::discover_only_at_start;
+    o.audit_interval = ww::options::audits_off;
+    o.tls_ca = std::string();
+    o.tls_cert = std::string();
+    o.tls_key = std::string();
     ww::watcher w(o);
     try {
         (void)w.ready(std::chrono::seconds(10));

@@ -85,6 +85,7 @@
 #include <utility>
 #include <vector>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -100,6 +101,57 @@ extern char **environ;
 namespace ww = whalewatcher;
 using namespace std::chrono_literals;
 using wall_clock = std::chrono::system_clock;
+
+/* ------------------------------------------------------------------ */
+/* What the wrapper hands to ww_new                                    */
+/* ------------------------------------------------------------------ */
+
+namespace {
+
+// The ww_options of the latest ww_new call of this program, with copies of
+// its strings (NULL: nullopt).
+struct new_call {
+    ww_options raw{};
+    std::optional<std::string> endpoint, tls_ca, tls_cert, tls_key, ignored_namespaces;
+};
+
+std::mutex g_new_lock;
+std::optional<new_call> g_last_new;
+
+std::optional<std::string> copied(const char *s) {
+    return s != nullptr ? std::optional<std::string>(s) : std::nullopt;
+}
+
+} // namespace
+
+// This program's ww_new comes first in symbol lookup, also for the calls in
+// whalewatcher.hpp: it notes the options, then calls the library's (the
+// next ww_new).
+extern "C" ww_status ww_new(const ww_options *opts, ww_watcher **out) {
+    using new_fn = ww_status (*)(const ww_options *, ww_watcher **);
+    static const new_fn library = [] {
+        void *symbol = dlsym(RTLD_NEXT, "ww_new");
+        new_fn f = nullptr;
+        std::memcpy(&f, &symbol, sizeof f);
+        if (f == nullptr) {
+            std::fprintf(stderr, "test_wrapper: the library's ww_new not found: %s\n", dlerror());
+            std::abort();
+        }
+        return f;
+    }();
+    if (opts != nullptr && opts->struct_size == sizeof(ww_options)) {
+        new_call c;
+        c.raw = *opts;
+        c.endpoint = copied(opts->endpoint);
+        c.tls_ca = copied(opts->tls_ca);
+        c.tls_cert = copied(opts->tls_cert);
+        c.tls_key = copied(opts->tls_key);
+        c.ignored_namespaces = copied(opts->ignored_namespaces);
+        std::lock_guard<std::mutex> one(g_new_lock);
+        g_last_new = std::move(c);
+    }
+    return library(opts, out);
+}
 
 namespace {
 
@@ -948,9 +1000,11 @@ void test_version_and_abi() {
     ww::check_abi(); // throws on a mismatch
     CHECK(ww::status_name(WW_STATUS_ENGINE) == ww_status_str(WW_STATUS_ENGINE));
     CHECK(ww::status_name(99) == "unknown status");
-    for (ww_status a = 0; a <= WW_STATUS_CLOSED; a++) {
+    for (ww_status a = 0; a <= WW_STATUS_FORKED; a++) {
         CHECK(!ww::status_name(a).empty() && ww::status_name(a) != "unknown status");
     }
+    CHECK(WW_STATUS_FORKED == 9 && contains(ww::status_name(WW_STATUS_FORKED), "fork"));
+    CHECK(ww::error(WW_STATUS_FORKED, "x").status_name() == ww_status_str(WW_STATUS_FORKED));
 }
 
 void test_enums_match_the_c_api() {
@@ -1072,6 +1126,34 @@ void test_bad_options_invalid_arg() {
     add("too long discover_interval",
         [](ww::options &o) { o.discover_interval = ww::options::discover_only_at_start - 1ms; }, "discover_interval");
     add("unknown backoff", [](ww::options &o) { o.backoff = static_cast<ww::backoff_policy>(9); }, nullptr);
+    add("negative audit_interval", [](ww::options &o) { o.audit_interval = -1ms; }, "audit_interval");
+    add("too long audit_interval", [](ww::options &o) { o.audit_interval = ww::options::audits_off - 1ms; },
+        "audit_interval");
+    add("NUL in tls_ca", [](ww::options &o) { o.tls_ca = std::string("/etc/a\0b.pem", 13); }, "options.tls_ca");
+    add("NUL in tls_cert", [](ww::options &o) { o.tls_cert = std::string("\0", 1); }, "options.tls_cert");
+    add("NUL in tls_key", [](ww::options &o) { o.tls_key = std::string("k\0", 2); }, "options.tls_key");
+    add("TLS files with unix://", [](ww::options &o) { o.tls_ca = "/etc/ssl/ca.pem"; },
+        "TLS needs a tcp:// or https:// endpoint");
+    add("TLS files with containerd",
+        [](ww::options &o) {
+            o.engine = ww::engine_kind::containerd;
+            o.endpoint = "/run/containerd/containerd.sock";
+            o.tls_key = "/etc/ssl/key.pem";
+        },
+        "TLS files are for Docker endpoints only");
+    add("TLS files with every engine",
+        [](ww::options &o) {
+            o.engine = ww::engine_kind::automatic;
+            o.endpoint.clear();
+            o.tls_cert = "/etc/ssl/cert.pem";
+        },
+        "TLS files are for Docker endpoints only");
+    add("podman at https://",
+        [](ww::options &o) {
+            o.engine = ww::engine_kind::podman;
+            o.endpoint = "https://127.0.0.1:2376";
+        },
+        "podman's API takes no TLS");
     add("socket path too long",
         [](ww::options &o) { o.endpoint = "unix:///tmp/" + std::string(120, 'x') + ".sock"; }, nullptr);
     for (const bad_case &bc : cases) {
@@ -1089,8 +1171,16 @@ void test_bad_options_invalid_arg() {
     o.ignored_namespaces = std::vector<std::string>{"moby", "k8s.io"};
     o.cri_poll = std::chrono::milliseconds(1500);
     o.cri_events = true;
+    o.audit_interval = ww::options::audits_off;
     ww::watcher w(o);
     CHECK(w.valid());
+    o.audit_interval = std::chrono::hours(24 * 49); // just below UINT32_MAX ms
+    ww::watcher audited(o);
+    CHECK(audited.valid());
+    ww::options tls = docker_options("https://127.0.0.1:2376");
+    tls.tls_ca = "/etc/ssl/ca.pem";
+    ww::watcher over_tls(tls);
+    CHECK(over_tls.valid());
     ww::options all;
     all.engine = ww::engine_kind::automatic;
     all.discover_interval = ww::options::discover_only_at_start;
@@ -2069,6 +2159,9 @@ void test_podman_real_engine() {
     CHECK(engine.kind() == ww::engine_kind::podman && ww::name(engine.kind()) == "podman");
     CHECKF(engine.state() == ww::engine_state::synced, ww::name(engine.state()));
     CHECKF(engine.version() == podman({"version", "-f", "{{.Server.Version}}"}), '"' << engine.version() << '"');
+    // podman has no engine ID: its host's name and storage root stand for it.
+    const std::string host_root = podman({"info", "-f", "{{.Host.Hostname}}:{{.Store.GraphRoot}}"});
+    CHECKF(engine.id() == host_root, '"' << engine.id() << "\", podman's host and storage root \"" << host_root << '"');
     CHECKF(engine.pid() > 0 && comm_of(engine.pid()) == "podman",
            "PID " << engine.pid() << " (" << comm_of(engine.pid()) << ')');
     CHECKF(engine.synced_at() && *engine.synced_at() >= t0 - 1s && *engine.synced_at() <= t1 + 1s,
@@ -2182,9 +2275,10 @@ private:
     std::optional<std::string> old_;
 };
 
-// A Docker API that answers only GET /info (as an engine would: enough for
-// discovery's probe), and 404 to everything else, at unix socket `path`,
-// served by a thread of this process.
+// A Docker API that answers only GET /_ping (with its Api-Version header:
+// discovery's probe) and GET /info as an engine would, and 404 to
+// everything else, at unix socket `path`, served by a thread of this
+// process.
 class fake_docker {
 public:
     explicit fake_docker(std::string path) : path_(std::move(path)) {
@@ -2257,13 +2351,21 @@ private:
         }
         const std::string line = request.substr(0, request.find("\r\n"));
         const std::vector<std::string> f = words(line);
-        const bool info = f.size() == 3 && f[0] == "GET" &&
-                          (f[1] == "/info" || (f[1].size() > 5 && f[1].compare(f[1].size() - 5, 5, "/info") == 0));
-        const std::string body = info ? R"({"ID":"ww-cpp-fake","Name":"ww-cpp-fake","ServerVersion":"0.0.0-fake"})"
-                                      : R"({"message":"page not found"})";
-        const std::string reply = std::string(info ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
-                                  "\r\nContent-Type: application/json\r\nContent-Length: " +
-                                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        // "/PATH", also versioned ("/v1.41/PATH").
+        auto is = [&f](std::string_view path) {
+            return f.size() == 3 && f[0] == "GET" &&
+                   (f[1] == path || (f[1].size() > path.size() && starts_with(f[1], "/v") &&
+                                     std::string_view(f[1]).substr(f[1].size() - path.size()) == path));
+        };
+        const bool info = is("/info"), ping = is("/_ping");
+        const std::string body = info   ? R"({"ID":"ww-cpp-fake","Name":"ww-cpp-fake","ServerVersion":"0.0.0-fake"})"
+                                 : ping ? "OK"
+                                        : R"({"message":"page not found"})";
+        const std::string reply = std::string(info || ping ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
+                                  (ping ? "\r\nApi-Version: 1.41\r\nContent-Type: text/plain"
+                                        : "\r\nContent-Type: application/json") +
+                                  "\r\nContent-Length: " + std::to_string(body.size()) +
+                                  "\r\nConnection: close\r\n\r\n" + body;
         std::size_t sent = 0;
         while (sent < reply.size()) {
             const ssize_t n = send(conn, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
@@ -2780,6 +2882,261 @@ void test_close_while_threads_use_it() {
 }
 
 /* ------------------------------------------------------------------ */
+/* Tests: options new in ABI 2's fourth ww_options, fork()             */
+/* ------------------------------------------------------------------ */
+
+// The ww_options of the latest watcher this program made.
+new_call last_new_call() {
+    std::lock_guard<std::mutex> one(g_new_lock);
+    CHECK(g_last_new.has_value());
+    return *g_last_new;
+}
+
+// The options reach the library as the C struct says: audit_interval as
+// audit_interval_ms (0: the library's default, 60 s; audits_off: 0), the
+// TLS files as strings ("" as NULL), the rest as before.
+void test_options_reach_the_library() {
+    ww::options o = docker_options(g_missing_endpoint);
+    {
+        ww::watcher w(o);
+    }
+    new_call c = last_new_call();
+    CHECKF(c.raw.struct_size == sizeof(ww_options) && sizeof(ww_options) == 96, c.raw.struct_size);
+    CHECK(c.endpoint == g_missing_endpoint && c.raw.engine == WW_ENGINE_DOCKER);
+    CHECKF(c.raw.audit_interval_ms == 60000, c.raw.audit_interval_ms);
+    CHECK(!c.tls_ca && !c.tls_cert && !c.tls_key && !c.ignored_namespaces);
+
+    const std::pair<std::chrono::milliseconds, std::uint32_t> audits[] = {
+        {0ms, 60000u}, {250ms, 250u}, {std::chrono::seconds(90), 90000u}, {1ms, 1u}, {ww::options::audits_off, 0u}};
+    for (const auto &[interval, ms] : audits) {
+        o.audit_interval = interval;
+        {
+            ww::watcher w(o);
+        }
+        c = last_new_call();
+        CHECKF(c.raw.audit_interval_ms == ms,
+               "audit_interval " << interval.count() << " ms: audit_interval_ms " << c.raw.audit_interval_ms);
+    }
+
+    ww::options tls = docker_options("https://127.0.0.1:1");
+    tls.tls_ca = "/etc/docker/ca.pem";
+    tls.tls_cert = "/etc/docker/cert.pem";
+    tls.tls_key = "/etc/docker/key.pem";
+    {
+        ww::watcher w(tls);
+    }
+    c = last_new_call();
+    CHECK(c.endpoint == "https://127.0.0.1:1");
+    CHECK(c.tls_ca == "/etc/docker/ca.pem" && c.tls_cert == "/etc/docker/cert.pem" &&
+          c.tls_key == "/etc/docker/key.pem");
+    tls.tls_ca.clear();
+    tls.tls_cert.clear();
+    {
+        ww::watcher w(tls);
+    }
+    c = last_new_call();
+    CHECK(!c.tls_ca && !c.tls_cert && c.tls_key == "/etc/docker/key.pem");
+}
+
+// Writes `text` to `path`.
+void write_file(const std::string &path, std::string_view text) {
+    std::ofstream f(path, std::ios::trunc);
+    f << text;
+    f.close();
+    CHECKF(f.good(), "cannot write " << path);
+}
+
+// Docker over TLS without retries: the watcher gives up at once, naming
+// `want` (the file at fault); its engine, at https://, says the same.
+void tls_gives_up(const ww::options &tls, const std::string &want) {
+    ww::options o = tls;
+    o.backoff = ww::backoff_policy::none;
+    ww::watcher w(o);
+    caught c = expect_error([&] { (void)w.ready(5s); }, "ready");
+    note(c.status_name + ": " + c.what);
+    CHECKF(c.status == WW_STATUS_ENGINE, c.status_name << ": " << c.what);
+    CHECKF(contains(c.what, want), '"' << c.what << "\" does not say \"" << want << '"');
+    ww::snapshot s = w.snapshot();
+    check_unsynced(s, "docker.com", "https://127.0.0.1:1");
+    ww::engine_view e = s.engines()[0];
+    CHECK(e.state() == ww::engine_state::gave_up && contains(e.last_error(), want));
+}
+
+// The TLS files given are the ones read (each named when missing or not
+// PEM), and a tcp:// endpoint with any of them is TLS (https://).
+void test_tls_files_are_used() {
+    const std::string ca = g_tmpdir + "/ca.pem", not_pem = g_tmpdir + "/not.pem";
+    const std::string missing = g_tmpdir + "/missing.pem";
+    struct remove_files {
+        std::vector<std::string> paths;
+        ~remove_files() {
+            for (const std::string &p : paths) {
+                unlink(p.c_str());
+            }
+        }
+    } cleanup{{ca, not_pem}};
+    write_file(ca, "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n");
+    write_file(not_pem, "not a certificate\n");
+
+    ww::options o = docker_options("tcp://127.0.0.1:1");
+    o.tls_ca = missing;
+    tls_gives_up(o, "TLS: CA certificate " + missing + ": " + std::strerror(ENOENT));
+    o.endpoint = "https://127.0.0.1:1";
+    o.tls_ca = ca;
+    o.tls_cert = not_pem;
+    tls_gives_up(o, "TLS: client certificate " + not_pem + ": no PEM CERTIFICATE in it");
+    o.tls_cert = ca;
+    o.tls_key = missing;
+    tls_gives_up(o, "TLS: client key " + missing + ": " + std::strerror(ENOENT));
+    o.tls_key = ca;
+    tls_gives_up(o, "TLS: client key " + ca + ": no PEM PRIVATE KEY in it");
+}
+
+// Audits at any interval, or none, on a healthy Docker engine: the
+// watcher shows its containers, and nothing needs repairing.
+void test_audit_interval_on_a_healthy_engine() {
+    const std::chrono::milliseconds intervals[] = {0ms, 100ms, ww::options::audits_off};
+    for (std::chrono::milliseconds interval : intervals) {
+        ww::options o = docker_options(g_endpoint);
+        o.audit_interval = interval;
+        ww::watcher w = ready_watcher(o);
+        CHECK(w.snapshot().engines()[0].repairs() == 0);
+        std::this_thread::sleep_for(600ms); // audits every 100 ms: a few of them
+        ww::snapshot s = w.snapshot();
+        check_has(s, g_docker);
+        ww::engine_view e = s.engines()[0];
+        CHECKF(e.state() == ww::engine_state::synced && e.repairs() == 0,
+               "audit_interval " << interval.count() << " ms: " << ww::name(e.state()) << ", " << e.repairs()
+                                 << " repairs, last error \"" << e.last_error() << '"');
+    }
+}
+
+// What the child checks (see test_fork_child_sees_the_last_snapshot); its
+// exit status: 0, or the failed check's number (after a note why).
+int in_forked_child(ww::watcher &w, const ww::snapshot &before) noexcept {
+    auto says_forked = [](const char *what, auto call) -> bool {
+        const double t0 = now_ms();
+        try {
+            call();
+            note(std::string("child: ") + what + " did not throw");
+        } catch (const ww::error &e) {
+            if (e.status() == WW_STATUS_FORKED && now_ms() - t0 < 1000.0 && contains(e.what(), "parent process")) {
+                return true;
+            }
+            note(std::string("child: ") + what + ": " + std::string(e.status_name()) + " after " +
+                 std::to_string(static_cast<long>(now_ms() - t0)) + " ms: " + e.what());
+        }
+        return false;
+    };
+    try {
+        // The last snapshot before the fork: no newer one comes here.
+        ww::snapshot s = w.snapshot();
+        if (s.generation() < before.generation() ||
+            (s.generation() == before.generation() && s.get() != before.get()) || !s.find(g_docker.id)) {
+            note("child: generation " + std::to_string(s.generation()) + ", before the fork " +
+                 std::to_string(before.generation()));
+            return 10;
+        }
+        if (!says_forked("ready()", [&] { (void)w.ready(30s); }) ||
+            !says_forked("wait_ready()", [&] { w.wait_ready(); })) {
+            return 11;
+        }
+        if (!says_forked("wait()", [&] { (void)w.wait(s, 30s); }) ||
+            !says_forked("wait(0)", [&] { (void)w.wait(0); })) {
+            return 12;
+        }
+        if (!says_forked("event_fd()", [&] { (void)w.event_fd(); }) ||
+            !says_forked("acknowledge()", [&] { (void)w.acknowledge(); })) {
+            return 13;
+        }
+        if (w.try_ready(-1ms) != WW_STATUS_FORKED || w.try_wait(s.generation(), -1ms) != WW_STATUS_FORKED ||
+            !contains(ww::last_error_message(), "ww_wait")) {
+            note("child: try_ready / try_wait: " + std::string(ww::last_error_message()));
+            return 14;
+        }
+        w.shutdown(); // does nothing here
+        if (w.snapshot().get() != s.get()) {
+            return 15;
+        }
+        // A thread of the parent was in wait() at the fork: close() does not
+        // wait for it.
+        const double t0 = now_ms();
+        w.close();
+        if (now_ms() - t0 >= 1000.0 || w.valid()) {
+            note("child: close() took " + std::to_string(static_cast<long>(now_ms() - t0)) + " ms");
+            return 16;
+        }
+        if (!s.find(g_docker.id) || touch_all(ww::diff(s)) == 0) {
+            return 17;
+        }
+        return 0;
+    } catch (const std::exception &e) {
+        note(std::string("child: ") + e.what());
+    } catch (const check_failed &) {
+    }
+    return 9;
+}
+
+// fork() with a live watcher, a thread of the parent blocked in its wait():
+// in the child, snapshot() gives the last snapshot published before the
+// fork, the calls that wait or watch throw WW_STATUS_FORKED at once (try_*
+// return it), shutdown() does nothing and close() returns at once. The
+// child tells by its exit status (and leaves with _exit: no exit handlers).
+// The parent goes on: its waiter wakes for a new container.
+void test_fork_child_sees_the_last_snapshot() {
+    ww::watcher w = ready_watcher(docker_options(g_endpoint));
+    const int fd = w.event_fd();
+    ww::snapshot before = w.snapshot();
+    std::atomic<long> waiting{0};
+    std::atomic<ww_status> waited{WW_STATUS_INTERNAL}; // INTERNAL: still waiting
+    std::thread waiter([&] {
+        waiting = syscall(SYS_gettid);
+        waited = w.try_wait(before.generation(), 60s);
+    });
+    struct stop_waiter {
+        ww::watcher &w;
+        std::thread &t;
+        ~stop_waiter() {
+            if (t.joinable()) {
+                w.shutdown();
+                t.join();
+            }
+        }
+    } stop{w, waiter};
+    while (waiting == 0) {
+        std::this_thread::sleep_for(1ms);
+    }
+    wait_until_asleep(waiting); // in wait()
+    std::cout.flush();
+    std::cerr.flush();
+    const pid_t pid = fork();
+    CHECKF(pid >= 0, "fork: " << std::strerror(errno));
+    if (pid == 0) {
+        _exit(in_forked_child(w, before));
+    }
+    int status = 0;
+    const double until = now_ms() + 30000.0;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (now_ms() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            CHECKF(false, "the child hangs: killed after 30 s");
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "the child's exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << " (wait status " << status
+                                      << ')');
+    // The parent: its waiter still waits, and wakes for a change.
+    CHECK(waited == WW_STATUS_INTERNAL && w.ready(0ms) && w.event_fd() == fd);
+    scratch box;
+    snapshot_when(
+        w, before, [&](const ww::snapshot &s) { return s.find(box.id()).has_value(); }, "with the new container");
+    waiter.join();
+    CHECKF(waited == WW_STATUS_OK, ww::status_name(waited));
+}
+
+/* ------------------------------------------------------------------ */
 /* Runner                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -2988,6 +3345,10 @@ int main(int argc, char **argv) {
         {test_shutdown_wakes_blocked_threads, "shutdown_wakes_blocked_threads"},
         {test_shutdown_stops_looping_threads, "shutdown_stops_looping_threads"},
         {test_close_while_threads_use_it, "close_while_threads_use_it"},
+        {test_options_reach_the_library, "options_reach_the_library"},
+        {test_tls_files_are_used, "tls_files_are_used"},
+        {test_audit_interval_on_a_healthy_engine, "audit_interval_on_a_healthy_engine"},
+        {test_fork_child_sees_the_last_snapshot, "fork_child_sees_the_last_snapshot"},
         {test_podman_real_engine, "podman_real_engine"},
         {test_cri_real_engine, "cri_real_engine"},
         {test_discover_lists_every_engine_with_its_pid, "discover_lists_every_engine_with_its_pid"},

@@ -8,9 +8,12 @@ package whalewatcher
 // ww_discover with SIGPIPE blocked on the calling thread, and so on the
 // thread ww_discover probes from, which inherits the mask: a probe that
 // writes to a socket whose peer hung up (dockerd's libnetwork socket hangs
-// up on a gRPC probe) gets EPIPE instead of a SIGPIPE that would end the
-// process. A SIGPIPE is directed at the thread that wrote and is dropped
-// with it.
+// up on a gRPC probe) gets EPIPE instead of a SIGPIPE, which on a thread
+// that is not Go's ends a Go program. A SIGPIPE is directed at the thread
+// that wrote and is dropped with it. The library blocks SIGPIPE on its
+// probe thread itself, but earlier builds of ABI 2 did not, and they give
+// the same ww_version: this keeps the package safe with them, for two
+// system calls per Discover.
 static ww_status ww_go_discover(const ww_endpoint **out, size_t *len) {
 	sigset_t pipe, old;
 	sigemptyset(&pipe);
@@ -26,7 +29,15 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"time"
 )
+
+// DiscoverProbeTimeout bounds each probe of Discover (the header's
+// WW_DISCOVER_PROBE_TIMEOUT_MS, checked at compile time).
+const DiscoverProbeTimeout = 2 * time.Second
+
+const _ = uint(DiscoverProbeTimeout/time.Millisecond-C.WW_DISCOVER_PROBE_TIMEOUT_MS) +
+	uint(C.WW_DISCOVER_PROBE_TIMEOUT_MS-DiscoverProbeTimeout/time.Millisecond)
 
 // Endpoint is one engine endpoint that Discover found and that answered as
 // an engine.
@@ -66,7 +77,9 @@ func (e Endpoint) String() string {
 // rootless under /run/user/UID, k3s, microk8s, CRI-O), and the unix
 // sockets that engine processes (dockerd, containerd, crio, podman, k3s)
 // listen on, also in other mount namespaces. Each is confirmed by one
-// probe; the probes run at once, so Discover takes at most about a second.
+// probe (Docker and podman: /_ping; containerd and CRI: their version
+// calls), bounded by DiscoverProbeTimeout; the probes run at once, so
+// Discover takes at most about that long.
 // A socket reachable by several paths is listed once (the first way found,
 // in the order above); containerd's auxiliary sockets and anything that
 // does not answer are not; a containerd socket is listed as Containerd

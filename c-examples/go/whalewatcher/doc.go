@@ -46,6 +46,16 @@
 // project, name, ID) order. Kubernetes pods (CRI, containerd's namespace
 // "k8s.io") and podman pods show in Container.Pod.
 //
+// # Audits and Docker over TLS
+//
+// Every Options.AuditInterval (60 s by default; AuditsOff: never) a
+// watcher lists each engine's alive containers again and repairs where
+// its picture differs (events the engine dropped, a stream gone silent),
+// counting the repairs in EngineInfo.Repairs. A Docker daemon listening
+// with --tlsverify is watched at https://HOST:PORT (or tcp:// with TLS
+// files) with Options.TLSCA, TLSCert and TLSKey, as the docker CLI takes
+// them.
+//
 // # Changes
 //
 // Every change (a container started, exited, was paused, resumed or
@@ -65,6 +75,8 @@
 // Changes in progress at once (they end with ErrClosed, or a closed
 // channel), then releases the watcher. Portfolios and Changes are
 // immutable Go values, safe to share: no C memory is reachable from them.
+// In a child process forked (without exec, which only C code in the
+// process can do) after New, Ready and Wait return ErrForked.
 // Build with pkg-config finding whalewatcher.pc, e.g.
 //
 //	PKG_CONFIG_PATH=$STAGE/lib/pkgconfig CGO_LDFLAGS=-Wl,-rpath,$STAGE/lib go build ./...

@@ -24,6 +24,15 @@ const (
 	StatusPanic       Status = 6 // a panic was caught inside the library
 	StatusInternal    Status = 7 // an unexpected internal failure
 	StatusClosed      Status = 8 // the watcher was closed while the call waited, or before it
+	// StatusForked: this process is a child forked (without exec) after
+	// New, and the watcher's thread runs in the parent only. In such a
+	// child, Portfolio shows the last state published before the fork,
+	// which no longer changes; Ready and Wait return ErrForked, Changes'
+	// channel closes, Close frees the watcher without waiting for the
+	// parent's thread. The Go runtime itself never forks without exec
+	// (os/exec, syscall.ForkExec), so a Go program sees this only if C
+	// code in the process forks and the child goes on using the watcher.
+	StatusForked Status = 9
 )
 
 // String returns the library's static name of the status (ww_status_str),
@@ -77,6 +86,8 @@ var (
 	// ErrClosed: the Watcher was closed before or while Ready, ReadyWithin
 	// or Wait waited. They return ErrClosed itself.
 	ErrClosed = &Error{Status: StatusClosed}
+	// ErrForked: the watcher belongs to the parent process (StatusForked).
+	ErrForked = &Error{Status: StatusForked}
 )
 
 // lastError wraps a failed status with this thread's last error message.

@@ -185,7 +185,8 @@ type EngineInfo struct {
 	// "k8s.io/cri-api".
 	Type string
 	// ID is the engine's ID, "" until first contact (containerd: the
-	// server UUID; CRI, which has none: the host's name).
+	// server UUID; podman, which has none: "HOST:GRAPHROOT", its host name
+	// and storage root, the same across restarts; CRI: the host's name).
 	ID string
 	// Version is the engine's version, "" until first contact
 	// (containerd: "VERSION REVISION"; CRI: "RUNTIME VERSION").
@@ -205,8 +206,11 @@ type EngineInfo struct {
 	// LastError is the latest engine trouble, "" if none since the last
 	// synchronisation.
 	LastError string
-	// Repairs counts how often the watcher found its picture of this
-	// engine differing from the engine's own, and repaired it.
+	// Repairs counts how often an audit (Options.AuditInterval) found the
+	// watcher's picture of this engine differing from the engine's own
+	// (a container missed, gone unnoticed, restarted, paused or resumed
+	// unnoticed) and repaired it. It only grows, also across reconnects;
+	// with a healthy engine and event stream it stays 0.
 	Repairs uint64
 }
 

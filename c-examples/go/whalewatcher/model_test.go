@@ -88,7 +88,7 @@ func TestStatusesAndErrors(t *testing.T) {
 		StatusOK: "ok", StatusNullArg: "NULL argument", StatusInvalidArg: "invalid argument",
 		StatusTimeout: "timed out", StatusEngine: "engine unreachable or failing, watcher gave up",
 		StatusABIMismatch: "ABI mismatch", StatusPanic: "internal panic", StatusInternal: "internal error",
-		StatusClosed: "watcher closed", Status(99): "unknown status",
+		StatusClosed: "watcher closed", StatusForked: "watcher of the parent process (forked)", Status(99): "unknown status",
 	}
 	for s, want := range names {
 		if s.String() != want {
@@ -97,7 +97,7 @@ func TestStatusesAndErrors(t *testing.T) {
 	}
 	// The numbers are the ABI's.
 	for s, n := range map[Status]uint32{StatusOK: 0, StatusNullArg: 1, StatusInvalidArg: 2, StatusTimeout: 3,
-		StatusEngine: 4, StatusABIMismatch: 5, StatusPanic: 6, StatusInternal: 7, StatusClosed: 8} {
+		StatusEngine: 4, StatusABIMismatch: 5, StatusPanic: 6, StatusInternal: 7, StatusClosed: 8, StatusForked: 9} {
 		if uint32(s) != n {
 			t.Errorf("%v = %d, want %d", s, uint32(s), n)
 		}
@@ -115,6 +115,10 @@ func TestStatusesAndErrors(t *testing.T) {
 	if closed := error(&Error{Status: StatusClosed, Message: "ww_wait: closed"}); !errors.Is(closed, ErrClosed) ||
 		ErrClosed.Error() != "whalewatcher: watcher closed" {
 		t.Errorf("ErrClosed: %v", ErrClosed)
+	}
+	if forked := error(&Error{Status: StatusForked, Message: "ww_ready: the watcher belongs to the parent process"}); !errors.Is(forked, ErrForked) ||
+		errors.Is(forked, ErrClosed) || ErrForked.Error() != "whalewatcher: watcher of the parent process (forked)" {
+		t.Errorf("ErrForked: %v", ErrForked)
 	}
 	if Docker.String() != "docker" || Containerd.String() != "containerd" || Engine(0).String() != "docker" ||
 		Engine(9).String() != "Engine(9)" || BackoffConstant.String() != "constant" || Backoff(-1).String() != "Backoff(-1)" {

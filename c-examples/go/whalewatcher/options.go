@@ -87,18 +87,20 @@ func (b Backoff) String() string {
 // DOCKER_HOST or unix:///var/run/docker.sock, exponential backoff from
 // 500 ms up to 30 s, never giving up, 10 s per engine call, (containerd)
 // the namespace "moby" ignored, engines without events relisted every
-// second, and (Auto) discovery every 10 s.
+// second, (Auto) discovery every 10 s, and an audit every 60 s.
 //
 // Durations are handed to the library in whole milliseconds (rounded up);
 // zero means the default, negative or above 2^32-1 ms is ErrInvalidArg
-// (except DiscoverOnlyAtStart for DiscoverInterval).
+// (except the sentinels DiscoverOnlyAtStart for DiscoverInterval and
+// AuditsOff for AuditInterval).
 type Options struct {
 	// Engine to watch; zero means Docker.
 	Engine Engine
 	// Endpoint of the engine, "" for the default:
-	//   - Docker: unix:///PATH, tcp://HOST:PORT or http://HOST:PORT;
-	//     default DOCKER_HOST, else unix:///var/run/docker.sock.
-	//   - Podman: as Docker; default CONTAINER_HOST, else
+	//   - Docker: unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or
+	//     https://HOST:PORT (TLS, see TLSCA); default DOCKER_HOST, else
+	//     unix:///var/run/docker.sock.
+	//   - Podman: as Docker, but no https://; default CONTAINER_HOST, else
 	//     /run/podman/podman.sock for root and
 	//     $XDG_RUNTIME_DIR/podman/podman.sock for other users.
 	//   - Containerd: a socket path or unix:///PATH; default
@@ -144,11 +146,40 @@ type Options struct {
 	// find engines started later and to retire engines gone; 0 = 10 s.
 	// DiscoverOnlyAtStart discovers once, when the watcher starts.
 	DiscoverInterval time.Duration
+	// AuditInterval is how often a synchronised watcher lists the
+	// engine's alive containers again (the list only, no inspections of
+	// what it knows), compares the list with its picture and repairs the
+	// difference, counting each repair in EngineInfo.Repairs: what the
+	// events missed (a stream gone silent, events the engine dropped, an
+	// inspection that kept failing) is right again within one interval,
+	// and a list without an answer within CallTimeout (a hung engine, a
+	// half-open connection) makes the watcher resynchronise. 0 = 60 s;
+	// AuditsOff turns audits off.
+	AuditInterval time.Duration
+	// TLSCA, TLSCert and TLSKey are the PEM files of Docker over TLS: the
+	// CA that signed the daemon's certificate, and the client's
+	// certificate and key, as the docker CLI takes them. TLS is used for
+	// https:// endpoints, for tcp:// ones when any of the three is given
+	// or DOCKER_TLS_VERIFY is set; a file not given ("") comes from
+	// DOCKER_CERT_PATH, else ~/.docker (ca.pem, cert.pem, key.pem). They
+	// are read at every (re)connect: a file missing or not PEM, a daemon
+	// certificate that the CA did not sign or that is not for the host
+	// connected to, and a client certificate the daemon refuses show in
+	// EngineInfo.LastError (and in Ready's ErrEngine with BackoffNone).
+	// Docker only: given for a unix:// endpoint (the default one too,
+	// unless DOCKER_HOST names a TCP one) or for another engine, New
+	// fails with ErrInvalidArg.
+	TLSCA, TLSCert, TLSKey string
 }
 
 // DiscoverOnlyAtStart as Options.DiscoverInterval makes an Auto watcher
 // discover engines only when it starts (the C API's UINT32_MAX).
 const DiscoverOnlyAtStart time.Duration = -1
+
+// AuditsOff as Options.AuditInterval turns audits off (the C API's
+// audit_interval_ms 0): the watcher then trusts the engine's events until
+// the stream breaks.
+const AuditsOff time.Duration = -1
 
 // cOptions is a ww_options with its C strings, allocated in C memory.
 type cOptions struct {
@@ -244,6 +275,24 @@ func (o *Options) toC() (*cOptions, error) {
 		// UINT32_MAX ms would mean "only at start": not a duration.
 		c.opts.discover_interval_ms = c.millisUpTo("DiscoverInterval", o.DiscoverInterval, math.MaxUint32-1)
 	}
+	switch o.AuditInterval {
+	case 0:
+		// ww_options_init's default stays: 60 s. (A library of ABI 2 that
+		// predates audits zeroes the field, and accepts it so.)
+	case AuditsOff:
+		c.opts.audit_interval_ms = 0
+	default:
+		c.opts.audit_interval_ms = c.millis("AuditInterval", o.AuditInterval)
+	}
+	if o.TLSCA != "" {
+		c.opts.tls_ca = c.cstring("TLSCA", o.TLSCA)
+	}
+	if o.TLSCert != "" {
+		c.opts.tls_cert = c.cstring("TLSCert", o.TLSCert)
+	}
+	if o.TLSKey != "" {
+		c.opts.tls_key = c.cstring("TLSKey", o.TLSKey)
+	}
 	if c.invalid != nil {
 		c.free()
 		return nil, c.invalid
@@ -252,8 +301,7 @@ func (o *Options) toC() (*cOptions, error) {
 }
 
 // fields returns the ww_options fields that Options set, by their C names,
-// as numbers (endpoint and ignored_namespaces: 1 if set); tests check the
-// translation with it.
+// as numbers (strings: 1 if set); tests check the translation with it.
 func (c *cOptions) fields() map[string]uint64 {
 	set := func(p *C.char) uint64 {
 		if p == nil {
@@ -274,5 +322,9 @@ func (c *cOptions) fields() map[string]uint64 {
 		"cri_poll_ms":            uint64(c.opts.cri_poll_ms),
 		"cri_events":             uint64(c.opts.cri_events),
 		"discover_interval_ms":   uint64(c.opts.discover_interval_ms),
+		"tls_ca":                 set(c.opts.tls_ca),
+		"tls_cert":               set(c.opts.tls_cert),
+		"tls_key":                set(c.opts.tls_key),
+		"audit_interval_ms":      uint64(c.opts.audit_interval_ms),
 	}
 }

@@ -2,6 +2,7 @@ package whalewatcher
 
 import (
 	"context"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,9 +27,19 @@ func TestPodmanContainers(t *testing.T) {
 	if v := p.podman("version", "-f", "{{.Server.Version}}"); e.Version != v {
 		t.Errorf("engine version %q, podman says %q", e.Version, v)
 	}
-	if e.ID == "" {
-		// podman's Docker-compatible /info makes up a new one on every call.
-		t.Errorf("no engine ID: %+v", e)
+	// podman has no engine ID (its Docker-compatible /info makes up a new
+	// one on every call): its host name and storage root stand for it.
+	if id := p.podman("info", "-f", "{{.Host.Hostname}}:{{.Store.GraphRoot}}"); e.ID != id {
+		t.Errorf("engine ID %q, podman says %q", e.ID, id)
+	}
+	if host, root, ok := strings.Cut(e.ID, ":"); !ok || host == "" || !strings.HasPrefix(root, "/") {
+		t.Errorf("engine ID %q is not HOST:PATH", e.ID)
+	} else if me, err := os.Hostname(); err == nil && host != me {
+		t.Errorf("engine ID %q, on host %q", e.ID, me)
+	}
+	// The same for another watcher, on another connection.
+	if again := onlyEngine(t, p.watcher(Options{}).Portfolio()); again.ID != e.ID {
+		t.Errorf("engine ID %q, then %q", e.ID, again.ID)
 	}
 	checkEnginePID(t, e, "podman")
 	checkSynced(t, e)

@@ -44,6 +44,7 @@ const (
 	_ = uint(StatusPanic-C.WW_STATUS_PANIC) + uint(C.WW_STATUS_PANIC-StatusPanic)
 	_ = uint(StatusInternal-C.WW_STATUS_INTERNAL) + uint(C.WW_STATUS_INTERNAL-StatusInternal)
 	_ = uint(StatusClosed-C.WW_STATUS_CLOSED) + uint(C.WW_STATUS_CLOSED-StatusClosed)
+	_ = uint(StatusForked-C.WW_STATUS_FORKED) + uint(C.WW_STATUS_FORKED-StatusForked)
 	_ = uint(Connecting-C.WW_ENGINE_STATE_CONNECTING) + uint(C.WW_ENGINE_STATE_CONNECTING-Connecting)
 	_ = uint(Synced-C.WW_ENGINE_STATE_SYNCED) + uint(C.WW_ENGINE_STATE_SYNCED-Synced)
 	_ = uint(Resyncing-C.WW_ENGINE_STATE_RESYNCING) + uint(C.WW_ENGINE_STATE_RESYNCING-Resyncing)
@@ -168,8 +169,9 @@ const waitSlice = 50 * time.Millisecond
 // has given up under its backoff policy (the message says why);
 // StatusTimeout when ctx ended first, which also unwraps to ctx.Err() and
 // names the latest engine trouble; StatusInternal if the background work
-// failed; ErrClosed when the watcher is or gets closed. An ended ctx still
-// gets an answer: nil if the watcher is ready.
+// failed; ErrClosed when the watcher is or gets closed; StatusForked in a
+// child forked after New. An ended ctx still gets an answer: nil if the
+// watcher is ready.
 func (w *Watcher) Ready(ctx context.Context) error {
 	start := time.Now()
 	s, msg, cerr, err := sliced(ctx, w.readyOnce)
@@ -202,7 +204,8 @@ func (w *Watcher) Ready(ctx context.Context) error {
 // newer generation exists); ErrClosed when the watcher is or gets closed
 // (at once: Close wakes it); StatusEngine (errors.Is(err, ErrEngine)) when
 // nothing newer exists and nothing can change anymore because every engine
-// has given up; StatusInternal if the background work failed.
+// has given up; StatusInternal if the background work failed;
+// StatusForked in a child forked after New.
 //
 // With a context that never ends, such as context.Background(), Wait
 // sleeps in the library until something happens; with one that may end, it

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func isStatus(err error, sentinel *Error) bool { return errors.Is(err, sentinel) }
@@ -44,6 +45,9 @@ func TestBadOptions(t *testing.T) {
 		{"negative relist interval", Options{Engine: CRI, RelistInterval: -time.Second}, ErrInvalidArg},
 		{"negative discover interval", Options{Engine: Auto, DiscoverInterval: -2}, ErrInvalidArg},
 		{"discover interval too long", Options{Engine: Auto, DiscoverInterval: time.Duration(math.MaxUint32) * time.Millisecond}, ErrInvalidArg},
+		{"negative audit interval", Options{AuditInterval: -2}, ErrInvalidArg},
+		{"audit interval too long", Options{AuditInterval: time.Duration(math.MaxUint32+1) * time.Millisecond}, ErrInvalidArg},
+		{"TLS file with NUL", Options{Endpoint: "tcp://127.0.0.1:1", TLSCA: "/tmp/a\x00b"}, ErrInvalidArg},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := New(tc.opts)
@@ -85,6 +89,16 @@ func TestGoodOptionsAreAccepted(t *testing.T) {
 		{Engine: CRI, Endpoint: deadSocket(t), RelistInterval: time.Minute, CRIEvents: true},
 		{Engine: Auto, DiscoverInterval: DiscoverOnlyAtStart, IgnoredNamespaces: []string{}},
 		{Engine: Auto, DiscoverInterval: time.Duration(math.MaxUint32-1) * time.Millisecond},
+		{AuditInterval: AuditsOff},
+		{AuditInterval: time.Microsecond}, // rounds up to 1 ms
+		{AuditInterval: time.Duration(math.MaxUint32) * time.Millisecond},
+		{Engine: Auto, AuditInterval: AuditsOff, DiscoverInterval: DiscoverOnlyAtStart},
+		{Engine: Containerd, Endpoint: deadSocket(t), AuditInterval: time.Second},
+		// TLS files are read when connecting, not by New.
+		{Endpoint: "https://127.0.0.1:1"},
+		{Endpoint: "https://localhost:2376", TLSCA: "/nonexistent/ca.pem"},
+		{Endpoint: "tcp://127.0.0.1:1", TLSCA: "/nonexistent/ca.pem", TLSCert: "/nonexistent/cert.pem",
+			TLSKey: "/nonexistent/key.pem"},
 	} {
 		w, err := New(opts)
 		if err != nil {
@@ -96,8 +110,10 @@ func TestGoodOptionsAreAccepted(t *testing.T) {
 }
 
 // The Options reach the library as the C API has them: zero values as 0
-// (the library's defaults), durations in whole milliseconds rounded up,
-// DiscoverOnlyAtStart as UINT32_MAX.
+// (the library's defaults) but AuditInterval as ww_options_init's default
+// (the C API's 0 turns audits off), durations in whole milliseconds
+// rounded up, DiscoverOnlyAtStart as UINT32_MAX, AuditsOff as 0, strings
+// only when given.
 func TestOptionsInC(t *testing.T) {
 	for _, tc := range []struct {
 		opts Options
@@ -105,7 +121,7 @@ func TestOptionsInC(t *testing.T) {
 	}{
 		{Options{}, map[string]uint64{"engine": 1, "endpoint": 0, "backoff": 2, "backoff_initial_ms": 0, "backoff_max_ms": 0,
 			"backoff_max_elapsed_ms": 0, "call_timeout_ms": 0, "ignored_namespaces": 0, "cri_poll_ms": 0, "cri_events": 0,
-			"discover_interval_ms": 0}},
+			"discover_interval_ms": 0, "tls_ca": 0, "tls_cert": 0, "tls_key": 0, "audit_interval_ms": 60000}},
 		{Options{Engine: CRI, Endpoint: "/run/crio/crio.sock", RelistInterval: 1500 * time.Microsecond, CRIEvents: true},
 			map[string]uint64{"engine": 3, "endpoint": 1, "cri_poll_ms": 2, "cri_events": 1}},
 		{Options{Engine: Podman, Backoff: BackoffNone, BackoffInitial: time.Second, BackoffMax: time.Minute,
@@ -119,6 +135,12 @@ func TestOptionsInC(t *testing.T) {
 		{Options{Engine: Auto, DiscoverInterval: time.Duration(math.MaxUint32-1) * time.Millisecond},
 			map[string]uint64{"discover_interval_ms": math.MaxUint32 - 1}},
 		{Options{Engine: Containerd, Backoff: BackoffConstant}, map[string]uint64{"engine": 2, "backoff": 1}},
+		{Options{AuditInterval: AuditsOff}, map[string]uint64{"audit_interval_ms": 0}},
+		{Options{AuditInterval: 1500 * time.Microsecond}, map[string]uint64{"audit_interval_ms": 2}},
+		{Options{Engine: Auto, AuditInterval: time.Minute}, map[string]uint64{"audit_interval_ms": 60000}},
+		{Options{Endpoint: "https://h:2376", TLSCA: "ca.pem", TLSKey: "key.pem"},
+			map[string]uint64{"endpoint": 1, "tls_ca": 1, "tls_cert": 0, "tls_key": 1, "audit_interval_ms": 60000}},
+		{Options{Endpoint: "tcp://h:2376", TLSCert: "cert.pem"}, map[string]uint64{"tls_ca": 0, "tls_cert": 1, "tls_key": 0}},
 	} {
 		c, err := tc.opts.toC()
 		if err != nil {
@@ -132,6 +154,42 @@ func TestOptionsInC(t *testing.T) {
 				t.Errorf("%+v: %s = %d, want %d", tc.opts, field, got[field], want)
 			}
 		}
+		// The struct as this package knows it: on LP64, ABI 2's 96 bytes
+		// (with the TLS files and audit_interval_ms).
+		if size := got["struct_size"]; unsafe.Sizeof(uintptr(0)) == 8 && size != 96 {
+			t.Errorf("%+v: struct_size %d, want 96", tc.opts, size)
+		}
+	}
+}
+
+// TLS files are for Docker at a TCP endpoint only; podman takes no TLS.
+func TestTLSOptionsNeedADockerTCPEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		says string
+	}{
+		{"unix endpoint", Options{Endpoint: "unix:///run/docker.sock", TLSCA: "/x/ca.pem"},
+			"TLS files given for unix:///run/docker.sock: TLS needs a tcp:// or https:// endpoint"},
+		{"unix endpoint, key only", Options{Engine: Docker, Endpoint: "unix://" + deadSocket(t), TLSKey: "/x/key.pem"},
+			"TLS needs a tcp:// or https:// endpoint"},
+		{"podman", Options{Engine: Podman, Endpoint: "tcp://127.0.0.1:1", TLSCert: "/x/cert.pem"}, "TLS files are for Docker"},
+		{"containerd", Options{Engine: Containerd, Endpoint: deadSocket(t), TLSCA: "/x/ca.pem"}, "TLS files are for Docker"},
+		{"CRI", Options{Engine: CRI, Endpoint: deadSocket(t), TLSCA: "/x/ca.pem"}, "TLS files are for Docker"},
+		{"Auto", Options{Engine: Auto, TLSCA: "/x/ca.pem"}, "TLS files are for Docker"},
+		{"podman at https", Options{Engine: Podman, Endpoint: "https://127.0.0.1:2376"}, "podman's API takes no TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := New(tc.opts)
+			if w != nil {
+				w.Close()
+				t.Fatal("got a watcher")
+			}
+			if !errors.Is(err, ErrInvalidArg) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("err = %v, want ErrInvalidArg saying %q", err, tc.says)
+			}
+			t.Logf("%v", err)
+		})
 	}
 }
 
