@@ -40,6 +40,9 @@ enum Msg {
     Listed(Ticket, Result<Vec<Listed>, EngineError>),
     /// The answer to an audit's list.
     Audited(Ticket, Result<Vec<Listed>, EngineError>),
+    /// An audit's list, to compare now that the events which were on their
+    /// way when the engine answered have arrived.
+    AuditDue(Ticket, Vec<AuditItem>),
     Inspected {
         job: Job,
         result: Result<Option<Container>, EngineError>,
@@ -51,6 +54,19 @@ enum Msg {
         id: String,
         attempt: u32,
     },
+}
+
+/// A listed container as an audit compares it: ID, PID (0: not listed)
+/// and paused state (`None`: not listed).
+type AuditItem = (String, i32, Option<bool>);
+
+/// How long an audit's list waits before it is compared: events the engine
+/// emitted before it answered may still be on their way, and what they
+/// change is no repair. At most half the audit interval.
+const AUDIT_GRACE: Duration = Duration::from_millis(500);
+
+fn audit_grace(interval: Option<Duration>) -> Duration {
+    interval.map_or(AUDIT_GRACE, |i| (i / 2).min(AUDIT_GRACE))
 }
 
 /// One inspection to make.
@@ -377,8 +393,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             // An engine that cannot list anymore cannot be trusted anymore.
             Msg::Audited(_, Err(e)) => return Err(format!("audit: {}", e.msg)),
             Msg::Audited(ticket, Ok(items)) => {
-                at.auditing = false;
-                let listed: Vec<(String, i32, Option<bool>)> = items
+                let listed: Vec<AuditItem> = items
                     .iter()
                     .map(|item| match item {
                         Listed::Alive(c) => (c.id().to_string(), c.pid, Some(c.paused)),
@@ -386,6 +401,16 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                         Listed::Inspect(id) => (id.clone(), 0, None),
                     })
                     .collect();
+                // The ticket stays out meanwhile: the tracker keeps what the
+                // events since the list tell, which the comparison needs.
+                let (tx, grace) = (at.tx.clone(), audit_grace(self.audit_interval));
+                at.tasks.spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let _ = tx.send(Msg::AuditDue(ticket, listed)).await;
+                });
+            }
+            Msg::AuditDue(ticket, listed) => {
+                at.auditing = false;
                 let (repaired, inspect) = self.tracker.audit(&ticket, &listed);
                 self.tracker.done(ticket);
                 self.status.repairs += repaired;
