@@ -90,6 +90,12 @@ pub trait Connection: Send + Sync + 'static {
     fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
         None
     }
+    /// The event stream is known to be live from before the list on.
+    /// `false`: it could not be proven (containerd refusing the marker), so
+    /// the watcher audits once soon after synchronising.
+    fn events_proven(&self) -> bool {
+        true
+    }
 }
 
 /// Engine identity learnt after connecting; what is `None` stays as it was.

@@ -164,6 +164,24 @@ pub fn server_of(path: &Path, peer: i32) -> Option<i32> {
     server_among(&all)
 }
 
+/// The process serving the socket at `path` (see
+/// [`server_of`]), searched on a thread of its own
+/// that is gone when this returns: the scan of `/proc` takes milliseconds,
+/// which the watcher's thread spends on the synchronisation meanwhile.
+pub async fn serving_process(path: PathBuf, peer: i32) -> Option<i32> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let scan = std::thread::Builder::new()
+        .name("ww-engine-pid".into())
+        .spawn(move || {
+            let _ = tx.send(server_of(&path, peer));
+        })
+        .ok()?;
+    let found = rx.await.ok().flatten();
+    // It has sent its answer: joining takes no longer than its exit.
+    let _ = scan.join();
+    found
+}
+
 /// The PID of the engine serving the unix socket at `path`, as seen over
 /// the connection `conn` to it: see [`server_of`]; 0 if unknown.
 pub fn engine_pid(path: &Path, conn: &tokio::net::UnixStream) -> i32 {

@@ -65,6 +65,10 @@ type AuditItem = (String, i32, Option<bool>);
 /// change is no repair. At most half the audit interval.
 const AUDIT_GRACE: Duration = Duration::from_millis(500);
 
+/// When a watcher whose event stream could not be proven live audits
+/// after its first synchronisation.
+const UNPROVEN_AUDIT: Duration = Duration::from_secs(1);
+
 fn audit_grace(interval: Option<Duration>) -> Duration {
     interval.map_or(AUDIT_GRACE, |i| (i / 2).min(AUDIT_GRACE))
 }
@@ -294,6 +298,11 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         let far = Duration::from_secs(86_400 * 365);
         let mut audits = tokio::time::interval(self.audit_interval.unwrap_or(far));
         audits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // An event stream not proven live is checked by one audit soon after
+        // the synchronisation, audits or not.
+        let mut confirming = !conn.events_proven();
+        let confirm = tokio::time::sleep(far);
+        tokio::pin!(confirm);
         loop {
             let first = tokio::select! {
                 msg = rx.recv() => msg,
@@ -306,6 +315,13 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     }
                 }
                 _ = audits.tick(), if synced && self.audit_interval.is_some() && !at.auditing => {
+                    at.auditing = true;
+                    let ticket = self.tracker.ticket();
+                    self.spawn_list(&mut at, ticket, Msg::Audited);
+                    continue;
+                }
+                _ = &mut confirm, if synced && confirming && !at.auditing => {
+                    confirming = false;
                     at.auditing = true;
                     let ticket = self.tracker.ticket();
                     self.spawn_list(&mut at, ticket, Msg::Audited);
@@ -325,6 +341,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             if !synced && at.pending_sync == 0 {
                 synced = true;
                 audits.reset();
+                confirm.as_mut().reset(tokio::time::Instant::now() + UNPROVEN_AUDIT);
                 let changes = self.tracker.take_changes();
                 self.status = EngineStatus {
                     state: EngineState::Synced,

@@ -145,7 +145,13 @@ impl PrivateContainerd {
             args.extend(["--label", l.as_str()]);
         }
         args.extend(["docker.io/library/busybox:local", id, "/bin/sleep", "100000"]);
-        self.ctr(ns, &args);
+        if let Err(e) = self.try_ctr(ns, &args) {
+            // What an earlier run of a shared engine left behind.
+            assert!(e.contains("already exists"), "ctr -n {ns} {args:?}: {e}");
+            self.remove(ns, id);
+            let _ = self.try_ctr(ns, &["snapshots", "rm", id]);
+            self.ctr(ns, &args);
+        }
     }
 
     /// The PID of task `id`'s init process.

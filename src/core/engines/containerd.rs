@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use crate::core::engine::{with_causes, Connection, Engine, EngineError, ErrorKind, Listed};
+use crate::core::engine::{with_causes, Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::EngineKind;
 use crate::core::process;
@@ -96,27 +96,37 @@ impl Engine for ContainerdEngine {
                 EngineError::new(ErrorKind::Unreachable, format!("cannot connect to containerd at {endpoint}: {e}"))
             };
             let probe = tokio::net::UnixStream::connect(&socket).await.map_err(|e| unreachable(&e))?;
-            info.pid = crate::core::sockets::engine_pid(&socket, &probe);
+            // The peer for now; the process serving the socket comes as a
+            // detail, while the synchronisation runs.
+            info.pid = probe.peer_cred().ok().and_then(|c| c.pid()).unwrap_or(0);
             drop(probe);
             let channel = super::grpc::channel(&socket).await.map_err(|e| unreachable(&with_causes(&e)))?;
-            let version = VersionClient::new(channel.clone())
-                .version(())
-                .await
-                .map_err(|s| status_error(&endpoint, "version", s))?
-                .into_inner();
-            info.version = format!("{} {}", version.version, version.revision).trim().to_string();
-            // containerd before 1.3 lacks the server UUID: then the ID stays "".
-            if let Ok(server) = IntrospectionClient::new(channel.clone()).server(()).await {
-                info.id = server.into_inner().uuid;
-            }
-            let events = subscribe(channel.clone(), &endpoint, marker_wait).await?;
+            // Identity and subscription at once, over one connection.
+            let identity = async {
+                let version = VersionClient::new(channel.clone())
+                    .version(())
+                    .await
+                    .map_err(|s| status_error(&endpoint, "version", s))?
+                    .into_inner();
+                // containerd before 1.3 lacks the server UUID: then the ID stays "".
+                let id = match IntrospectionClient::new(channel.clone()).server(()).await {
+                    Ok(server) => server.into_inner().uuid,
+                    Err(_) => String::new(),
+                };
+                Ok::<_, EngineError>((format!("{} {}", version.version, version.revision).trim().to_string(), id))
+            };
+            let (identity, subscribed) = tokio::join!(identity, subscribe(channel.clone(), &endpoint, marker_wait));
+            (info.version, info.id) = identity?;
+            let Subscribed { events, proven } = subscribed?;
             Ok(Arc::new(ContainerdConnection {
                 call_timeout: marker_wait,
                 channel,
                 endpoint,
                 info,
+                socket,
                 ignored,
                 events: std::sync::Mutex::new(Some(events)),
+                proven,
                 images: ImageDigests::default(),
             }) as Arc<dyn Connection>)
         })
@@ -136,23 +146,39 @@ type EventItems = mpsc::Receiver<Result<Envelope, EngineError>>;
 const EVENT_BUFFER: usize = 4096;
 /// How long the subscription marker may take to come back.
 const MARKER_WAIT: Duration = Duration::from_secs(2);
+/// How long the first marker gets before it is published again; the wait
+/// doubles with each marker, up to [`MARKER_STEP_MAX`].
+const MARKER_STEP_FIRST: Duration = Duration::from_millis(2);
+const MARKER_STEP_MAX: Duration = Duration::from_millis(250);
 /// How long a subscription that cannot be proven live gets before listing.
 const UNPROVEN_GRACE: Duration = Duration::from_millis(200);
+
+/// A subscription to containerd's events.
+struct Subscribed {
+    events: EventItems,
+    /// Its marker came back: every event since the marker is delivered.
+    /// `false` when the engine refused the marker.
+    proven: bool,
+}
 
 /// Subscribes to task events and returns once the subscription is live.
 ///
 /// containerd gives no sign that a subscription has reached it, so this
 /// publishes a marker event with a topic unique to this subscription, and
 /// waits until it comes back through the subscription: every event after
-/// that point is delivered. Events received before the marker are kept.
-async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result<EventItems, EngineError> {
+/// that point is delivered. A marker published before the subscription
+/// reached the engine is lost, so the marker is published again, 2 ms
+/// after the first, then after twice as long each time, until one comes
+/// back (a few at most; the copies are dropped). Events received before
+/// the marker are kept.
+async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result<Subscribed, EngineError> {
     let marker = marker_topic();
     let mut filters: Vec<String> = TOPICS.iter().map(|t| format!("topic=={t:?}")).collect();
     filters.push(format!("topic=={marker:?}"));
     // Bounded: a watcher that falls behind slows the stream down (gRPC
     // flow control) instead of buffering without limit.
     let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, mut ready_rx) = tokio::sync::oneshot::channel::<()>();
     let stream_endpoint = endpoint.to_string();
     let stream_marker = marker.clone();
     let mut sub_client = EventsClient::new(channel.clone());
@@ -172,6 +198,8 @@ async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result
                 item = stream.message() => item,
             };
             let out = match item {
+                // The first marker back proves the subscription; its copies
+                // are dropped.
                 Ok(Some(env)) if env.topic == stream_marker => {
                     if let Some(r) = ready_tx.take() {
                         let _ = r.send(());
@@ -191,46 +219,55 @@ async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result
             }
         }
     });
-    // One marker for this subscription: it comes back through the
-    // subscription once that is live.
-    let mut req = Request::new(PublishRequest {
-        topic: marker.clone(),
-        event: Some(prost_types::Any { type_url: "whalewatcher.subscribed".into(), value: Vec::new() }),
-    });
-    req.metadata_mut().insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
-    let published = tokio::time::timeout(within, EventsClient::new(channel).publish(req)).await;
-    match published {
-        Err(_) => {
+    let wait = within.min(MARKER_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut publisher = EventsClient::new(channel);
+    let mut step = MARKER_STEP_FIRST;
+    let mut rx = rx;
+    loop {
+        let mut req = Request::new(PublishRequest {
+            topic: marker.clone(),
+            event: Some(prost_types::Any { type_url: "whalewatcher.subscribed".into(), value: Vec::new() }),
+        });
+        req.metadata_mut()
+            .insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(MARKER_NAMESPACE));
+        let published = tokio::time::timeout_at(deadline, publisher.publish(req)).await;
+        match published {
+            Err(_) => {
+                return Err(EngineError::new(
+                    ErrorKind::Timeout,
+                    format!("containerd at {endpoint}: publish subscription marker: no answer within {wait:?}"),
+                ))
+            }
+            Ok(Err(s)) if refused(&s) => {
+                // An engine (or a proxy) that does not let us publish: the
+                // subscription cannot be proven live. Give it a moment to
+                // reach the engine, then go on; the watcher audits soon
+                // after synchronising, which catches an event in that gap.
+                tokio::time::sleep(UNPROVEN_GRACE).await;
+                return Ok(Subscribed { events: rx, proven: false });
+            }
+            Ok(Err(s)) => return Err(status_error(endpoint, "publish subscription marker", s)),
+            Ok(Ok(_)) => {}
+        }
+        let next = (tokio::time::Instant::now() + step).min(deadline);
+        tokio::select! {
+            r = &mut ready_rx => return match r {
+                Ok(()) => Ok(Subscribed { events: rx, proven: true }),
+                // The stream task ended before the marker: it sent why.
+                Err(_) => Err(rx.recv().await.and_then(Result::err).unwrap_or_else(|| {
+                    EngineError::new(ErrorKind::Unreachable, format!("containerd at {endpoint}: event stream ended"))
+                })),
+            },
+            _ = tokio::time::sleep_until(next) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
             return Err(EngineError::new(
                 ErrorKind::Timeout,
-                format!("containerd at {endpoint}: publish subscription marker: no answer within {within:?}"),
-            ))
+                format!("containerd at {endpoint}: the subscription marker did not come back within {wait:?}"),
+            ));
         }
-        Ok(Err(s)) if refused(&s) => {
-            // An engine (or a proxy) that does not let us publish: the
-            // subscription cannot be proven live. Give it a moment to
-            // reach the engine, then go on; an event in that gap is
-            // caught by the audit.
-            tokio::time::sleep(UNPROVEN_GRACE).await;
-            return Ok(rx);
-        }
-        Ok(Err(s)) => return Err(status_error(endpoint, "publish subscription marker", s)),
-        Ok(Ok(_)) => {}
-    }
-    let wait = within.min(MARKER_WAIT);
-    let mut rx = rx;
-    tokio::select! {
-        r = ready_rx => match r {
-            Ok(()) => Ok(rx),
-            // The stream task ended before the marker: it sent why.
-            Err(_) => Err(rx.recv().await.and_then(Result::err).unwrap_or_else(|| {
-                EngineError::new(ErrorKind::Unreachable, format!("containerd at {endpoint}: event stream ended"))
-            })),
-        },
-        _ = tokio::time::sleep(wait) => Err(EngineError::new(
-            ErrorKind::Timeout,
-            format!("containerd at {endpoint}: the subscription marker did not come back within {wait:?}"),
-        )),
+        step = (step * 2).min(MARKER_STEP_MAX);
     }
 }
 
@@ -260,8 +297,11 @@ struct ContainerdConnection {
     channel: Channel,
     endpoint: String,
     info: EngineInfo,
+    socket: PathBuf,
     ignored: Arc<Vec<String>>,
     events: std::sync::Mutex<Option<EventItems>>,
+    /// The subscription's marker came back.
+    proven: bool,
     images: ImageDigests,
 }
 
@@ -304,6 +344,17 @@ fn in_namespace<T>(msg: T, ns: &str) -> Result<Request<T>, EngineError> {
 impl Connection for ContainerdConnection {
     fn info(&self) -> &EngineInfo {
         &self.info
+    }
+
+    fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
+        let (socket, peer) = (self.socket.clone(), self.info.pid);
+        Some(Box::pin(async move {
+            Ok(Details { pid: crate::core::sockets::serving_process(socket, peer).await, ..Details::default() })
+        }))
+    }
+
+    fn events_proven(&self) -> bool {
+        self.proven
     }
 
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {

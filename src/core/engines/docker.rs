@@ -161,24 +161,6 @@ pub fn connect(
     }
 }
 
-/// The process serving the socket at `path` (see
-/// [`crate::core::sockets::server_of`]), searched on a thread of its own
-/// that is gone when this returns: the scan of `/proc` takes milliseconds,
-/// which the watcher's thread spends on the synchronisation meanwhile.
-async fn serving_process(path: std::path::PathBuf, peer: i32) -> Option<i32> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let scan = std::thread::Builder::new()
-        .name("ww-engine-pid".into())
-        .spawn(move || {
-            let _ = tx.send(crate::core::sockets::server_of(&path, peer));
-        })
-        .ok()?;
-    let found = rx.await.ok().flatten();
-    // It has sent its answer: joining takes no longer than its exit.
-    let _ = scan.join();
-    found
-}
-
 /// What `/_ping` tells: whether the engine is podman (it adds
 /// `Libpod-Api-Version`) and its clock (the `Date` header), if it says.
 async fn ping(endpoint: &Endpoint, dialect: Dialect) -> Result<(bool, Option<i128>), EngineError> {
@@ -333,7 +315,7 @@ impl DockerConnection {
         let (endpoint, dialect, peer) = (self.endpoint.clone(), self.dialect, self.info.pid);
         Box::pin(async move {
             let pid = match &endpoint {
-                Endpoint::Unix(path) => serving_process(path.clone(), peer).await,
+                Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
                 _ => None,
             };
             if !identity {
