@@ -659,7 +659,7 @@ void ww_changes_free(const struct ww_change *changes);
  * rootless under `/run/user/UID`, k3s, microk8s, CRI-O), and the unix
  * sockets that engine processes (dockerd, containerd, crio, podman, k3s)
  * listen on, also in other mount namespaces. Each is confirmed by one
- * probe (Docker and podman by their `/version`, containerd and CRI by their
+ * probe (Docker and podman by their `/_ping`, containerd and CRI by their
  * gRPC services) bounded by `WW_DISCOVER_PROBE_TIMEOUT_MS`; the probes run
  * at once, so the call takes at most about that long. A socket reachable
  * by several paths is listed once; containerd's auxiliary sockets and

@@ -988,7 +988,7 @@ struct discovered_endpoint {
 /// rootless under /run/user/UID, k3s, microk8s, CRI-O), and the unix sockets
 /// that engine processes (dockerd, containerd, crio, podman, k3s) listen on,
 /// also in other mount namespaces; each confirmed by one probe, all at once,
-/// so the call takes at most about WW_DISCOVER_PROBE_TIMEOUT_MS (1 s). A
+/// so the call takes at most about WW_DISCOVER_PROBE_TIMEOUT_MS (2 s). A
 /// socket reachable by several paths is listed once; what does not answer
 /// as an engine is not listed. Any thread. Throws `error`
 /// (WW_STATUS_INTERNAL when no thread or runtime can be made),

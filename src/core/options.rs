@@ -152,8 +152,8 @@ impl std::error::Error for InvalidOption {}
 pub fn parse_docker_endpoint(s: &str) -> Result<Endpoint, InvalidOption> {
     let unsupported = |why: &str| {
         InvalidOption(format!(
-            "unsupported Docker endpoint {s:?}: {why}; expected unix:///PATH, tcp://HOST:PORT, http://HOST:PORT \
-             or https://HOST:PORT"
+            "unsupported Docker endpoint {s:?}: {why}; expected unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or \
+             https://HOST:PORT"
         ))
     };
     if let Some(path) = s.strip_prefix("unix://") {
@@ -240,7 +240,14 @@ pub fn docker_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption
 /// (`/run/user/UID/podman/podman.sock` without `XDG_RUNTIME_DIR`).
 pub fn podman_endpoint(explicit: Option<&str>) -> Result<Endpoint, InvalidOption> {
     let parse = |s: &str| {
-        parse_docker_endpoint(s).map_err(|e| InvalidOption(e.0.replacen("Docker endpoint", "podman endpoint", 1)))
+        // podman serves no TLS of its own: the forms it takes.
+        parse_docker_endpoint(s).map_err(|e| {
+            InvalidOption(e.0.replacen("Docker endpoint", "podman endpoint", 1).replacen(
+                ", http://HOST:PORT or https://HOST:PORT",
+                " or http://HOST:PORT",
+                1,
+            ))
+        })
     };
     if let Some(s) = explicit {
         return parse(s);
@@ -342,6 +349,13 @@ pub fn parse_namespaces(s: &str) -> Result<Vec<String>, InvalidOption> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn podman_endpoint_errors_name_only_the_forms_podman_takes() {
+        let e = podman_endpoint(Some("ftp://h:1")).unwrap_err().0;
+        assert!(e.starts_with("unsupported podman endpoint \"ftp://h:1\""), "{e}");
+        assert!(e.ends_with("expected unix:///PATH, tcp://HOST:PORT or http://HOST:PORT"), "{e}");
+    }
 
     #[test]
     fn parses_docker_endpoints() {
