@@ -70,7 +70,7 @@ fn containers_alive_before_the_watch_are_listed() {
         assert_eq!(alive(&w), [("a".into(), 10, false), ("b".into(), 11, true)]);
         let snap = w.snapshot();
         assert!(snap.generation >= 1);
-        assert_eq!(snap.engines[0].set.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["", "shop"]);
+        assert_eq!(snap.engines[0].set.projects.iter().map(|p| &*p.name).collect::<Vec<_>>(), ["", "shop"]);
         assert_eq!(snap.engines[0].info.id, "scripted-id");
         assert_eq!(snap.engines[0].status.state, EngineState::Synced);
     });
@@ -212,7 +212,7 @@ fn live_events_start_pause_rename_and_kill() {
     assert_eq!(w.snapshot().generation, 1);
     engine.start(container("x", 70, false, "proj"));
     assert!(eventually(WAIT, || alive(&w) == [("x".into(), 70, false)]));
-    assert!(w.snapshot().engines[0].set.projects.iter().any(|p| p.name == "proj"));
+    assert!(w.snapshot().engines[0].set.projects.iter().any(|p| &*p.name == "proj"));
     engine.pause("x", true);
     assert!(eventually(WAIT, || alive(&w) == [("x".into(), 70, true)]));
     engine.rename("x", "renamed");
@@ -223,7 +223,7 @@ fn live_events_start_pause_rename_and_kill() {
     let snap = w.snapshot();
     assert!(snap.generation > generation);
     assert!(
-        !snap.engines[0].set.projects.iter().any(|p| p.name == "proj"),
+        !snap.engines[0].set.projects.iter().any(|p| &*p.name == "proj"),
         "a project disappears with its last container"
     );
     assert_eq!(snap.engines[0].set.projects.len(), 1);

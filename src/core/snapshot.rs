@@ -17,7 +17,8 @@ use super::model::{Container, EngineInfo, EngineStatus};
 /// [`ContainerSet::containers`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Project {
-    pub name: String,
+    /// Shared by the generations the project is in.
+    pub name: Arc<str>,
     pub range: Range<usize>,
 }
 
@@ -42,13 +43,13 @@ impl ContainerSet {
         // Sorting on keys taken out first saves a pointer hop per comparison.
         let mut keyed: Vec<(SortKey, &Arc<Container>)> = containers.map(|c| (c.sort_key(), c)).collect();
         keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut projects = vec![Project { name: String::new(), range: 0..0 }];
+        let mut projects = vec![Project { name: Arc::from(""), range: 0..0 }];
         for (i, (key, _)) in keyed.iter().enumerate() {
             let last = projects.last_mut().expect("projects is never empty");
-            if last.name == key.0 {
+            if *last.name == *key.0 {
                 last.range.end = i + 1;
             } else {
-                projects.push(Project { name: key.0.to_string(), range: i..i + 1 });
+                projects.push(Project { name: Arc::from(key.0), range: i..i + 1 });
             }
         }
         let containers = Containers::from_vec(keyed.into_iter().map(|(_, c)| Arc::clone(c)).collect());
@@ -90,19 +91,42 @@ impl ContainerSet {
         // their order (the sort is stable).
         edits.sort_by_key(|&(at, a)| (at, a.is_some()));
         let containers = seq.edited(&edits);
-        // The projects: the ones there were and the ones that came, each
-        // where it now sits, if it still has containers.
-        let mut names: Vec<&str> = self.projects.iter().map(|p| p.name.as_str()).collect();
-        names.extend(added.iter().map(|&c| c.project()));
-        names.sort_unstable();
-        names.dedup();
-        let mut projects = Vec::with_capacity(names.len());
-        for name in names {
-            let start = containers.partition_point(|c| c.project() < name);
-            let end = containers.partition_point(|c| c.project() <= name);
-            if start < end || name.is_empty() {
-                projects.push(Project { name: name.to_string(), range: start..end });
+        // The projects: one untouched by the changes only moves by what was
+        // removed and added before it; one with changes (or new) is looked
+        // up where it now sits, and kept if it still has containers.
+        gone.sort_unstable();
+        let mut touched: Vec<&str> = added.iter().map(|&c| c.project()).collect();
+        touched.extend(gone.iter().map(|&g| seq.get(g).project()));
+        touched.sort_unstable();
+        touched.dedup();
+        let mut projects = Vec::with_capacity(self.projects.len() + touched.len());
+        let locate = |name: &str| {
+            containers.partition_point(|c| c.project() < name)..containers.partition_point(|c| c.project() <= name)
+        };
+        let mut t = touched.iter().peekable();
+        for p in &self.projects {
+            // New projects that sort before this one.
+            while let Some(&&name) = t.peek() {
+                if name >= &*p.name {
+                    break;
+                }
+                t.next();
+                projects.push(Project { name: Arc::from(name), range: locate(name) });
             }
+            if t.peek().is_some_and(|&&name| name == &*p.name) {
+                t.next();
+                let range = locate(&p.name);
+                if !range.is_empty() || p.name.is_empty() {
+                    projects.push(Project { name: Arc::clone(&p.name), range });
+                }
+            } else {
+                let before = added.partition_point(|c| c.project() < &*p.name);
+                let start = p.range.start + before - gone.partition_point(|&g| g < p.range.start);
+                projects.push(Project { name: Arc::clone(&p.name), range: start..start + p.range.len() });
+            }
+        }
+        for &name in t {
+            projects.push(Project { name: Arc::from(name), range: locate(name) });
         }
         Some(ContainerSet { containers, projects })
     }
