@@ -172,6 +172,11 @@ pub struct PortfolioOwner {
     engines: Vec<ww_engine_info>,
     /// Container positions ordered by (ID fingerprint, ID, position).
     by_id: Vec<IdEntry>,
+    /// Where each range of fingerprints starts in `by_id`: entry `k` is the
+    /// first whose fingerprint's top `id_bits` bits are `k` or more, so a
+    /// lookup searches only the few entries of its own range.
+    id_starts: Vec<u32>,
+    id_bits: u32,
     /// Container positions ordered by (PID, position).
     by_pid: Vec<(i32, u32)>,
     snapshot: Snapshot,
@@ -236,10 +241,37 @@ impl PortfolioOwner {
         a.fp.cmp(&b.fp).then_with(|| self.id_at(a.at).cmp(self.id_at(b.at))).then(a.at.cmp(&b.at))
     }
 
+    /// The range of fingerprint `fp` in `id_starts`.
+    fn bucket(&self, fp: u64) -> usize {
+        if self.id_bits == 0 {
+            0
+        } else {
+            (fp >> (64 - self.id_bits)) as usize
+        }
+    }
+
+    /// Makes `id_starts` for `by_id`: about one entry per range.
+    fn index_ranges(&mut self) {
+        let n = self.by_id.len();
+        self.id_bits = usize::BITS - n.leading_zeros();
+        let ranges = 1usize << self.id_bits;
+        let mut starts = Vec::with_capacity(ranges + 1);
+        for (i, e) in self.by_id.iter().enumerate() {
+            let k = self.bucket(e.fp);
+            while starts.len() <= k {
+                starts.push(i as u32);
+            }
+        }
+        starts.resize(ranges + 1, n as u32);
+        self.id_starts = starts;
+    }
+
     /// The container with ID `id` (the first engine's, if several have it).
     pub fn find_id(&self, id: &[u8]) -> Option<&ww_container> {
         let fp = fingerprint(id);
-        let first = self.by_id.partition_point(|e| e.fp < fp || (e.fp == fp && self.id_at(e.at) < id));
+        let k = self.bucket(fp);
+        let (lo, hi) = (*self.id_starts.get(k)? as usize, *self.id_starts.get(k + 1)? as usize);
+        let first = lo + self.by_id[lo..hi].partition_point(|e| e.fp < fp || (e.fp == fp && self.id_at(e.at) < id));
         let e = self.by_id.get(first)?;
         (e.fp == fp && self.id_at(e.at) == id).then(|| &self.containers[e.at as usize])
     }
@@ -451,6 +483,8 @@ pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOw
             })
             .collect(),
         by_id: Vec::new(),
+        id_starts: Vec::new(),
+        id_bits: 0,
         by_pid: Vec::new(),
         snapshot: snap.clone(),
     });
@@ -511,6 +545,7 @@ fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], f
     let Some(prev) = prev else {
         o.by_id = new_ids;
         o.by_pid = new_pids;
+        o.index_ranges();
         return;
     };
     // Positions move monotonically, so the carried entries stay in order.
@@ -520,6 +555,7 @@ fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], f
     let by_pid = merge(kept_pids, new_pids, |a, b| a.cmp(b));
     o.by_id = by_id;
     o.by_pid = by_pid;
+    o.index_ranges();
 }
 
 fn live(at: u32) -> Option<u32> {
