@@ -175,7 +175,6 @@ func (w *Watcher) Close() {
 	w.mu.Lock()
 	w.w = nil
 	w.mu.Unlock()
-	w.last.Store(nil) // Portfolio answers nil now; let the memory go
 	C.ww_close(cw)
 	runtime.SetFinalizer(w, nil)
 }
