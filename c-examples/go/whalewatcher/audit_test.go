@@ -26,9 +26,10 @@ type silentContainer struct {
 	name   string
 	pid    int
 	paused bool
+	labels map[string]string // nil: none
 }
 
-func newSilentDocker(t *testing.T) *silentDocker {
+func newSilentDocker(t testing.TB) *silentDocker {
 	t.Helper()
 	d := &silentDocker{containers: map[string]silentContainer{}}
 	d.endpoint = fakeDocker(t, d.serve)
@@ -58,6 +59,12 @@ func (d *silentDocker) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return "running"
 	}
+	labels := func(c silentContainer) map[string]string {
+		if c.labels == nil {
+			return map[string]string{}
+		}
+		return c.labels
+	}
 	if path != "/containers/json" && !strings.HasPrefix(path, "/containers/") {
 		fakeDockerAPI(w, r) // an event stream that stays silent
 		return
@@ -71,7 +78,7 @@ func (d *silentDocker) serve(w http.ResponseWriter, r *http.Request) {
 		list := []map[string]interface{}{}
 		for id, c := range d.containers {
 			list = append(list, map[string]interface{}{"Id": id, "Names": []string{"/" + c.name}, "State": state(c),
-				"Image": "busybox:local", "Labels": map[string]string{}})
+				"Image": "busybox:local", "Labels": labels(c)})
 		}
 		reply = list
 	case strings.HasPrefix(path, "/containers/") && strings.HasSuffix(path, "/json"):
@@ -88,7 +95,7 @@ func (d *silentDocker) serve(w http.ResponseWriter, r *http.Request) {
 			"State": map[string]interface{}{"Status": state(c), "Running": true, "Paused": c.paused, "Pid": c.pid,
 				"StartedAt": "2025-01-02T03:04:05.000000006Z"},
 			"Image":      "sha256:" + strings.Repeat("0", 64),
-			"Config":     map[string]interface{}{"Image": "busybox:local", "Labels": map[string]string{}},
+			"Config":     map[string]interface{}{"Image": "busybox:local", "Labels": labels(c)},
 			"HostConfig": map[string]interface{}{"Privileged": false},
 		}
 	default:

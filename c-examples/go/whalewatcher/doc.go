@@ -16,7 +16,7 @@
 //	if err := w.Ready(ctx); err != nil {
 //		return err // errors.Is(err, whalewatcher.ErrEngine): gave up
 //	}
-//	pf := w.Portfolio() // a Go copy; take a new one to see changes
+//	pf := w.Portfolio() // immutable and shared; take a new one to see changes
 //	for _, name := range pf.Names() {
 //		fmt.Println(pf.Project(name)) // composer project 'shop' with containers: 'web'
 //	}
@@ -75,6 +75,11 @@
 // Changes in progress at once (they end with ErrClosed, or a closed
 // channel), then releases the watcher. Portfolios and Changes are
 // immutable Go values, safe to share: no C memory is reachable from them.
+// Portfolio converts each generation once and hands every caller the same
+// *Portfolio until the next (without allocating); the next shares the
+// Containers and projects that did not change. Read them, never modify
+// them (nor a Container's Labels): the slices that methods return are
+// the caller's own copies, but what they point to is everyone's.
 // In a child process forked (without exec, which only C code in the
 // process can do) after New, Ready and Wait return ErrForked.
 // Build with pkg-config finding whalewatcher.pc, e.g.

@@ -290,7 +290,7 @@ func containsLine(out, want string) bool {
 
 // readyWatcher creates a watcher, closed at the end of the test, and waits
 // until it is ready.
-func readyWatcher(t *testing.T, opts Options) *Watcher {
+func readyWatcher(t testing.TB, opts Options) *Watcher {
 	t.Helper()
 	w, err := New(opts)
 	if err != nil {
@@ -306,13 +306,13 @@ func readyWatcher(t *testing.T, opts Options) *Watcher {
 // eventually polls the watcher's portfolio until cond holds (it returns ""),
 // and returns that portfolio; it fails the test with cond's last complaint
 // after waitFor.
-func eventually(t *testing.T, w *Watcher, cond func(p *Portfolio) string) *Portfolio {
+func eventually(t testing.TB, w *Watcher, cond func(p *Portfolio) string) *Portfolio {
 	t.Helper()
 	return eventuallyWithin(t, w, waitFor, cond)
 }
 
 // eventuallyWithin is eventually, waiting at most d.
-func eventuallyWithin(t *testing.T, w *Watcher, d time.Duration, cond func(p *Portfolio) string) *Portfolio {
+func eventuallyWithin(t testing.TB, w *Watcher, d time.Duration, cond func(p *Portfolio) string) *Portfolio {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {

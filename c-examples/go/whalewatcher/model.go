@@ -11,8 +11,10 @@ import (
 // Container is one alive container (it has an initial process: it runs or
 // is paused), as in the Go original, with what libwhalewatcher adds.
 // Containers handed out are never changed: a later state (say, paused)
-// comes as a new Container in a new Portfolio. Do not modify them, nor their
-// Labels.
+// comes as a new Container in a new Portfolio. They are shared, between
+// every caller of Watcher.Portfolio and from one generation's Portfolio to
+// the next while unchanged (the same *Container): read them, but never
+// modify them, nor their Labels map, which would change them for everyone.
 type Container struct {
 	// ID is the engine's full container ID; for containerd NAMESPACE/ID,
 	// or just ID in the namespace "default".
@@ -22,7 +24,8 @@ type Container struct {
 	// ID, namespaced like the ID; for CRI the container's name in its pod
 	// (a sandbox goes by its pod's name).
 	Name string
-	// Labels of the container; never nil.
+	// Labels of the container; never nil. Shared and read only (it may be
+	// the map of the container's earlier Container, too).
 	Labels map[string]string
 	// PID of the container's initial process, in the engine's PID namespace.
 	PID int
@@ -105,10 +108,18 @@ type ComposerProject struct {
 	containers []*Container
 }
 
-// Containers returns the project's containers (a fresh slice each call).
+// Containers returns the project's containers (a fresh slice each call;
+// ContainerTotal and ContainerAt walk them without one).
 func (p *ComposerProject) Containers() []*Container {
 	return append([]*Container(nil), p.containers...)
 }
+
+// ContainerTotal returns the number of the project's containers.
+func (p *ComposerProject) ContainerTotal() int { return len(p.containers) }
+
+// ContainerAt returns the project's i-th container, in the order of
+// Containers; it panics unless 0 <= i < ContainerTotal().
+func (p *ComposerProject) ContainerAt(i int) *Container { return p.containers[i] }
 
 // ContainerNames returns the names of the project's containers, in the
 // order of Containers.
@@ -219,6 +230,14 @@ type EngineInfo struct {
 // memory and is safe for concurrent reads; it never changes, so take a new
 // one with Watcher.Portfolio to see later changes. All methods are safe on
 // a nil *Portfolio (it is empty).
+//
+// Portfolios are shared: Watcher.Portfolio hands the same *Portfolio to
+// every caller until the generation changes, and the next one shares the
+// Containers and ComposerProjects that did not change. The slices its
+// methods return are fresh copies, the caller's to change; the Containers,
+// their Labels and the ComposerProjects they point to are everyone's and
+// must not be modified. ContainerTotal with ContainerAt (also on a
+// ComposerProject) walk the containers without allocating.
 //
 // Projects are per engine. Names, Project and Container give the Go
 // original's view, one engine or several alike: Names lists each project
@@ -343,6 +362,17 @@ func (pf *Portfolio) ContainerTotal() int {
 		return 0
 	}
 	return len(pf.all)
+}
+
+// ContainerAt returns the i-th of all alive containers, in the order of
+// AllContainers, without allocating; it panics unless 0 <= i <
+// ContainerTotal().
+func (pf *Portfolio) ContainerAt(i int) *Container {
+	var all []*Container
+	if pf != nil {
+		all = pf.all
+	}
+	return all[i]
 }
 
 // AllContainers returns all alive containers sorted by (engine, project,

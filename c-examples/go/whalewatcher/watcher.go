@@ -7,6 +7,28 @@ package whalewatcher
 #if WW_ABI_VERSION != 2
 #error "this package speaks libwhalewatcher ABI version 2 (WW_ABI_VERSION)"
 #endif
+
+// wwgo_snap is what wwgo_snapshot_unless answers: ww_snapshot's status and
+// snapshot, NULL when it was of the generation the caller has.
+typedef struct {
+	const ww_portfolio *p;
+	ww_status status;
+} wwgo_snap;
+
+// wwgo_snapshot_unless is ww_snapshot, but when the caller has (has_gen)
+// the snapshot's generation gen, it frees the snapshot and answers NULL:
+// a single cgo call when nothing changed. The watcher comes as an integer:
+// cgo's pointer check of a *C.ww_watcher argument (a pointer to an
+// incomplete type) allocates.
+static wwgo_snap wwgo_snapshot_unless(uintptr_t w, bool has_gen, uint64_t gen) {
+	wwgo_snap r = { NULL, WW_STATUS_OK };
+	r.status = ww_snapshot((ww_watcher *)w, &r.p);
+	if (r.status == WW_STATUS_OK && r.p != NULL && has_gen && r.p->generation == gen) {
+		ww_snapshot_free(r.p);
+		r.p = NULL;
+	}
+	return r;
+}
 */
 import "C"
 
@@ -81,6 +103,11 @@ type Watcher struct {
 	w       *C.ww_watcher // nil once closed
 	closeMu sync.Mutex    // one Close at a time
 	closed  chan struct{} // closed by Close
+
+	// last is the Portfolio of the latest generation converted, handed
+	// out again while the generation stays; convertMu makes one at a time.
+	last      atomic.Pointer[Portfolio]
+	convertMu sync.Mutex
 }
 
 // New creates a watcher that starts watching at once; it does not wait for
@@ -384,18 +411,59 @@ func (w *Watcher) snapshotLocked() *C.ww_portfolio {
 	return p
 }
 
-// Portfolio returns the watcher's current alive containers and engines,
-// copied into Go memory (the library's snapshot is released before
-// returning). It never talks to the engine: before an engine's first
+// Portfolio returns the watcher's current alive containers and engines, in
+// Go memory. It never talks to the engine: before an engine's first
 // synchronisation none of its containers are there. After Close it
 // returns nil (whose methods work, as an empty portfolio).
+//
+// Each generation is converted from the library's snapshot once: while
+// nothing changes, every call (from any goroutine) returns the same
+// *Portfolio without allocating, after a single look at the library's
+// current generation. A new generation gets a new Portfolio, which shares
+// with the previous one every Container (and Labels map) and
+// ComposerProject that did not change. So Portfolios are shared: read
+// them, never modify what they hand out.
 func (w *Watcher) Portfolio() *Portfolio {
-	p := w.snapshot()
-	if p == nil {
+	last := w.last.Load()
+	var gen uint64
+	if last != nil {
+		gen = last.Generation
+	}
+	w.mu.RLock()
+	if w.w == nil {
+		w.mu.RUnlock()
 		return nil
 	}
-	defer C.ww_snapshot_free(p)
-	return copyPortfolio(p)
+	r := C.wwgo_snapshot_unless(C.uintptr_t(uintptr(unsafe.Pointer(w.w))), C.bool(last != nil), C.uint64_t(gen))
+	w.mu.RUnlock()
+	runtime.KeepAlive(w)
+	if s := Status(r.status); s != StatusOK || r.p == nil && last == nil {
+		// Cannot happen: ww_snapshot only fails on NULL arguments.
+		panic(fmt.Sprintf("whalewatcher: ww_snapshot failed with status %d", uint32(s)))
+	}
+	if r.p == nil {
+		return last // unchanged
+	}
+	defer C.ww_snapshot_free(r.p)
+	return w.convert(r.p)
+}
+
+// convert returns the Portfolio of snapshot p, newer than the one cached
+// when the caller looked, and caches it: one goroutine converts at a time,
+// from the cached Portfolio, sharing its unchanged values.
+func (w *Watcher) convert(p *C.ww_portfolio) *Portfolio {
+	w.convertMu.Lock()
+	defer w.convertMu.Unlock()
+	last := w.last.Load()
+	if last != nil && last.Generation >= uint64(p.generation) {
+		// Another goroutine converted this generation meanwhile, or a
+		// later one, published after p was taken: current during this
+		// call too.
+		return last
+	}
+	pf := convert(p, last)
+	w.last.Store(pf)
+	return pf
 }
 
 // Changes watches for changes in a goroutine of its own and sends them, a
@@ -483,118 +551,11 @@ func diffC(from, to *C.ww_portfolio) []Change {
 	for i := range changes {
 		out[i].Kind = ChangeKind(changes[i].kind)
 		if changes[i].before != nil {
-			out[i].Before = copyContainer(changes[i].before)
+			out[i].Before = copyContainer(changes[i].before, nil)
 		}
 		if changes[i].after != nil {
-			out[i].After = copyContainer(changes[i].after)
+			out[i].After = copyContainer(changes[i].after, nil)
 		}
 	}
 	return out
-}
-
-// copyPortfolio deep-copies a C snapshot into Go memory.
-func copyPortfolio(p *C.ww_portfolio) *Portfolio {
-	ces := cslice(p.engines, p.engines_len)
-	engines := make([]EngineInfo, len(ces))
-	for i := range ces {
-		engines[i] = copyEngine(&ces[i])
-	}
-	ccs := cslice(p.containers, p.containers_len)
-	all := make([]*Container, len(ccs))
-	for i := range ccs {
-		all[i] = copyContainer(&ccs[i])
-	}
-	cps := cslice(p.projects, p.projects_len)
-	projects := make([]*ComposerProject, len(cps))
-	for i := range cps {
-		projects[i] = &ComposerProject{
-			Name:       C.GoString(cps[i].name),
-			Engine:     int(cps[i].engine),
-			containers: sharedContainers(p, &cps[i], all),
-		}
-	}
-	return newPortfolio(uint64(p.generation), engines, all, projects)
-}
-
-func copyEngine(e *C.ww_engine_info) EngineInfo {
-	return EngineInfo{
-		Kind:      Engine(e.kind),
-		Type:      C.GoString(e._type),
-		ID:        C.GoString(e.id),
-		Version:   C.GoString(e.version),
-		Endpoint:  C.GoString(e.endpoint),
-		PID:       int(e.pid),
-		State:     EngineState(e.state),
-		SyncedAt:  unixNano(int64(e.synced_at_ns)),
-		LastError: C.GoString(e.last_error),
-		Repairs:   uint64(e.repairs),
-	}
-}
-
-// unixNano is the time of Unix nanoseconds ns, the zero time for 0.
-func unixNano(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
-}
-
-// sharedContainers returns the Go copies of a project's containers: the
-// project's C array is a slice of the portfolio's, so it maps to a slice of
-// all. Should it not be, they are copied on their own.
-func sharedContainers(p *C.ww_portfolio, proj *C.ww_project, all []*Container) []*Container {
-	n := int(proj.containers_len)
-	if n == 0 {
-		return nil
-	}
-	size := unsafe.Sizeof(C.ww_container{})
-	base := uintptr(unsafe.Pointer(p.containers))
-	at := uintptr(unsafe.Pointer(proj.containers))
-	if base != 0 && at >= base && (at-base)%size == 0 {
-		if i := int((at - base) / size); i+n <= len(all) {
-			return all[i : i+n : i+n]
-		}
-	}
-	ccs := cslice(proj.containers, proj.containers_len)
-	out := make([]*Container, len(ccs))
-	for i := range ccs {
-		out[i] = copyContainer(&ccs[i])
-	}
-	return out
-}
-
-func copyContainer(c *C.ww_container) *Container {
-	labels := cslice(c.labels, c.labels_len)
-	ct := &Container{
-		ID:         C.GoString(c.id),
-		Name:       C.GoString(c.name),
-		Project:    C.GoString(c.project),
-		PID:        int(c.pid),
-		Paused:     bool(c.paused),
-		Labels:     make(map[string]string, len(labels)),
-		Image:      C.GoString(c.image),
-		ImageID:    C.GoString(c.image_id),
-		StartedAt:  unixNano(int64(c.started_at_ns)),
-		Privileged: bool(c.privileged),
-		Pod: Pod{
-			Name:      C.GoString(c.pod_name),
-			Namespace: C.GoString(c.pod_namespace),
-			UID:       C.GoString(c.pod_uid),
-			Sandbox:   bool(c.pod_sandbox),
-		},
-		Engine: int(c.engine),
-	}
-	for _, l := range labels {
-		ct.Labels[C.GoString(l.key)] = C.GoString(l.value)
-	}
-	return ct
-}
-
-// cslice views a C array (NULL when empty) as a Go slice, valid only while
-// the C memory is.
-func cslice[T any](p *T, n C.size_t) []T {
-	if p == nil || n == 0 {
-		return nil
-	}
-	return unsafe.Slice(p, int(n))
 }

@@ -450,7 +450,7 @@ func TestConcurrentUseWithoutEngine(t *testing.T) {
 
 // fakeDocker serves HTTP on a unix socket with handler h; it stops at the
 // end of the test.
-func fakeDocker(t *testing.T, h http.HandlerFunc) string {
+func fakeDocker(t testing.TB, h http.HandlerFunc) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "fake.sock")
 	l, err := net.Listen("unix", sock)
