@@ -181,6 +181,10 @@ impl<R> Shared<R> {
 
     fn publish_locked(&self, value: Arc<R>, snap: &Snapshot) -> Arc<R> {
         let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), value);
+        // Before the status: whoever learns of this generation from the
+        // status (ww_wait, ww_ready) then finds it published (a thread's
+        // cached handout is compared with `published`).
+        self.published.store(snap.generation, Ordering::Release);
         {
             let mut st = self.status();
             st.generation = snap.generation;
@@ -192,7 +196,6 @@ impl<R> Shared<R> {
             }
             st.summary = Summary::of(snap, &st.ever_synced, st.rule);
         }
-        self.published.store(snap.generation, Ordering::Release);
         self.wake.notify_all();
         self.notify(snap.generation);
         old
