@@ -791,7 +791,8 @@ fn ctrd_list_baseline(rt: &tokio::runtime::Runtime, sock: &str) -> (usize, f64) 
             .namespaces;
         let mut alive = 0;
         for ns in nss.iter().map(|n| n.name.as_str()).filter(|n| *n != "moby") {
-            let _ = ContainersClient::new(channel.clone()).list(in_ns(ListContainersRequest::default(), ns)).await.unwrap();
+            let _ =
+                ContainersClient::new(channel.clone()).list(in_ns(ListContainersRequest::default(), ns)).await.unwrap();
             let tasks = TasksClient::new(channel.clone()).list(in_ns(ListTasksRequest::default(), ns)).await.unwrap();
             alive += tasks
                 .into_inner()

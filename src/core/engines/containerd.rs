@@ -16,8 +16,8 @@ use containerd_client::services::v1::namespaces_client::NamespacesClient;
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::version_client::VersionClient;
 use containerd_client::services::v1::{
-    GetContainerRequest, GetImageRequest, GetRequest, ListContainersRequest, ListNamespacesRequest,
-    PublishRequest, SubscribeRequest,
+    GetContainerRequest, GetImageRequest, GetRequest, ListContainersRequest, ListNamespacesRequest, PublishRequest,
+    SubscribeRequest,
 };
 use containerd_client::types::v1::{Process, Status};
 use containerd_client::types::Envelope;
