@@ -866,7 +866,8 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
             }
         }
     });
-    // Tight snapshot poller.
+    // A poller that sleeps in ww_wait between generations (it occupies no
+    // core), noting when each change became visible.
     let seen: Arc<Mutex<HashMap<(String, String), Instant>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
@@ -875,6 +876,9 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
             let mut last_gen = u64::MAX;
             let mut prev: HashMap<String, bool> = HashMap::new();
             while !stop.load(Ordering::Relaxed) {
+                if last_gen != u64::MAX {
+                    let _ = unsafe { ww_wait(w.0, last_gen, 100) };
+                }
                 let cur = with_snapshot(&w, |p| {
                     if p.generation == last_gen {
                         return None;
@@ -918,15 +922,19 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
         }
         eprintln!("warning: {action} {id} not seen by both");
     };
+    // When each API call returned.
+    let mut api: HashMap<(String, String), Instant> = HashMap::new();
     let mut ids = Vec::new();
     for i in 0..k {
         let id = rt.block_on(docker_run(&docker, &format!("wwb-lat-{i}")));
+        api.insert(("start".into(), id.clone()), Instant::now());
         wait_both("start", &id);
         ids.push(id);
         std::thread::sleep(Duration::from_millis(20));
     }
     for id in &ids {
         rt.block_on(docker.pause_container(id)).unwrap();
+        api.insert(("pause".into(), id.clone()), Instant::now());
         wait_both("pause", id);
         rt.block_on(docker.unpause_container(id)).unwrap();
         wait_both("unpause", id);
@@ -934,9 +942,17 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
     }
     for id in &ids {
         rt.block_on(docker.kill_container(id, None)).unwrap();
+        api.insert(("die".into(), id.clone()), Instant::now());
         wait_both("die", id);
         std::thread::sleep(Duration::from_millis(20));
     }
+    let signed_ms = |later: Instant, earlier: Instant| {
+        if later >= earlier {
+            (later - earlier).as_secs_f64() * 1e3
+        } else {
+            -(earlier - later).as_secs_f64() * 1e3
+        }
+    };
     stop.store(true, Ordering::Relaxed);
     poller.join().unwrap();
     sub.abort();
@@ -949,12 +965,21 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
                 let key = (action.to_string(), id.clone());
                 let (sv, ev) = (*s.get(&key)?, *e.get(&key)?);
                 // Signed: negative when the library was faster than the raw subscriber.
-                Some(if sv >= ev { (sv - ev).as_secs_f64() * 1e3 } else { -(ev - sv).as_secs_f64() * 1e3 })
+                Some(signed_ms(sv, ev))
             })
             .collect();
-        let target_p50 = if action == "start" { rtt + 1.0 } else { 1.0 };
+        // The engine's own delay: from the API call's return to the event's
+        // arrival at a raw subscriber (negative: the event came first).
+        let engine: Vec<f64> = ids
+            .iter()
+            .filter_map(|id| {
+                let key = (action.to_string(), id.clone());
+                Some(signed_ms(*e.get(&key)?, *api.get(&key)?))
+            })
+            .collect();
+        let target_p50 = if action == "start" { rtt + 0.3 } else { 0.3 };
         let (p50, p99) = (med(&lat), pct(&lat, 0.99));
-        let ok = p50 <= target_p50 && p99 < 20.0;
+        let ok = p50 <= target_p50 && p99 < 10.0;
         o.row(
             &format!("3.{action}"),
             &format!("event→visible, {action} (real Docker, n={})", lat.len()),
@@ -966,12 +991,17 @@ fn latency_rows(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, k: usize,
                 f(pct(&lat, 1.0)),
                 f(pct(&lat, 0.0))
             ),
-            &format!("one inspect RTT: {}", ms(inspect_rtt, "ms")),
-            &format!("p50 ≤ {} ms, p99 < 20 ms", f(target_p50)),
+            &format!(
+                "one inspect RTT: {}; the engine's own delay, API return → event at a raw subscriber: p50 {} / max {} ms",
+                ms(inspect_rtt, "ms"),
+                f(med(&engine)),
+                f(pct(&engine, 1.0))
+            ),
+            &format!("p50 ≤ {} ms after the event, p99 < 10 ms", f(target_p50)),
             &if ok {
                 "met".to_string()
             } else {
-                format!("MISSED: p50 {} over, p99 {} over", f((p50 - target_p50).max(0.0)), f((p99 - 20.0).max(0.0)))
+                format!("MISSED: p50 {} over, p99 {} over", f((p50 - target_p50).max(0.0)), f((p99 - 10.0).max(0.0)))
             },
         );
     }

@@ -71,7 +71,7 @@ pub fn sustained_rows(o: &mut Out, quick: bool) {
     const RATE: u64 = 1_000;
     let secs: u64 = if quick { 10 } else { 60 };
     let fake = FakeDocker::start();
-    let mut ids: Vec<String> = (0..N)
+    let ids: Vec<String> = (0..N)
         .map(|i| {
             let mut c = FakeContainer::new(&format!("s-{i}"))
                 .with_label("com.docker.compose.project", &format!("project-{:03}", i % PROJECTS));
@@ -94,37 +94,52 @@ pub fn sustained_rows(o: &mut Out, quick: bool) {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let cpu0 = watcher_cpu_ticks();
     let t0 = Instant::now();
-    let (mut events, mut next_name) = (0u64, 0usize);
+    let (mut events, mut emitted, mut next_name) = (0u64, 0u64, 0usize);
+    // The first N containers are paused and resumed, never killed: a pause
+    // is undone 100 pauses later, so that each change stays to be seen.
+    let mut paused: VecDeque<String> = VecDeque::new();
+    // Containers started during the churn, killed oldest first once there
+    // are 100: the set stays at about N.
+    let mut started: VecDeque<String> = VecDeque::new();
     let tick = Duration::from_nanos(1_000_000_000 / RATE);
     while t0.elapsed() < Duration::from_secs(secs) {
         // One event per tick, in turn: pause, unpause, start, kill.
         let k = events as usize;
-        let at = ids[(k / 4 * 7919) % ids.len()].clone();
         let expect = match k % 4 {
             0 => {
+                let at = ids[(k / 4 * 7919) % N].clone();
+                if paused.contains(&at) {
+                    events += 1;
+                    continue;
+                }
                 fake.pause(&at, true);
-                Expect::Paused(at, true)
+                paused.push_back(at.clone());
+                Some(Expect::Paused(at, true))
             }
-            1 => {
+            1 if paused.len() > 100 => {
+                let at = paused.pop_front().expect("more than 100");
                 fake.pause(&at, false);
-                Expect::Paused(at, false)
+                Some(Expect::Paused(at, false))
             }
             2 => {
                 let c = FakeContainer::new(&format!("s-new-{next_name}"))
                     .with_label("com.docker.compose.project", &format!("project-{:03}", next_name % PROJECTS));
                 next_name += 1;
                 let id = fake.run(c);
-                ids.push(id.clone());
-                Expect::Present(id)
+                started.push_back(id.clone());
+                Some(Expect::Present(id))
             }
-            _ => {
-                // The oldest goes: the set stays at N.
-                let id = ids.remove(0);
+            3 if started.len() > 100 => {
+                let id = started.pop_front().expect("more than 100");
                 fake.kill(&id);
-                Expect::Gone(id)
+                Some(Expect::Gone(id))
             }
+            _ => None,
         };
-        pending.lock().unwrap().push_back((Instant::now(), expect));
+        if let Some(expect) = expect {
+            pending.lock().unwrap().push_back((Instant::now(), expect));
+            emitted += 1;
+        }
         events += 1;
         let due = t0 + tick * events as u32;
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -139,13 +154,13 @@ pub fn sustained_rows(o: &mut Out, quick: bool) {
     std::thread::sleep(Duration::from_secs(2));
     let rss_after = rss_kib();
     let unseen = pending.lock().unwrap().len();
-    let p99 = pct(&lat, 99.0);
+    let p99 = pct(&lat, 0.99);
     o.row(
         "6.churn",
         &format!(
             "sustained churn (fake): {N} containers in {PROJECTS} projects, {:.0} events/s for {elapsed:.0} s \
              (pause, unpause, start, kill in turn)",
-            events as f64 / elapsed
+            emitted as f64 / elapsed
         ),
         &format!(
             "ww-watcher CPU {share:.1} % of a core; event→visible {} (n={}, {unseen} never seen); RSS {rss_before} KiB \

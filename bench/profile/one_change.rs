@@ -3,7 +3,8 @@
 //! tracker applies the event, the engine's container set is made, and the
 //! publisher renders the C view and hands it to the shared state.
 //! `--cfg before` builds it against the code before issue 12 (337d499).
-//! Usage: one_change [changes]; see bench/profile/run.sh.
+//! Usage: one_change [changes [containers]] (100, 10 000); see
+//! bench/profile/run.sh.
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,8 +14,6 @@ use whalewatcher::core::publish::{Publisher, Render};
 use whalewatcher::core::snapshot::{ContainerSet, EngineSnapshot};
 use whalewatcher::core::tracker::Tracker;
 use whalewatcher::ffi::portfolio::{self, PortfolioOwner};
-
-const N: usize = 10_000;
 
 /// As bench/main.rs `micro`: 6 of 7 containers with 10 labels (compose
 /// project and service among them), 10 per project.
@@ -73,10 +72,10 @@ impl Engine {
 /// over the containers.
 #[no_mangle]
 #[inline(never)]
-pub fn ww_profile_changes(e: &mut Engine, changes: usize) {
+pub fn ww_profile_changes(e: &mut Engine, changes: usize, n: usize) {
     for g in 0..changes {
-        let i = (g * 7919) % N;
-        let kind = if (g / N) % 2 == 0 { EventKind::Paused } else { EventKind::Unpaused };
+        let i = (g * 7919) % n;
+        let kind = if (g / n) % 2 == 0 { EventKind::Paused } else { EventKind::Unpaused };
         let ticket = e.tracker.apply_event(&Event::new(id(i), kind));
         assert!(ticket.is_none());
         #[cfg(before)]
@@ -89,13 +88,14 @@ pub fn ww_profile_changes(e: &mut Engine, changes: usize) {
 }
 
 fn main() {
-    let changes: usize = std::env::args().nth(1).map_or(100, |a| a.parse().expect("a number of changes"));
+    let arg = |k: usize, default: usize| std::env::args().nth(k).map_or(default, |a| a.parse().expect("a number"));
+    let (changes, n) = (arg(1, 100), arg(2, 10_000));
     let info = Arc::new(EngineInfo::new(EngineKind::Docker, "docker.com", "unix:///x".into()));
     let render: Render<PortfolioOwner> = Arc::new(portfolio::render);
     let (publisher, shared) = Publisher::new(vec![Arc::clone(&info)], render);
     let mut tracker = Tracker::new();
     let ticket = tracker.ticket();
-    for i in 0..N {
+    for i in 0..n {
         tracker.observe(&ticket, mk(i));
     }
     tracker.done(ticket);
@@ -104,10 +104,10 @@ fn main() {
     // The synchronisation's publication (from scratch in both versions).
     e.publish_containers();
     let g0 = shared.generation();
-    ww_profile_changes(&mut e, changes);
+    ww_profile_changes(&mut e, changes, n);
     let view = shared.current();
     let paused = (0..view.portfolio().containers_len)
-        .filter(|&k| unsafe { *view.portfolio().containers.add(k) }.paused)
+        .filter(|&k| unsafe { (*view.portfolio().containers.add(k)).paused })
         .count();
-    println!("{} changes published (generations {}..{}), {} of {} paused", changes, g0, shared.generation(), paused, N);
+    println!("{} changes published (generations {}..{}), {} of {} paused", changes, g0, shared.generation(), paused, n);
 }

@@ -314,14 +314,18 @@ impl DockerConnection {
     pub(crate) fn learn_details(&self, identity: bool) -> BoxFuture<'static, Result<Details, EngineError>> {
         let (endpoint, dialect, peer) = (self.endpoint.clone(), self.dialect, self.info.pid);
         Box::pin(async move {
-            let pid = match &endpoint {
-                Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
-                _ => None,
+            // Both at once: the scan of /proc and the engine's /info.
+            let pid = async {
+                match &endpoint {
+                    Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
+                    _ => None,
+                }
             };
             if !identity {
-                return Ok(Details { pid, ..Details::default() });
+                return Ok(Details { pid: pid.await, ..Details::default() });
             }
-            let sys = identify(&endpoint, dialect).await?;
+            let (pid, sys) = tokio::join!(pid, identify(&endpoint, dialect));
+            let sys = sys?;
             Ok(Details { id: Some(sys.id), version: Some(sys.version), pid })
         })
     }
