@@ -550,9 +550,9 @@ fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], f
     };
     // Positions move monotonically, so the carried entries stay in order.
     let kept_ids = prev.by_id.iter().filter_map(|e| Some(IdEntry { fp: e.fp, at: live(moved[e.at as usize])? }));
-    let by_id = merge(kept_ids, new_ids, |&a, &b| o.id_order(a, b));
+    let by_id = merge(kept_ids, prev.by_id.len(), new_ids, |&a, &b| o.id_order(a, b));
     let kept_pids = prev.by_pid.iter().filter_map(|&(pid, at)| Some((pid, live(moved[at as usize])?)));
-    let by_pid = merge(kept_pids, new_pids, |a, b| a.cmp(b));
+    let by_pid = merge(kept_pids, prev.by_pid.len(), new_pids, |a, b| a.cmp(b));
     o.by_id = by_id;
     o.by_pid = by_pid;
     o.index_ranges();
@@ -563,8 +563,15 @@ fn live(at: u32) -> Option<u32> {
 }
 
 /// Merges two ordered sequences.
-fn merge<T: Copy>(a: impl Iterator<Item = T>, b: Vec<T>, order: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
-    let mut out = Vec::with_capacity(a.size_hint().0 + b.len());
+/// `room` is how many `a` may yield at most (its size hint says nothing
+/// when it filters).
+fn merge<T: Copy>(
+    a: impl Iterator<Item = T>,
+    room: usize,
+    b: Vec<T>,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(room + b.len());
     let mut b = b.into_iter().peekable();
     for x in a {
         while let Some(y) = b.next_if(|y| order(y, &x).is_lt()) {
