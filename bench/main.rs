@@ -589,6 +589,9 @@ fn idle_rows(o: &mut Out, secs: u64) {
     let cpu_ms = (watcher_cpu_ticks() - c0) / hz * 1e3;
     let el = t0.elapsed().as_secs_f64();
     let calls = fake.requests_total();
+    // The audits (every 60 s by default) are the only calls a quiet engine gets.
+    let audits = (el / 60.0).floor() as usize;
+    let audits_only = calls == fake.requests(Endpoint::List) && calls <= audits;
     let detail: Vec<String> =
         Endpoint::ALL.iter().map(|e| format!("{e:?}={}", fake.requests(*e))).filter(|s| !s.ends_with("=0")).collect();
     o.row(
@@ -600,8 +603,8 @@ fn idle_rows(o: &mut Out, secs: u64) {
             1e3 / hz
         ),
         "",
-        "0 calls, ~0 CPU",
-        if calls == 0 && cpu_ms <= 20.0 { "met" } else { "MISSED" },
+        "0 calls but the audits' lists (one per 60 s by default), ~0 CPU",
+        if audits_only && cpu_ms <= 20.0 { "met" } else { "MISSED" },
     );
 }
 

@@ -3,7 +3,7 @@
 # starts itself (tests/engines/*.sh), prints one table and writes bench/RESULTS.md.
 #   BENCH_QUICK=1          shorter run (fewer repeats, 0/30/100 containers, 10 s idle)
 #   BENCH_IDLE_SECONDS=N   idle window (default 60, quick 10)
-#   BENCH_ONLY=a,b         subset: micro,query,churn,sustained,idle,docker,containerd
+#   BENCH_ONLY=a,b         subset: micro,query,churn,sustained,idle,docker,containerd,go
 # Engines live under /tmp/wwbench-{d,c}, are made afresh for every run, and
 # are stopped on exit, also on failure.
 set -euo pipefail
@@ -43,10 +43,35 @@ CSOCK=$(tests/engines/containerd.sh start "$CDIR" default bench | tail -n 1)
 mkdir -p "$CDIR/fifo"
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
+rm -f "$ROWS.go"
 t0=$(date +%s)
 echo "== running benchmarks (docker $DSOCK, containerd $CSOCK)" >&2
 BENCH_DOCKER_SOCK=unix://$DSOCK BENCH_CONTAINERD_SOCK=$CSOCK BENCH_CTRD_DIR=$CDIR BENCH_ROWS=$ROWS \
   cargo bench --bench whalewatcher 2>&1 | tee "$LOG" >&2
+# The Go package: Portfolio() plus a walk of 100 containers (a fake engine
+# in the Go test process), against the library installed into a stage.
+if command -v go >/dev/null 2>&1 && [[ ${BENCH_ONLY:-} == "" || ,$BENCH_ONLY, == *,go,* ]]; then
+  STAGE=$ROOT/target/bench-stage
+  make -s install PREFIX="$STAGE" >&2
+  gobench=$(cd c-examples/go && PKG_CONFIG_PATH=$STAGE/lib/pkgconfig CGO_LDFLAGS=-Wl,-rpath,$STAGE/lib \
+    CGO_ENABLED=1 GOPROXY=off go test -run '^$' -bench PortfolioWalk -benchmem -count 5 \
+    ./whalewatcher/ 2>&1 | tee -a "$LOG" | grep '^BenchmarkPortfolioWalk/' || true)
+  if [[ -n $gobench ]]; then
+    # Median of the runs per variant: ns/op, B/op, allocs/op.
+    median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+    row=""
+    for k in unchanged changed first; do
+      lines=$(echo "$gobench" | grep "/$k-" || true)
+      [[ -n $lines ]] || continue
+      row+="$k: $(echo "$lines" | awk '{print $3}' | median) ns/op, $(echo "$lines" | awk '{print $5}' | median) B/op, $(echo "$lines" | awk '{print $7}' | median) allocs/op; "
+    done
+    unchanged=$(echo "$gobench" | awk '/unchanged/ {print $3}' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    allocs=$(echo "$gobench" | awk '/unchanged/ {print $7}' | sort -n | tail -1)
+    verdict=MISSED
+    if awk "BEGIN {exit !($unchanged <= 1500)}" && [[ $allocs == 0 ]]; then verdict=met; fi
+    echo "| 7.go | Go package: Portfolio() plus a walk of 100 containers (name, project, PID, labels), median of 5 | ${row%; } | unchanged: the generation's shared view; changed: one container paused, converted from the view before; first: converted from nothing | unchanged ≤ 1.5 µs (the Go original's figure), 0 allocs | $verdict |" >>"$ROWS.go"
+  fi
+fi
 elapsed=$(( $(date +%s) - t0 ))
 
 dver=$(docker -H "unix://$DSOCK" version --format '{{.Server.Version}}' 2>/dev/null || echo '?')
@@ -67,7 +92,8 @@ cleanup
   echo
   echo "| # | measurement | result | without the library / ratio | target | verdict |"
   echo "| --- | --- | --- | --- | --- | --- |"
-  sed -n '1,/<!--notes-->/p' "$ROWS" | grep '^|'
+  sed -n '1,/<!--notes-->/p' "$ROWS" | grep '^|' || true
+  if [[ -f $ROWS.go ]]; then cat "$ROWS.go"; fi
   echo
   if [[ -f $ROOT/bench/ANALYSIS.md ]]; then cat "$ROOT/bench/ANALYSIS.md"; fi
 } >"$OUT"
