@@ -175,7 +175,8 @@ pub struct PortfolioOwner {
     /// Where each range of fingerprints starts in `by_id`: entry `k` is the
     /// first whose fingerprint's top `id_bits` bits are `k` or more, so a
     /// lookup searches only the few entries of its own range.
-    id_starts: Vec<u32>,
+    /// Shared with the view before when the IDs are the same.
+    id_starts: Arc<[u32]>,
     id_bits: u32,
     /// Container positions ordered by (PID, position).
     by_pid: Vec<(i32, u32)>,
@@ -263,7 +264,7 @@ impl PortfolioOwner {
             }
         }
         starts.resize(ranges + 1, n as u32);
-        self.id_starts = starts;
+        self.id_starts = starts.into();
     }
 
     /// The container with ID `id` (the first engine's, if several have it).
@@ -483,7 +484,7 @@ pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOw
             })
             .collect(),
         by_id: Vec::new(),
-        id_starts: Vec::new(),
+        id_starts: Arc::from(Vec::new()),
         id_bits: 0,
         by_pid: Vec::new(),
         snapshot: snap.clone(),
@@ -539,6 +540,7 @@ pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOw
 fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], fresh: &[u32]) {
     let entry = |o: &PortfolioOwner, at: u32| IdEntry { fp: fingerprint(o.id_at(at)), at };
     let mut new_ids: Vec<IdEntry> = fresh.iter().map(|&at| entry(o, at)).collect();
+    let new_fps: Vec<u64> = new_ids.iter().map(|e| e.fp).collect();
     new_ids.sort_unstable_by(|&a, &b| o.id_order(a, b));
     let mut new_pids: Vec<(i32, u32)> = fresh.iter().map(|&at| (o.containers[at as usize].pid, at)).collect();
     new_pids.sort_unstable();
@@ -553,9 +555,23 @@ fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], f
     let by_id = merge(kept_ids, prev.by_id.len(), new_ids, |&a, &b| o.id_order(a, b));
     let kept_pids = prev.by_pid.iter().filter_map(|&(pid, at)| Some((pid, live(moved[at as usize])?)));
     let by_pid = merge(kept_pids, prev.by_pid.len(), new_pids, |a, b| a.cmp(b));
+    // The ranges depend on the fingerprints only: the same ones gone as
+    // came (a pause, a rename) leave them as they were.
+    let mut gone_fps: Vec<u64> =
+        prev.by_id.iter().filter(|e| live(moved[e.at as usize]).is_none()).map(|e| e.fp).collect();
+    let mut came_fps: Vec<u64> = new_fps;
+    gone_fps.sort_unstable();
+    came_fps.sort_unstable();
+    let same_ids = gone_fps == came_fps;
     o.by_id = by_id;
     o.by_pid = by_pid;
-    o.index_ranges();
+    if same_ids {
+        // The same fingerprints in the same order: the same ranges.
+        o.id_bits = prev.id_bits;
+        o.id_starts = Arc::clone(&prev.id_starts);
+    } else {
+        o.index_ranges();
+    }
 }
 
 fn live(at: u32) -> Option<u32> {
@@ -790,6 +806,7 @@ mod tests {
             let reused = render(&snap, prev.as_deref());
             let fresh = render(&snap, None);
             assert_eq!(described(&reused), described(&fresh), "generation {generation}");
+            assert_eq!((reused.id_bits, &reused.id_starts[..]), (fresh.id_bits, &fresh.id_starts[..]));
             for id in 0..205u64 {
                 let key = format!("{id:03}");
                 let find = |o: &PortfolioOwner| o.find_id(key.as_bytes()).map(|c| (c.engine, c.pid));
