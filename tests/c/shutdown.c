@@ -248,7 +248,10 @@ static bool test_shutdown_stops_consumers_of_a_synced_engine(void) {
         pthread_cond_wait(&crew.progress, &crew.lock);
     }
     pthread_mutex_unlock(&crew.lock);
-    CHECKF(consumers_reach(&crew, cs, CONSUMERS, 20, 10000.0), "the consumers did not run");
+    CHECKF(consumers_reach(&crew, cs, CONSUMERS, 20, 10000.0),
+           "the consumers did not run: rounds %ld, %ld, %ld; done %d, %d, %d; bad %ld, %ld, %ld (%s)", cs[0].rounds,
+           cs[1].rounds, cs[2].rounds, cs[0].done, cs[1].done, cs[2].done, cs[0].bad, cs[1].bad, cs[2].bad,
+           cs[0].example[0] ? cs[0].example : cs[1].example[0] ? cs[1].example : cs[2].example);
     t0 = now_ms();
     ww_shutdown(w);
     CHECKF(now_ms() - t0 < 500.0, "ww_shutdown took %.0f ms", now_ms() - t0);
