@@ -50,16 +50,8 @@ impl Engine {
         }
         #[cfg(not(before))]
         {
-            use whalewatcher::core::tracker::Changes;
             let changes = self.tracker.take_changes();
-            let updated = match &changes {
-                Changes::Some(m) if m.len() <= self.set.containers.len() / 4 + 16 => {
-                    let tracker = &self.tracker;
-                    self.set.updated(m.iter().map(|(id, before)| (before.as_ref(), tracker.get(id))))
-                }
-                _ => None,
-            };
-            self.set = Arc::new(updated.unwrap_or_else(|| ContainerSet::build(self.tracker.containers())));
+            self.set = Arc::new(self.tracker.set_after(&self.set, &changes));
         }
         let part =
             EngineSnapshot { info: Arc::clone(&self.info), status: self.status.clone(), set: Arc::clone(&self.set) };

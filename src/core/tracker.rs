@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::model::{Container, Event, EventKind};
+use super::snapshot::ContainerSet;
 
 /// Sequence number of an applied event.
 pub type Seq = u64;
@@ -289,6 +290,19 @@ impl Tracker {
     }
 
     /// What changed in the alive set since the last call.
+    /// The set of the tracked containers, made from `set` (the one last
+    /// published) and `changes` (what changed since): edited where few
+    /// changed, built afresh after a synchronisation or when most did.
+    pub fn set_after(&self, set: &ContainerSet, changes: &Changes) -> ContainerSet {
+        let updated = match changes {
+            Changes::Some(m) if m.len() <= set.containers.len() / 4 + 16 => {
+                set.updated(m.iter().map(|(id, before)| (before.as_ref(), self.get(id))))
+            }
+            _ => None,
+        };
+        updated.unwrap_or_else(|| ContainerSet::build(self.containers()))
+    }
+
     pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)
     }

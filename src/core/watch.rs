@@ -233,14 +233,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
     /// set with what changed since, or, after a synchronisation (or when
     /// most changed), a set built afresh.
     fn publish_containers(&mut self, changes: Changes) {
-        let updated = match &changes {
-            Changes::Some(m) if m.len() <= self.set.containers.len() / 4 + 16 => {
-                let tracker = &self.tracker;
-                self.set.updated(m.iter().map(|(id, before)| (before.as_ref(), tracker.get(id))))
-            }
-            _ => None,
-        };
-        self.set = Arc::new(updated.unwrap_or_else(|| ContainerSet::build(self.tracker.containers())));
+        self.set = Arc::new(self.tracker.set_after(&self.set, &changes));
         self.publish();
     }
 
@@ -315,16 +308,12 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     }
                 }
                 _ = audits.tick(), if synced && self.audit_interval.is_some() && !at.auditing => {
-                    at.auditing = true;
-                    let ticket = self.tracker.ticket();
-                    self.spawn_list(&mut at, ticket, Msg::Audited);
+                    self.start_audit(&mut at);
                     continue;
                 }
                 _ = &mut confirm, if synced && confirming && !at.auditing => {
                     confirming = false;
-                    at.auditing = true;
-                    let ticket = self.tracker.ticket();
-                    self.spawn_list(&mut at, ticket, Msg::Audited);
+                    self.start_audit(&mut at);
                     continue;
                 }
             };
@@ -357,6 +346,13 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                 self.publish_status();
             }
         }
+    }
+
+    /// Asks for an audit's list; none other is asked for until it is compared.
+    fn start_audit(&mut self, at: &mut Attempt) {
+        at.auditing = true;
+        let ticket = self.tracker.ticket();
+        self.spawn_list(at, ticket, Msg::Audited);
     }
 
     /// Lists in the background; the answer comes back as `wrap(ticket, result)`.
