@@ -1,7 +1,7 @@
 //! Profiling driver: the cost of one change (a pause or unpause) at 10 000
 //! tracked containers, through the watch loop's publication path: the
-//! tracker applies the event, the engine's container set is made, and the
-//! publisher renders the C view and hands it to the shared state.
+//! tracker applies the event, the engine's container set is made and
+//! handed to the shared state, and a reader renders the C view.
 //! `--cfg before` builds it against the code before issue 12 (337d499).
 //! Usage: one_change [changes [containers]] (100, 10 000); see
 //! bench/profile/run.sh.
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use whalewatcher::core::model::{Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
 use whalewatcher::core::options::EngineKind;
 use whalewatcher::core::publish::{Publisher, Render};
+use whalewatcher::core::shared::Shared;
 use whalewatcher::core::snapshot::{ContainerSet, EngineSnapshot};
 use whalewatcher::core::tracker::Tracker;
 use whalewatcher::ffi::portfolio::{self, PortfolioOwner};
@@ -61,10 +62,11 @@ impl Engine {
 
 /// The measured part (callgrind --toggle-collect=ww_profile_changes): one
 /// event applied and published per change, pause and unpause alternating
-/// over the containers.
+/// over the containers, and each generation taken once as a reader would
+/// (which renders it where rendering is lazy).
 #[no_mangle]
 #[inline(never)]
-pub fn ww_profile_changes(e: &mut Engine, changes: usize, n: usize) {
+pub fn ww_profile_changes(e: &mut Engine, shared: &Shared<PortfolioOwner>, changes: usize, n: usize) {
     for g in 0..changes {
         let i = (g * 7919) % n;
         let kind = if (g / n) % 2 == 0 { EventKind::Paused } else { EventKind::Unpaused };
@@ -76,6 +78,7 @@ pub fn ww_profile_changes(e: &mut Engine, changes: usize, n: usize) {
         let changed = !e.tracker.changes_empty();
         assert!(changed);
         e.publish_containers();
+        drop(shared.current());
     }
 }
 
@@ -95,8 +98,9 @@ fn main() {
     let mut e = Engine { tracker, set: Arc::new(ContainerSet::empty()), info, status, publisher };
     // The synchronisation's publication (from scratch in both versions).
     e.publish_containers();
+    drop(shared.current());
     let g0 = shared.generation();
-    ww_profile_changes(&mut e, changes, n);
+    ww_profile_changes(&mut e, &shared, changes, n);
     let view = shared.current();
     let paused = (0..view.portfolio().containers_len)
         .filter(|&k| unsafe { (*view.portfolio().containers.add(k)).paused })

@@ -1,5 +1,6 @@
 //! Publication: the engines' parts of the snapshot, put together under one
-//! growing generation, rendered once, and handed to [`Shared`].
+//! growing generation and handed to [`Shared`] (which renders it when a
+//! caller first asks for it).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -7,22 +8,19 @@ use super::model::EngineInfo;
 use super::shared::Shared;
 use super::snapshot::{EngineSnapshot, Snapshot};
 
-/// Turns a snapshot into what callers are handed, given what the snapshot
-/// before it was turned into (to reuse what did not change).
+/// Turns a snapshot into what callers are handed, given what an earlier
+/// snapshot was turned into (to reuse what did not change).
 pub type Render<R> = Arc<dyn Fn(&Snapshot, Option<&R>) -> Arc<R> + Send + Sync>;
 
-struct Parts<R> {
+struct Parts {
     generation: u64,
     engines: Vec<Arc<EngineSnapshot>>,
-    /// What the last publication handed out.
-    last: Arc<R>,
 }
 
 /// Puts the engines' parts together. Each engine's watch loop updates its
 /// own part; every update is a new generation.
 pub struct Publisher<R> {
-    parts: Mutex<Parts<R>>,
-    render: Render<R>,
+    parts: Mutex<Parts>,
     shared: Arc<Shared<R>>,
 }
 
@@ -33,10 +31,9 @@ impl<R> Publisher<R> {
         let engines: Vec<Arc<EngineSnapshot>> =
             engines.into_iter().map(|info| Arc::new(EngineSnapshot::connecting(info))).collect();
         let initial = Snapshot { generation: 0, engines: engines.clone() };
-        let last = render(&initial, None);
-        let shared = Arc::new(Shared::new(Arc::clone(&last)));
-        let parts = Mutex::new(Parts { generation: 0, engines, last });
-        let publisher = Publisher { parts, render, shared: Arc::clone(&shared) };
+        let shared = Arc::new(Shared::new(&initial, render));
+        let parts = Mutex::new(Parts { generation: 0, engines });
+        let publisher = Publisher { parts, shared: Arc::clone(&shared) };
         (Arc::new(publisher), shared)
     }
 
@@ -87,11 +84,9 @@ impl<R> Publisher<R> {
         &self.shared
     }
 
-    fn publish(&self, parts: &mut Parts<R>) {
+    fn publish(&self, parts: &mut Parts) {
         parts.generation += 1;
         let snap = Snapshot { generation: parts.generation, engines: parts.engines.clone() };
-        let value = (self.render)(&snap, Some(&parts.last));
-        parts.last = Arc::clone(&value);
-        self.shared.publish(value, &snap);
+        self.shared.publish(snap);
     }
 }

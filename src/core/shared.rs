@@ -1,6 +1,12 @@
 //! State shared between a watcher's background thread and its callers: the
-//! published value, its generation, the readiness, the waiters, and the
+//! published snapshot, its generation, the readiness, the waiters, and the
 //! optional descriptor that is written to on every publication.
+//!
+//! What callers are handed is rendered from a snapshot lazily: the
+//! background thread publishes the snapshot (a handful of reference
+//! counts), and the first caller that asks for that generation renders it,
+//! from the last rendered value, so generations nobody looks at are never
+//! rendered and the background thread's cost per change stays what changed.
 
 use std::fs::File;
 use std::io::Write;
@@ -11,6 +17,7 @@ use std::time::{Duration, Instant};
 use once_cell::sync::OnceCell;
 
 use super::model::EngineState;
+use super::publish::Render;
 use super::snapshot::Snapshot;
 
 /// The answer to "is the watcher synchronised?".
@@ -125,9 +132,22 @@ struct Status {
     waiters: usize,
 }
 
+/// The last rendered value and the generation it was rendered from.
+struct Rendered<R> {
+    generation: u64,
+    value: Arc<R>,
+}
+
 /// What the background thread publishes and callers read.
 pub struct Shared<R> {
-    current: RwLock<Arc<R>>,
+    /// The last rendered value: of the published generation, or older while
+    /// nobody asked for the newer one.
+    current: RwLock<Rendered<R>>,
+    /// The newest published snapshot while it is not rendered.
+    pending: Mutex<Option<Snapshot>>,
+    /// Held while rendering: one render at a time, each from the one before.
+    rendering: Mutex<()>,
+    render: Render<R>,
     status: Mutex<Status>,
     wake: Condvar,
     notifier: OnceCell<File>,
@@ -135,7 +155,7 @@ pub struct Shared<R> {
     /// [`FAILED_MARK`] / [`CLOSED_MARK`]. One write per mark, so a reader
     /// that acknowledged a mark is not woken for it again.
     notified: AtomicU64,
-    /// The generation of `current`, for readers that only compare it.
+    /// The newest published generation, for readers that only compare it.
     published: AtomicU64,
 }
 
@@ -145,13 +165,19 @@ const FAILED_MARK: u64 = u64::MAX - 1;
 const CLOSED_MARK: u64 = u64::MAX;
 
 impl<R> Shared<R> {
-    pub fn new(initial: Arc<R>) -> Self {
+    /// Shared state showing `initial` (rendered at once), rendering later
+    /// snapshots with `render`.
+    pub fn new(initial: &Snapshot, render: Render<R>) -> Self {
+        let value = render(initial, None);
         Shared {
-            current: RwLock::new(initial),
+            current: RwLock::new(Rendered { generation: initial.generation, value }),
+            pending: Mutex::new(None),
+            rendering: Mutex::new(()),
+            render,
             status: Mutex::default(),
             wake: Condvar::new(),
             notifier: OnceCell::new(),
-            published: AtomicU64::new(0),
+            published: AtomicU64::new(initial.generation),
             notified: AtomicU64::new(0),
         }
     }
@@ -162,9 +188,39 @@ impl<R> Shared<R> {
         self.published.load(Ordering::Acquire)
     }
 
-    /// The current published value (a reference-count increment).
+    /// The value of the newest published generation: a reference-count
+    /// increment, or, for the first caller after a publication, the render
+    /// of that generation from the value rendered before (callers asking
+    /// meanwhile wait for that render, not for the background thread).
     pub fn current(&self) -> Arc<R> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+        let published = self.published.load(Ordering::Acquire);
+        {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            if current.generation >= published {
+                return Arc::clone(&current.value);
+            }
+        }
+        let (value, old) = super::forkguard::publishing(|| self.render_pending());
+        drop(old); // outside the locks
+        value
+    }
+
+    /// Renders the pending snapshot, if another caller has not; returns the
+    /// value now current and the one it replaced.
+    fn render_pending(&self) -> (Arc<R>, Option<Arc<R>>) {
+        let _one = self.rendering.lock().unwrap_or_else(PoisonError::into_inner);
+        // Taken under `rendering`: a caller that finds it gone finds its
+        // render installed. Publications meanwhile only replace it.
+        let snap = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(snap) = snap else {
+            return (Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner).value), None);
+        };
+        let before = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner).value);
+        let value = (self.render)(&snap, Some(&before));
+        drop(before);
+        let rendered = Rendered { generation: snap.generation, value: Arc::clone(&value) };
+        let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), rendered);
+        (value, Some(old.value))
     }
 
     /// The generation of the current published value.
@@ -172,32 +228,33 @@ impl<R> Shared<R> {
         self.status().generation
     }
 
-    /// Publishes `value`, rendered from `snap`: waiters wake, the notifier
-    /// becomes readable.
-    pub fn publish(&self, value: Arc<R>, snap: &Snapshot) {
-        let old = super::forkguard::publishing(|| self.publish_locked(value, snap));
+    /// Publishes `snap` (rendered when first asked for): waiters wake, the
+    /// notifier becomes readable.
+    pub fn publish(&self, snap: Snapshot) {
+        let old = super::forkguard::publishing(|| self.publish_locked(snap));
         drop(old); // outside the locks
     }
 
-    fn publish_locked(&self, value: Arc<R>, snap: &Snapshot) -> Arc<R> {
-        let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), value);
-        // Before the status: whoever learns of this generation from the
-        // status (ww_wait, ww_ready) then finds it published (a thread's
-        // cached handout is compared with `published`).
-        self.published.store(snap.generation, Ordering::Release);
+    fn publish_locked(&self, snap: Snapshot) -> Option<Snapshot> {
+        let generation = snap.generation;
+        let old = self.pending.lock().unwrap_or_else(PoisonError::into_inner).replace(snap.clone());
+        // Pending before `published`, and both before the status: whoever
+        // learns of this generation from the status (ww_wait, ww_ready) or
+        // from `published` (a thread's cached handout) then renders it.
+        self.published.store(generation, Ordering::Release);
         {
             let mut st = self.status();
-            st.generation = snap.generation;
+            st.generation = generation;
             if st.ever_synced.len() < snap.engines.len() {
                 st.ever_synced.resize(snap.engines.len(), false);
             }
             for (seen, e) in st.ever_synced.iter_mut().zip(&snap.engines) {
                 *seen |= e.status.synced_at_ns != 0;
             }
-            st.summary = Summary::of(snap, &st.ever_synced, st.rule);
+            st.summary = Summary::of(&snap, &st.ever_synced, st.rule);
         }
         self.wake.notify_all();
-        self.notify(snap.generation);
+        self.notify(generation);
         old
     }
 
@@ -357,5 +414,83 @@ impl<R> Shared<R> {
             },
             |_| Change::TimedOut,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A rendered value: its generation and the generation of the value it
+    /// was rendered from.
+    struct Seen {
+        generation: u64,
+        from: Option<u64>,
+    }
+
+    fn counting() -> (Shared<Seen>, Arc<AtomicUsize>) {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&renders);
+        let render: Render<Seen> = Arc::new(move |s: &Snapshot, before: Option<&Seen>| {
+            count.fetch_add(1, Ordering::SeqCst);
+            Arc::new(Seen { generation: s.generation, from: before.map(|b| b.generation) })
+        });
+        let shared = Shared::new(&Snapshot { generation: 0, engines: Vec::new() }, render);
+        (shared, renders)
+    }
+
+    fn snap(generation: u64) -> Snapshot {
+        Snapshot { generation, engines: Vec::new() }
+    }
+
+    #[test]
+    fn only_generations_asked_for_are_rendered_each_from_the_last_rendered() {
+        let (shared, renders) = counting();
+        assert_eq!(renders.load(Ordering::SeqCst), 1, "the initial value");
+        for g in 1..=5 {
+            shared.publish(snap(g));
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 1, "publishing renders nothing");
+        let v = shared.current();
+        assert_eq!((v.generation, v.from), (5, Some(0)));
+        let again = shared.current();
+        assert!(Arc::ptr_eq(&v, &again), "the same generation is rendered once");
+        shared.publish(snap(6));
+        assert_eq!(shared.current().from, Some(5));
+        assert_eq!(renders.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn readers_racing_publications_see_the_newest_and_never_go_back() {
+        let (shared, renders) = counting();
+        let shared = Arc::new(shared);
+        const LAST: u64 = if cfg!(miri) { 30 } else { 3_000 };
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || {
+                    let mut last = 0;
+                    loop {
+                        let published = shared.published();
+                        let v = shared.current();
+                        assert!(v.generation >= published, "{} behind {published}", v.generation);
+                        assert!(v.generation >= last, "went back from {last} to {}", v.generation);
+                        assert!(v.from.is_some_and(|f| f < v.generation) || v.generation == 0);
+                        last = v.generation;
+                        if last == LAST {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for g in 1..=LAST {
+            shared.publish(snap(g));
+        }
+        for r in readers {
+            r.join().expect("reader");
+        }
+        assert!(renders.load(Ordering::SeqCst) as u64 <= LAST + 1);
     }
 }

@@ -28,8 +28,9 @@ pub struct ContainerSet {
     /// Sorted by (project, name, id).
     pub containers: Containers,
     /// `[0]` is the unnamed project `""` (maybe empty), then every named
-    /// project with at least one container, sorted by name.
-    pub projects: Vec<Project>,
+    /// project with at least one container, sorted by name. Shared with the
+    /// set before when no project's number of containers changed.
+    pub projects: Arc<[Project]>,
 }
 
 impl ContainerSet {
@@ -53,7 +54,7 @@ impl ContainerSet {
             }
         }
         let containers = Containers::from_vec(keyed.into_iter().map(|(_, c)| Arc::clone(c)).collect());
-        ContainerSet { containers, projects }
+        ContainerSet { containers, projects: projects.into() }
     }
 
     /// This set with some containers changed: each change is the record
@@ -91,6 +92,13 @@ impl ContainerSet {
         // their order (the sort is stable).
         edits.sort_by_key(|&(at, a)| (at, a.is_some()));
         let containers = seq.edited(&edits);
+        // As many containers came to each project as left it (a pause, a
+        // rename): every project keeps its range.
+        let mut left: Vec<&str> = gone.iter().map(|&g| seq.get(g).project()).collect();
+        left.sort_unstable();
+        if added.iter().map(|c| c.project()).eq(left.iter().copied()) {
+            return Some(ContainerSet { containers, projects: Arc::clone(&self.projects) });
+        }
         // The projects: one untouched by the changes only moves by what was
         // removed and added before it; one with changes (or new) is looked
         // up where it now sits, and kept if it still has containers.
@@ -104,7 +112,7 @@ impl ContainerSet {
             containers.partition_point(|c| c.project() < name)..containers.partition_point(|c| c.project() <= name)
         };
         let mut t = touched.iter().peekable();
-        for p in &self.projects {
+        for p in self.projects.iter() {
             // New projects that sort before this one.
             while let Some(&&name) = t.peek() {
                 if name >= &*p.name {
@@ -128,7 +136,7 @@ impl ContainerSet {
         for &name in t {
             projects.push(Project { name: Arc::from(name), range: locate(name) });
         }
-        Some(ContainerSet { containers, projects })
+        Some(ContainerSet { containers, projects: projects.into() })
     }
 
     /// The containers of project `p`.
@@ -236,6 +244,7 @@ pub(crate) mod tests {
         let mut alive: std::collections::BTreeMap<u64, Arc<Container>> =
             (0..250).map(|id| (id, container(&mut rng, id))).collect();
         let mut set = ContainerSet::build(alive.values());
+        let mut kept_projects = 0;
         for round in 0..if cfg!(miri) { 20 } else { 400 } {
             // A few changes: starts, deaths, renames, pauses, project moves.
             let mut changes: std::collections::HashMap<u64, Option<Arc<Container>>> = Default::default();
@@ -254,8 +263,12 @@ pub(crate) mod tests {
                 .expect("every record said to be there is");
             let fresh = ContainerSet::build(alive.values());
             assert!(same(&next, &fresh), "round {round}: {:?} vs {:?}", next.projects, fresh.projects);
+            kept_projects += usize::from(Arc::ptr_eq(&next.projects, &set.projects));
             set = next;
         }
+        // Changes that left every project as many containers (a pause, a
+        // rename) kept the project list.
+        assert!(cfg!(miri) || kept_projects > 0);
         // A record that is not there is refused.
         let stranger = container(&mut rng, 9999);
         assert!(set.updated(std::iter::once((Some(&stranger), None))).is_none());
