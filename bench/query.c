@@ -1,7 +1,9 @@
 /* bench/query.c: cost of ww_snapshot + ww_snapshot_free from C, and of the
  * lookups ww_portfolio_find_id and ww_portfolio_find_pid.
  * Usage: query ENGINE(docker|containerd) ENDPOINT THREADS_LIST(e.g. 1,8) REPEATS MS_PER_REPEAT [lookups]
- * Prints lines "RSS before_kb=.. ready_kb=.. containers=.." and
+ * Prints lines "RSS before_kb=.. ready_kb=.. heap_before_kb=.. heap_ready_kb=..
+ * containers=.." (heap: bytes malloc has handed out and not got back, all
+ * arenas, glibc's mallinfo2) and
  * "RESULT threads=T ns=v1,v2,..." (per-thread ns/call, one value per repeat: the mean
  * over all threads of that repeat). With "lookups", also
  * "LOOKUP id_ns=v1,v2,... pid_ns=v1,v2,..." (one thread, ns/call, one value per
@@ -9,6 +11,7 @@
  * in turn; with no containers, of an ID and a PID that are not there.
  * C99 + pthreads. */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,11 @@ static long rss_kb(void) {
         if (strncmp(line, "VmRSS:", 6) == 0) { kb = atol(line + 6); break; }
     fclose(f);
     return kb;
+}
+
+static long heap_kb(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (long)((mi.uordblks + mi.hblkhd) / 1024);
 }
 
 typedef struct { unsigned long calls; double ns; double cpu; } result;
@@ -115,7 +123,7 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc < 6) { fprintf(stderr, "usage: %s docker|containerd ENDPOINT THREADS REPEATS MS [lookups]\n", argv[0]); return 2; }
-    long before = rss_kb();
+    long before = rss_kb(), heap_before = heap_kb();
     ww_options o;
     ww_options_init(&o, sizeof o);
     o.engine = strcmp(argv[1], "containerd") == 0 ? WW_ENGINE_CONTAINERD : WW_ENGINE_DOCKER;
@@ -128,8 +136,9 @@ int main(int argc, char **argv) {
     if (ww_snapshot(W, &p) != WW_STATUS_OK) return 1;
     size_t n = p->containers_len;
     ww_snapshot_free(p);
-    long ready = rss_kb();
-    printf("RSS before_kb=%ld ready_kb=%ld containers=%zu\n", before, ready, n);
+    long ready = rss_kb(), heap_ready = heap_kb();
+    printf("RSS before_kb=%ld ready_kb=%ld heap_before_kb=%ld heap_ready_kb=%ld containers=%zu\n", before, ready,
+           heap_before, heap_ready, n);
     fflush(stdout);
     int repeats = atoi(argv[4]);
     int ms = atoi(argv[5]);

@@ -3,7 +3,7 @@
 # starts itself (tests/engines/*.sh), prints one table and writes bench/RESULTS.md.
 #   BENCH_QUICK=1          shorter run (fewer repeats, 0/30/100 containers, 10 s idle)
 #   BENCH_IDLE_SECONDS=N   idle window (default 60, quick 10)
-#   BENCH_ONLY=a,b         subset: micro,query,churn,sustained,idle,docker,containerd,go
+#   BENCH_ONLY=a,b         subset: micro,query,memory,churn,sustained,idle,docker,containerd,go (query includes memory)
 # Engines live under /tmp/wwbench-{d,c}, are made afresh for every run, and
 # are stopped on exit, also on failure.
 set -euo pipefail

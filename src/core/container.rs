@@ -1,6 +1,8 @@
 //! One alive container, as tracked: an immutable record whose strings sit in
 //! one buffer, each followed by a NUL, so that every string is held once and
-//! views of the record (the C ABI's) point into it instead of copying.
+//! views of the record (the C ABI's) point into it instead of copying. Its
+//! label keys sit in a list shared by every record with the same keys
+//! ([`LabelKeys`]), its label values in its own buffer.
 //!
 //! Engines describe a container in a [`ContainerDraft`] (plain fields) and
 //! [`ContainerDraft::build`] it. Versions of a record that differ only in
@@ -11,6 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use super::label_keys::LabelKeys;
 use super::pods::Pod;
 
 /// The label that names a container's compose project.
@@ -68,9 +71,10 @@ impl ContainerDraft {
             &self.pod.namespace,
             &self.pod.uid,
         ];
-        let labels = self.labels.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+        let values = self.labels.iter().map(|(_, v)| v.as_str());
+        let keys = LabelKeys::of(self.labels.iter().map(|(k, _)| k.as_str()));
         Container {
-            text: Arc::new(Text::new(fixed.into_iter().chain(labels))),
+            text: Arc::new(Text::new(fixed.into_iter().chain(values), keys)),
             pid: self.pid,
             paused: self.paused,
             started_at_ns: self.started_at_ns,
@@ -80,7 +84,7 @@ impl ContainerDraft {
     }
 }
 
-/// The fixed strings of a record, in buffer order; the labels follow.
+/// The fixed strings of a record, in buffer order; the label values follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Field {
@@ -100,18 +104,21 @@ const FIXED: usize = 8;
 pub type SortKey<'a> = (&'a str, &'a str, &'a str);
 
 /// The strings of a record: each followed by a NUL (a NUL inside one became
-/// U+FFFD), in one buffer.
+/// U+FFFD), in one buffer, but for the label keys, which are shared.
 pub struct Text {
+    /// The fixed strings, then the label values.
     buf: Box<str>,
     /// Where each string starts; it ends at the NUL before the next start.
     starts: Box<[u32]>,
+    /// The label keys, one per label value.
+    keys: Arc<LabelKeys>,
     /// One view of these strings, made once by whoever needs it (the C
     /// ABI's label array) and kept as long as the strings.
     view: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl Text {
-    fn new<'a>(strings: impl Iterator<Item = &'a str> + Clone) -> Text {
+    fn new<'a>(strings: impl Iterator<Item = &'a str> + Clone, keys: Arc<LabelKeys>) -> Text {
         let size: usize = strings.clone().map(|s| s.len() + 1).sum();
         let mut buf = String::with_capacity(size);
         let mut starts = Vec::with_capacity(strings.size_hint().0);
@@ -124,20 +131,29 @@ impl Text {
             }
             buf.push('\0');
         }
-        Text { buf: buf.into_boxed_str(), starts: starts.into_boxed_slice(), view: OnceLock::new() }
+        Text { buf: buf.into_boxed_str(), starts: starts.into_boxed_slice(), keys, view: OnceLock::new() }
+    }
+
+    /// String `i` with its NUL.
+    fn with_nul(&self, i: usize) -> &str {
+        let start = self.starts[i] as usize;
+        let end = self.starts.get(i + 1).map_or(self.buf.len(), |&s| s as usize);
+        &self.buf[start..end]
     }
 
     /// String `i`, without its NUL.
     fn get(&self, i: usize) -> &str {
-        let start = self.starts[i] as usize;
-        let end = self.starts.get(i + 1).map_or(self.buf.len(), |&s| s as usize) - 1;
-        &self.buf[start..end]
+        let s = self.with_nul(i);
+        &s[..s.len() - 1]
     }
 }
 
 impl fmt::Debug for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries((0..self.starts.len()).map(|i| self.get(i))).finish()
+        f.debug_list()
+            .entries((0..FIXED).map(|i| self.get(i)))
+            .entries((0..self.keys.len()).map(|i| (self.keys.get(i), self.get(FIXED + i))))
+            .finish()
     }
 }
 
@@ -207,12 +223,18 @@ impl Container {
 
     /// How many labels it has.
     pub fn labels_len(&self) -> usize {
-        (self.text.starts.len() - FIXED) / 2
+        self.text.keys.len()
     }
 
     /// Label `i` (key, value), in key order.
     pub fn label_at(&self, i: usize) -> (&str, &str) {
-        (self.text.get(FIXED + 2 * i), self.text.get(FIXED + 2 * i + 1))
+        (self.text.keys.get(i), self.text.get(FIXED + i))
+    }
+
+    /// Label `i` (key, value), each with its NUL (for views that point into
+    /// the record).
+    pub fn label_with_nul(&self, i: usize) -> (&str, &str) {
+        (self.text.keys.with_nul(i), self.text.with_nul(FIXED + i))
     }
 
     /// All labels, sorted by key.
@@ -234,25 +256,10 @@ impl Container {
         None
     }
 
-    /// All strings, each followed by a NUL, in one buffer.
-    pub fn text(&self) -> &str {
-        &self.text.buf
-    }
-
-    /// Where string `i` of [`Container::text`] starts: the fixed fields in
-    /// [`Field`] order, then each label's key and value.
-    pub fn text_start(&self, i: usize) -> usize {
-        self.text.starts[i] as usize
-    }
-
-    /// Where fixed string `f` starts in [`Container::text`].
-    pub fn field_start(&self, f: Field) -> usize {
-        self.text_start(f as usize)
-    }
-
-    /// Where label `i`'s key and value start in [`Container::text`].
-    pub fn label_starts(&self, i: usize) -> (usize, usize) {
-        (self.text_start(FIXED + 2 * i), self.text_start(FIXED + 2 * i + 1))
+    /// The fixed string `f` with its NUL (for views that point into the
+    /// record).
+    pub fn field_with_nul(&self, f: Field) -> &str {
+        self.text.with_nul(f as usize)
     }
 
     /// The view of this record's strings that `make` builds, made once and
@@ -307,7 +314,9 @@ impl Container {
             && self.started_at_ns == other.started_at_ns
             && self.privileged == other.privileged
             && self.pod_sandbox == other.pod_sandbox
-            && (self.shares_text(other) || self.text.buf == other.text.buf)
+            && (self.shares_text(other)
+                || (self.text.buf == other.text.buf
+                    && (Arc::ptr_eq(&self.text.keys, &other.text.keys) || self.text.keys == other.text.keys)))
     }
 
     /// The sort key of snapshots: (project, name, id).
@@ -374,13 +383,14 @@ mod tests {
             (c.label("b"), c.label("n"), c.label("zz"), c.label("")),
             (Some("2"), Some("x\u{FFFD}y"), None, None)
         );
-        let text = c.text();
-        for i in 0..FIXED + 2 * c.labels_len() {
-            let start = c.text_start(i);
-            let end = start + text[start..].find('\0').unwrap();
-            assert_eq!(&text[start..end], c.text.get(i));
+        for i in 0..c.labels_len() {
+            let (k, v) = c.label_with_nul(i);
+            assert_eq!((k.strip_suffix('\0'), v.strip_suffix('\0')), (Some(c.label_at(i).0), Some(c.label_at(i).1)));
         }
-        assert_eq!(&text[c.field_start(Field::Name)..][..4], "web\0");
+        assert_eq!(c.field_with_nul(Field::Name), "web\0");
+        assert_eq!(c.field_with_nul(Field::ImageId), "\0");
+        let other = draft().build();
+        assert!(Arc::ptr_eq(&c.text.keys, &other.text.keys), "the same keys, one list");
         assert_eq!(c.draft(), {
             let mut d = draft();
             d.labels[3].1 = "x\u{FFFD}y".into();
@@ -420,6 +430,6 @@ mod tests {
     fn a_record_without_labels_or_strings() {
         let c = ContainerDraft { pid: 1, ..ContainerDraft::default() }.build();
         assert_eq!((c.id(), c.labels_len(), c.label("a")), ("", 0, None));
-        assert_eq!(c.text(), "\0\0\0\0\0\0\0\0");
+        assert_eq!(&*c.text.buf, "\0\0\0\0\0\0\0\0");
     }
 }

@@ -17,7 +17,9 @@
 //! need them is outstanding, so the memory stays bounded by the work in flight.
 //! This module does no I/O: it is driven by the watch loop and by tests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::model::{Container, Event, EventKind};
@@ -46,6 +48,29 @@ struct Tracked {
     as_of: Seq,
 }
 
+// A tracked record is known by its container's ID, which it holds: the set
+// of them needs no copy of each ID as a key.
+impl Borrow<str> for Tracked {
+    fn borrow(&self) -> &str {
+        self.container.id()
+    }
+}
+
+impl Hash for Tracked {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that lookups by `&str` find it.
+        self.container.id().hash(state);
+    }
+}
+
+impl PartialEq for Tracked {
+    fn eq(&self, other: &Self) -> bool {
+        self.container.id() == other.container.id()
+    }
+}
+
+impl Eq for Tracked {}
+
 /// What changed in the alive set since the last [`Tracker::take_changes`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Changes {
@@ -73,7 +98,8 @@ impl Changes {
 #[derive(Debug, Default)]
 pub struct Tracker {
     seq: Seq,
-    alive: HashMap<String, Tracked>,
+    /// The alive containers, known by their IDs.
+    alive: HashSet<Tracked>,
     deaths: HashMap<String, Seq>,
     pauses: HashMap<String, (Seq, bool)>,
     renames: HashMap<String, (Seq, String)>,
@@ -111,7 +137,7 @@ impl Tracker {
                 if remember {
                     self.deaths.insert(ev.id.clone(), seq);
                 }
-                if let Some(t) = self.alive.remove(&ev.id) {
+                if let Some(t) = self.alive.take(ev.id.as_str()) {
                     self.note(&ev.id, Some(t.container));
                 }
             }
@@ -160,8 +186,7 @@ impl Tracker {
             let before = before.map(|t| Arc::clone(&t.container));
             self.note(c.id(), before);
         }
-        let id = c.id().to_string();
-        self.alive.insert(id, Tracked { container: Arc::new(c), as_of });
+        self.alive.replace(Tracked { container: Arc::new(c), as_of });
         changed
     }
 
@@ -180,11 +205,11 @@ impl Tracker {
         let gone: Vec<String> = self
             .alive
             .iter()
-            .filter(|(id, t)| t.as_of <= as_of && !in_list.contains(id.as_str()))
-            .map(|(id, _)| id.clone())
+            .filter(|t| t.as_of <= as_of && !in_list.contains(t.container.id()))
+            .map(|t| t.container.id().to_string())
             .collect();
         for id in gone {
-            if let Some(t) = self.alive.remove(&id) {
+            if let Some(t) = self.alive.take(id.as_str()) {
                 self.note(&id, Some(t.container));
             }
             repaired += 1;
@@ -194,7 +219,7 @@ impl Tracker {
             if self.deaths.get(id).is_some_and(|&died| died > as_of) {
                 continue;
             }
-            let Some(t) = self.alive.get(id) else {
+            let Some(t) = self.alive.get(id.as_str()) else {
                 inspect.push(id.clone());
                 continue;
             };
@@ -251,11 +276,11 @@ impl Tracker {
         differs: impl FnOnce(&Container) -> bool,
         make: impl FnOnce(&Container) -> Container,
     ) {
-        let Some(t) = self.alive.get_mut(id) else { return };
+        let Some(t) = self.alive.get(id) else { return };
         if differs(&t.container) {
-            let next = Arc::new(make(&t.container));
-            let before = std::mem::replace(&mut t.container, next);
-            self.note(id, Some(before));
+            let next = Tracked { container: Arc::new(make(&t.container)), as_of: t.as_of };
+            let before = self.alive.replace(next).map(|t| t.container);
+            self.note(id, before);
         }
     }
 
@@ -276,7 +301,7 @@ impl Tracker {
 
     /// The alive containers, in no particular order.
     pub fn containers(&self) -> impl Iterator<Item = &Arc<Container>> {
-        self.alive.values().map(|t| &t.container)
+        self.alive.iter().map(|t| &t.container)
     }
 
     /// The number of alive containers.

@@ -339,6 +339,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     repairs: self.status.repairs,
                 };
                 self.publish_containers(changes);
+                super::heap::listed();
             } else if synced && !self.tracker.changes_empty() {
                 let changes = self.tracker.take_changes();
                 self.publish_containers(changes);
@@ -436,6 +437,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     let t = self.tracker.ticket();
                     self.enqueue(at, Job { ticket: t, id, attempt: 0, for_sync: false, repair: true });
                 }
+                super::heap::listed();
             }
             Msg::Inspected { job, result } => {
                 at.running.remove(&job.id);

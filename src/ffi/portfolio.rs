@@ -154,12 +154,14 @@ pub struct ww_portfolio {
 /// [`super::handout`]).
 ///
 /// A container's strings are not copied: its record points into the
-/// container's own string buffer (each string there ends with a NUL), and
+/// container's own strings (each ends with a NUL: its buffer, and the list
+/// of label keys it shares with the records that have the same keys), and
 /// its labels into a label array made once per container (see
-/// [`Container::view`]); the snapshot kept here keeps both alive. A new
-/// generation copies the records of the containers it shares with the one
-/// before and keeps the lookup indices in order instead of sorting them
-/// again, so a change costs what changed plus a copy of the flat arrays.
+/// [`Container::view`]); the snapshot kept here keeps them alive. A new
+/// generation copies the records of the containers it shares with the view
+/// it is made from and keeps the lookup indices in order instead of sorting
+/// them again (or shares them, when every container kept its place), so a
+/// change costs what changed plus a copy of the records.
 ///
 /// The arrays are never touched after the pointers into them are taken:
 /// they are filled, moved into the owner inside its final `Arc`, and only
@@ -343,39 +345,39 @@ static UNNAMED: [u8; 1] = [0];
 /// The C label array of a container, made once per container strings.
 struct Labels(Box<[ww_label]>);
 
-// SAFETY: the pointers point into the container's own string buffer, which
-// is immutable and lives as long as this array (both belong to its strings).
+// SAFETY: the pointers point into the container's own strings (its buffer
+// and its shared list of label keys), which are immutable and live as long
+// as this array (the strings hold both).
 unsafe impl Send for Labels {}
 // SAFETY: see Send; read-only.
 unsafe impl Sync for Labels {}
 
 /// The record of container `c` of engine `engine`, pointing into `c`.
 fn record(c: &Container, engine: u32) -> ww_container {
-    let text = c.text().as_ptr();
-    // SAFETY (for every `at`): the starts come from the container and lie
-    // within its text, where each string ends with a NUL.
-    let at = |start: usize| -> *const c_char { unsafe { text.add(start) }.cast() };
+    // Each string handed here ends with its NUL.
+    let at = |s: &str| -> *const c_char { s.as_ptr().cast() };
+    let field = |f: Field| at(c.field_with_nul(f));
     let labels = c.view(|c| {
         Labels(
             (0..c.labels_len())
                 .map(|i| {
-                    let (k, v) = c.label_starts(i);
+                    let (k, v) = c.label_with_nul(i);
                     ww_label { key: at(k), value: at(v) }
                 })
                 .collect(),
         )
     });
     ww_container {
-        id: at(c.field_start(Field::Id)),
-        name: at(c.field_start(Field::Name)),
-        project: at(c.field_start(Field::Project)),
+        id: field(Field::Id),
+        name: field(Field::Name),
+        project: field(Field::Project),
         labels: if labels.0.is_empty() { std::ptr::null() } else { labels.0.as_ptr() },
         labels_len: labels.0.len(),
-        image: at(c.field_start(Field::Image)),
-        image_id: at(c.field_start(Field::ImageId)),
-        pod_name: at(c.field_start(Field::PodName)),
-        pod_namespace: at(c.field_start(Field::PodNamespace)),
-        pod_uid: at(c.field_start(Field::PodUid)),
+        image: field(Field::Image),
+        image_id: field(Field::ImageId),
+        pod_name: field(Field::PodName),
+        pod_namespace: field(Field::PodNamespace),
+        pod_uid: field(Field::PodUid),
         started_at_ns: c.started_at_ns,
         pid: c.pid,
         engine,

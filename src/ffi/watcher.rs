@@ -60,6 +60,16 @@ fn guard_forks() {
     });
 }
 
+/// Hands the allocator's free memory back to the system (glibc: every
+/// arena's free pages), after a watcher took in a full list.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; any thread, any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// A caller's timeout: < 0 is without limit.
 fn timeout_of(ms: i32) -> Option<Duration> {
     u64::try_from(ms).ok().map(Duration::from_millis)
@@ -91,6 +101,7 @@ pub unsafe extern "C" fn ww_new(opts: *const ww_options, out: *mut *mut ww_watch
         };
         let render: crate::core::publish::Render<PortfolioOwner> = Arc::new(portfolio::render);
         guard_forks();
+        crate::core::heap::register(give_back_freed_memory);
         match Watcher::start(&opts, render, block_sigpipe) {
             Ok(inner) => {
                 static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -1,0 +1,23 @@
+//! Handing freed memory back to the system after a full list: parsing an
+//! engine's list of thousands of containers leaves megabytes of freed
+//! memory among the records that stay, which the allocator keeps for the
+//! process unless told otherwise. The C layer registers how to give it back
+//! (glibc's `malloc_trim`); the watch loop says when: after each
+//! synchronisation and each audit, never per event.
+
+use once_cell::sync::OnceCell;
+
+static GIVE_BACK: OnceCell<fn()> = OnceCell::new();
+
+/// Registers `give_back` (once per process; later calls change nothing).
+pub fn register(give_back: fn()) {
+    let _ = GIVE_BACK.set(give_back);
+}
+
+/// A full list was taken in and its memory freed: hands it back, if a way
+/// to do so is registered.
+pub fn listed() {
+    if let Some(give_back) = GIVE_BACK.get() {
+        give_back();
+    }
+}
