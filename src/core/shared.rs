@@ -209,17 +209,25 @@ impl<R> Shared<R> {
     /// value now current and the one it replaced.
     fn render_pending(&self) -> (Arc<R>, Option<Arc<R>>) {
         let _one = self.rendering.lock().unwrap_or_else(PoisonError::into_inner);
-        // Taken under `rendering`: a caller that finds it gone finds its
-        // render installed. Publications meanwhile only replace it.
-        let snap = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let Some(snap) = snap else {
-            return (Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner).value), None);
+        // Read, not taken: it leaves `pending` only once its render is
+        // installed (below), so a render that fails leaves it for the next
+        // caller, and a caller that finds none finds its render installed.
+        let snap = self.pending.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let (before, done) = {
+            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            (Arc::clone(&current.value), current.generation)
         };
-        let before = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner).value);
+        let Some(snap) = snap.filter(|s| s.generation > done) else {
+            return (before, None);
+        };
         let value = (self.render)(&snap, Some(&before));
         drop(before);
         let rendered = Rendered { generation: snap.generation, value: Arc::clone(&value) };
         let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(PoisonError::into_inner), rendered);
+        // Pending no more, unless a newer one was published meanwhile.
+        let gone =
+            self.pending.lock().unwrap_or_else(PoisonError::into_inner).take_if(|p| p.generation == snap.generation);
+        drop(gone); // outside the lock
         (value, Some(old.value))
     }
 
@@ -459,6 +467,25 @@ mod tests {
         shared.publish(snap(6));
         assert_eq!(shared.current().from, Some(5));
         assert_eq!(renders.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_render_that_fails_leaves_its_generation_to_the_next_caller() {
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let failing = Arc::clone(&fail);
+        let render: Render<Seen> = Arc::new(move |s: &Snapshot, before: Option<&Seen>| {
+            if s.generation == 1 && failing.swap(false, Ordering::SeqCst) {
+                panic!("render failed");
+            }
+            Arc::new(Seen { generation: s.generation, from: before.map(|b| b.generation) })
+        });
+        let shared = Shared::new(&snap(0), render);
+        shared.publish(snap(1));
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.current()));
+        assert!(failed.is_err());
+        let v = shared.current();
+        assert_eq!((v.generation, v.from), (1, Some(0)));
+        assert!(shared.pending.lock().unwrap().is_none(), "rendered, so no longer pending");
     }
 
     #[test]
