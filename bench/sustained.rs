@@ -29,6 +29,13 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The bytes malloc has handed out and not got back (all arenas), in KiB.
+fn heap_kib() -> u64 {
+    // SAFETY: no arguments; reads the allocator's statistics.
+    let mi = unsafe { libc::mallinfo2() };
+    ((mi.uordblks + mi.hblkhd) / 1024) as u64
+}
+
 /// The CPU time of the calling thread, in ms.
 fn thread_cpu_ms() -> f64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -94,7 +101,7 @@ pub fn sustained_rows(o: &mut Out, quick: bool) {
     let w = Arc::new(watcher(WW_ENGINE_DOCKER, &fake.endpoint()));
     ready(&w);
     std::thread::sleep(Duration::from_millis(500));
-    let rss_before = rss_kib();
+    let (rss_before, heap_before) = (rss_kib(), heap_kib());
     let pending = Arc::new(Mutex::new(VecDeque::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let observer = {
@@ -163,7 +170,7 @@ pub fn sustained_rows(o: &mut Out, quick: bool) {
     let share = cpu_ms / 10.0 / elapsed;
     let observer_share = observer_ms / 10.0 / elapsed;
     std::thread::sleep(Duration::from_secs(2));
-    let rss_after = rss_kib();
+    let (rss_after, heap_after) = (rss_kib(), heap_kib());
     let unseen = pending.lock().unwrap().len();
     let p99 = pct(&lat, 0.99);
     o.row(
@@ -176,7 +183,8 @@ pub fn sustained_rows(o: &mut Out, quick: bool) {
         &format!(
             "ww-watcher CPU {share:.1} % of a core (the observing thread, whose ww_snapshot calls lay out each \
              generation it takes, and its checks: {observer_share:.1} %); event→visible {} (n={}, {unseen} never \
-             seen); RSS {rss_before} KiB before, {rss_after} KiB 2 s after",
+             seen); RSS {rss_before} KiB before, {rss_after} KiB 2 s after (heap in use {heap_before} → {heap_after} \
+             KiB; the in-process fake engine included)",
             ms(&lat, "ms"),
             lat.len()
         ),

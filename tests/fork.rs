@@ -2,7 +2,9 @@
 //! child, snapshots keep answering with the last published state, waits say
 //! the watcher belongs to the parent, and ww_close frees without joining a
 //! thread that does not exist there; nothing deadlocks, also when the fork
-//! lands while the watcher publishes. The parent is unaffected.
+//! lands while the watcher publishes, while another thread takes (and lays
+//! out) snapshots, or while the watcher takes in containers; a watcher the
+//! child makes of its own works. The parent is unaffected.
 
 mod support;
 
@@ -15,7 +17,7 @@ use support::docker::PrivateDocker;
 use whalewatcher::ffi::*;
 
 /// What the child checks; its exit status says which check failed.
-fn in_child(w: &Handle, generation_before: u64) -> i32 {
+fn in_child(w: &Handle, generation_before: u64, endpoint: &str) -> i32 {
     for _ in 0..50 {
         let p = w.raw_snapshot();
         let ok = unsafe { (*p).generation } >= generation_before && unsafe { (*p).engines_len } == 1;
@@ -36,6 +38,15 @@ fn in_child(w: &Handle, generation_before: u64) -> i32 {
     }
     unsafe { ww_shutdown(w.raw()) };
     unsafe { ww_close(w.raw()) };
+    // A worker watching on its own: nothing the parent's threads held at
+    // the fork (the table of label keys, say) is left locked.
+    let own = Handle::docker(endpoint);
+    if own.ready(Duration::from_secs(10)).is_err() {
+        return 14;
+    }
+    if own.snapshot().containers.len() < 2 {
+        return 15;
+    }
     0
 }
 
@@ -62,13 +73,25 @@ fn forking_while_the_watcher_publishes_deadlocks_nothing() {
             }
         })
     };
+    // Another thread takes snapshots all along: forks land while it lays
+    // out a new generation.
+    let reader = {
+        let (stop, raw) = (Arc::clone(&stop), w.raw() as usize);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let mut p = std::ptr::null();
+                assert_eq!(unsafe { ww_snapshot(raw as *mut ww_watcher, &mut p) }, WW_STATUS_OK);
+                unsafe { ww_snapshot_free(p) };
+            }
+        })
+    };
     let start = w.snapshot().generation;
     for round in 0..30 {
         let before = w.snapshot().generation;
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork");
         if pid == 0 {
-            let code = in_child(&w, before);
+            let code = in_child(&w, before, &d.endpoint());
             unsafe { libc::_exit(code) };
         }
         let end = Instant::now() + Duration::from_secs(20);
@@ -89,6 +112,7 @@ fn forking_while_the_watcher_publishes_deadlocks_nothing() {
     }
     stop.store(true, Ordering::Relaxed);
     churn.join().unwrap();
+    reader.join().unwrap();
     // The parent goes on as if nothing happened.
     assert!(w.snapshot().generation > start, "it kept publishing");
     w.ready(Duration::ZERO).expect("still ready");

@@ -1,6 +1,8 @@
 //! A fork must not find a publication half done: the child process would
 //! inherit a lock held by a thread that does not exist there, and its first
-//! snapshot would wait forever. Publications run inside [`publishing`];
+//! snapshot would wait forever. Publications, callers taking (and maybe
+//! laying out) the current snapshot, and the process-wide table of label
+//! keys run inside [`publishing`];
 //! [`hold`] (called just before `fork`) waits until none runs and keeps new
 //! ones out until [`release`] (called after `fork`, in parent and child).
 

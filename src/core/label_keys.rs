@@ -4,7 +4,8 @@
 //! share one [`LabelKeys`] instead of each holding a copy.
 //!
 //! Lists are interned process-wide while a record uses them: the table
-//! holds them weakly and forgets the unused ones as it grows.
+//! holds them weakly and forgets the unused ones as it grows. It is never
+//! held across a fork (see [`super::forkguard`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -72,6 +73,12 @@ fn table() -> &'static Mutex<Table> {
 }
 
 fn intern(buf: String, starts: Vec<u32>) -> Arc<LabelKeys> {
+    // The table is the process's: a child forked while a watcher's thread
+    // held it must not inherit it locked (its own watchers intern too).
+    super::forkguard::publishing(|| intern_held(buf, starts))
+}
+
+fn intern_held(buf: String, starts: Vec<u32>) -> Arc<LabelKeys> {
     let mut t = table().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(keys) = t.lists.get(buf.as_str()).and_then(Weak::upgrade) {
         return keys;

@@ -182,8 +182,8 @@ impl<R> Shared<R> {
         }
     }
 
-    /// The generation of the current published value, read without a lock
-    /// (it may lag a publication in progress by one).
+    /// The newest published generation (maybe not rendered yet), read
+    /// without a lock (it may lag a publication in progress by one).
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Acquire)
     }
@@ -192,15 +192,21 @@ impl<R> Shared<R> {
     /// increment, or, for the first caller after a publication, the render
     /// of that generation from the value rendered before (callers asking
     /// meanwhile wait for that render, not for the background thread).
+    ///
+    /// All of it runs as a publication (see [`super::forkguard`]): a child
+    /// forked meanwhile must not inherit `current` locked, since it may
+    /// have to render (and write it) itself.
     pub fn current(&self) -> Arc<R> {
-        let published = self.published.load(Ordering::Acquire);
-        {
-            let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-            if current.generation >= published {
-                return Arc::clone(&current.value);
+        let (value, old) = super::forkguard::publishing(|| {
+            let published = self.published.load(Ordering::Acquire);
+            {
+                let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+                if current.generation >= published {
+                    return (Arc::clone(&current.value), None);
+                }
             }
-        }
-        let (value, old) = super::forkguard::publishing(|| self.render_pending());
+            self.render_pending()
+        });
         drop(old); // outside the locks
         value
     }

@@ -116,6 +116,9 @@ struct Attempt {
     retrying: HashMap<String, u32>,
     /// An audit's list is out.
     auditing: bool,
+    /// A large list was taken in: its freed memory goes back to the system
+    /// once the batch is published.
+    give_back: bool,
 }
 
 /// The background state of one engine's watch.
@@ -270,6 +273,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             running: HashSet::new(),
             retrying: HashMap::new(),
             auditing: false,
+            give_back: false,
         };
         at.tasks.spawn(forward_events(conn.events(), tx.clone()));
         let list_ticket = self.tracker.ticket();
@@ -339,12 +343,15 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     repairs: self.status.repairs,
                 };
                 self.publish_containers(changes);
-                super::heap::listed();
+                at.give_back |= self.tracker.len() >= super::heap::LARGE_LIST;
             } else if synced && !self.tracker.changes_empty() {
                 let changes = self.tracker.take_changes();
                 self.publish_containers(changes);
             } else {
                 self.publish_status();
+            }
+            if std::mem::take(&mut at.give_back) {
+                super::heap::listed();
             }
         }
     }
@@ -437,7 +444,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     let t = self.tracker.ticket();
                     self.enqueue(at, Job { ticket: t, id, attempt: 0, for_sync: false, repair: true });
                 }
-                super::heap::listed();
+                at.give_back |= listed.len() >= super::heap::LARGE_LIST;
             }
             Msg::Inspected { job, result } => {
                 at.running.remove(&job.id);
