@@ -390,30 +390,38 @@ fn record(c: &Container, engine: u32) -> ww_container {
 /// Marks a position of the previous generation whose container is gone.
 const GONE: u32 = u32::MAX;
 
+/// A run of records carried over from the view before: `len` records from
+/// its position `from` to position `to` now.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    from: u32,
+    to: u32,
+    len: u32,
+}
+
 /// The records of `snap`'s containers, in flat order: copied from `prev`
-/// where a container is shared with it, made afresh where not. Also gives,
-/// per position of `prev`, the position of the same container now (or
-/// [`GONE`]), and the positions made afresh.
-fn records(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> (Vec<ww_container>, Vec<u32>, Vec<u32>) {
+/// where a container is shared with it, made afresh where not. Also gives
+/// the runs of records carried over from `prev` and the positions made
+/// afresh.
+fn records(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> (Vec<ww_container>, Vec<Run>, Vec<u32>) {
     let mut out: Vec<ww_container> = Vec::with_capacity(snap.len());
-    let mut moved = vec![GONE; prev.map_or(0, |p| p.containers.len())];
+    let mut runs = Vec::new();
     let mut fresh = Vec::new();
     let prev_offsets = prev.map(|p| p.snapshot.engine_offsets()).unwrap_or_default();
+    let pos = |n: usize| u32::try_from(n).expect("fewer than 2^32 containers");
     for (ei, e) in snap.engines.iter().enumerate() {
         let now = &e.set.containers;
         let before = prev.and_then(|p| Some((p, p.snapshot.engines.get(ei)?, prev_offsets[ei])));
         let Some((p, pe, base)) = before else {
             for c in now.iter() {
-                fresh.push(out.len() as u32);
+                fresh.push(pos(out.len()));
                 out.push(record(c, ei as u32));
             }
             continue;
         };
         let was = &pe.set.containers;
         if Arc::ptr_eq(&pe.set, &e.set) {
-            for (i, m) in moved[base..base + was.len()].iter_mut().enumerate() {
-                *m = (out.len() + i) as u32;
-            }
+            runs.push(Run { from: pos(base), to: pos(out.len()), len: pos(was.len()) });
             out.extend_from_slice(&p.containers[base..base + was.len()]);
             continue;
         }
@@ -422,19 +430,29 @@ fn records(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> (Vec<ww_container>
         // so `out` fills in the order of `now`.
         walk(was, now, |step| match step {
             Step::Shared { from, len, .. } => {
-                for (k, m) in moved[base + from..base + from + len].iter_mut().enumerate() {
-                    *m = (out.len() + k) as u32;
-                }
+                runs.push(Run { from: pos(base + from), to: pos(out.len()), len: pos(len) });
                 out.extend_from_slice(&p.containers[base + from..base + from + len]);
             }
             Step::OnlyFrom(_) => {}
             Step::OnlyTo(j) | Step::Both(_, j) => {
-                fresh.push(out.len() as u32);
+                fresh.push(pos(out.len()));
                 out.push(record(now.get(j), ei as u32));
             }
         });
     }
-    (out, moved, fresh)
+    (out, runs, fresh)
+}
+
+/// Per position of a view of `len` records, its position now (or
+/// [`GONE`]), from the runs carried over.
+fn moved(len: usize, runs: &[Run]) -> Vec<u32> {
+    let mut moved = vec![GONE; len];
+    for r in runs {
+        for (k, m) in moved[r.from as usize..(r.from + r.len) as usize].iter_mut().enumerate() {
+            *m = r.to + k as u32;
+        }
+    }
+    moved
 }
 
 /// Builds the C view of `snap`, reusing what it shares with `prev` (the
@@ -455,7 +473,7 @@ pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOw
         .collect();
 
     // 2. The records, copied where shared.
-    let (containers, moved, fresh) = records(snap, prev);
+    let (containers, runs, fresh) = records(snap, prev);
 
     // 3. The owner, with every arena pointer still NULL, and its indices.
     let mut owner = Arc::new(PortfolioOwner {
@@ -494,7 +512,7 @@ pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOw
         snapshot: snap.clone(),
     });
     let o = Arc::get_mut(&mut owner).expect("a new Arc is unique");
-    index(o, prev, &moved, &fresh);
+    index(o, prev, &runs, &fresh);
 
     // 4. The pointers, each taken from its array in the owner once that
     // array is final.
@@ -541,8 +559,8 @@ pub fn render(snap: &Snapshot, prev: Option<&PortfolioOwner>) -> Arc<PortfolioOw
 /// Makes `o`'s lookup indices: `prev`'s carried over (positions moved, the
 /// gone left out) and merged with the `fresh` positions, or, without
 /// `prev`, sorted afresh.
-fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], fresh: &[u32]) {
-    if let Some(prev) = prev.filter(|p| same_places(o, p, moved, fresh)) {
+fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, runs: &[Run], fresh: &[u32]) {
+    if let Some(prev) = prev.filter(|p| same_places(o, p, runs, fresh)) {
         // A pause, a label change: the same IDs and PIDs at the same places.
         o.by_id = Arc::clone(&prev.by_id);
         o.by_pid = Arc::clone(&prev.by_pid);
@@ -562,6 +580,7 @@ fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], f
         o.index_ranges();
         return;
     };
+    let moved = moved(prev.containers.len(), runs);
     // Positions move monotonically, so the carried entries stay in order.
     let kept_ids = prev.by_id.iter().filter_map(|e| Some(IdEntry { fp: e.fp, at: live(moved[e.at as usize])? }));
     let by_id = merge(kept_ids, prev.by_id.len(), new_ids, |&a, &b| o.id_order(a, b));
@@ -587,17 +606,16 @@ fn index(o: &mut PortfolioOwner, prev: Option<&PortfolioOwner>, moved: &[u32], f
 }
 
 /// Whether every container of `o` has the place, the ID and the PID it had
-/// in `prev`: the ones carried over did not move, and each one made afresh
+/// in `prev`: the runs carried over did not move, and each one made afresh
 /// took the place of one gone, with the same ID and PID.
-fn same_places(o: &PortfolioOwner, prev: &PortfolioOwner, moved: &[u32], fresh: &[u32]) -> bool {
-    // With as many containers as before and the carried ones in place, the
-    // fresh ones fill exactly the places of the gone ones.
+fn same_places(o: &PortfolioOwner, prev: &PortfolioOwner, runs: &[Run], fresh: &[u32]) -> bool {
+    // With as many containers as before and the carried runs in place, the
+    // places the runs leave are the same before and now: the fresh ones
+    // fill exactly the places of the gone ones.
     o.containers.len() == prev.containers.len()
-        && moved.iter().enumerate().all(|(i, &m)| m == i as u32 || m == GONE)
+        && runs.iter().all(|r| r.from == r.to)
         && fresh.iter().all(|&at| {
-            moved[at as usize] == GONE
-                && prev.containers[at as usize].pid == o.containers[at as usize].pid
-                && prev.id_at(at) == o.id_at(at)
+            prev.containers[at as usize].pid == o.containers[at as usize].pid && prev.id_at(at) == o.id_at(at)
         })
 }
 
