@@ -273,6 +273,19 @@ impl Container {
         }
     }
 
+    /// An equal record whose strings are copied into memory of its own
+    /// (the label keys stay shared), e.g. to move records out of memory
+    /// they share with garbage. Views of the strings are made anew.
+    pub fn copied(&self) -> Container {
+        let text = Text {
+            buf: self.text.buf.clone(),
+            starts: self.text.starts.clone(),
+            keys: Arc::clone(&self.text.keys),
+            view: OnceLock::new(),
+        };
+        Container { text: Arc::new(text), ..self.clone() }
+    }
+
     /// The same record, paused or not.
     pub fn with_paused(&self, paused: bool) -> Container {
         Container { paused, ..self.clone() }
@@ -411,6 +424,15 @@ mod tests {
         let mut d = draft();
         d.started_at_ns = 1;
         assert!(!d.build().same_details(&c));
+    }
+
+    #[test]
+    fn a_copy_is_equal_with_strings_of_its_own() {
+        let c = draft().build();
+        let copy = c.copied();
+        assert!(copy == c && !copy.shares_text(&c));
+        assert_ne!(copy.field_with_nul(Field::Id).as_ptr(), c.field_with_nul(Field::Id).as_ptr());
+        assert!(Arc::ptr_eq(&copy.text.keys, &c.text.keys));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Handing freed memory back to the system after a full list: parsing an
 //! engine's list of thousands of containers leaves megabytes of freed
 //! memory among the records that stay, which the allocator keeps for the
-//! process unless told otherwise. The C layer registers how to give it back
+//! process unless told otherwise. After a large synchronisation the
+//! tracker first moves its records out of that memory
+//! ([`super::tracker::Tracker::compact`]), so that it is free as a whole. The C layer registers how to give it back
 //! (glibc's `malloc_trim`); the watch loop says when: after a
 //! synchronisation or an audit whose list had [`LARGE_LIST`] containers or
 //! more, once it is published, never per event. Giving back costs in

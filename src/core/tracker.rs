@@ -294,6 +294,29 @@ impl Tracker {
         }
     }
 
+    /// Moves every record into memory of its own: equal copies, made on a
+    /// thread of its own (whose allocations the allocator keeps apart from
+    /// this thread's), replace them, and the originals are freed. After a
+    /// large synchronisation the originals lie scattered among the freed
+    /// replies of the engine; this leaves that memory free as a whole, to
+    /// be handed back (see [`super::heap`]). What changed is everything.
+    /// Without a thread (the system refuses one), nothing is moved.
+    pub fn compact(&mut self) {
+        let records: Vec<&Tracked> = self.alive.iter().collect();
+        let copy = || -> Vec<Tracked> {
+            records.iter().map(|t| Tracked { container: Arc::new(t.container.copied()), as_of: t.as_of }).collect()
+        };
+        let copied = std::thread::scope(|s| {
+            let worker = std::thread::Builder::new().name("ww-compact".into()).spawn_scoped(s, copy);
+            worker.ok().and_then(|w| w.join().ok())
+        });
+        drop(records);
+        if let Some(copied) = copied {
+            self.alive = copied.into_iter().collect();
+            self.changes = Changes::All;
+        }
+    }
+
     /// The record of container `id`, if alive.
     pub fn get(&self, id: &str) -> Option<&Arc<Container>> {
         self.alive.get(id).map(|t| &t.container)
@@ -384,6 +407,34 @@ mod tests {
         t.done(list);
         assert_eq!(state(&t), [("b".into(), 2, false, "b".into())]);
         assert_eq!((t.remembered(), t.outstanding()), (0, 0), "nothing remembered without outstanding tickets");
+    }
+
+    #[test]
+    fn compacting_keeps_every_record_and_what_observations_they_win_over() {
+        let mut t = Tracker::new();
+        let list = t.ticket();
+        t.observe(&list, c("a", 1, false));
+        t.observe(&list, c("b", 2, true));
+        t.done(list);
+        let _ = t.take_changes();
+        let before: Vec<Arc<Container>> = ["a", "b"].iter().map(|id| Arc::clone(t.get(id).unwrap())).collect();
+        let stale = t.ticket();
+        t.apply_event(&ev("x", EventKind::Died));
+        let newer = t.ticket();
+        t.observe(&newer, c("a", 5, false));
+        t.compact();
+        for b in &before {
+            let now = t.get(b.id()).unwrap();
+            assert!(!Arc::ptr_eq(now, b) && (b.id() == "a" || **now == **b), "{now:?} against {b:?}");
+        }
+        assert_eq!(t.take_changes(), Changes::All);
+        // Each record keeps the point it was observed at: an older
+        // observation still does not replace it.
+        assert!(!t.observe(&stale, c("a", 9, false)));
+        assert_eq!(t.get("a").unwrap().pid, 5);
+        t.done(stale);
+        t.done(newer);
+        assert_eq!(state(&t), [("a".into(), 5, false, "a".into()), ("b".into(), 2, true, "b".into())]);
     }
 
     #[test]

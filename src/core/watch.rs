@@ -335,6 +335,12 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                 synced = true;
                 audits.reset();
                 confirm.as_mut().reset(tokio::time::Instant::now() + UNPROVEN_AUDIT);
+                let large = self.tracker.len() >= super::heap::LARGE_LIST;
+                if large {
+                    // Out of the memory the engine's replies were parsed in,
+                    // so that it can go back as a whole (below).
+                    self.tracker.compact();
+                }
                 let changes = self.tracker.take_changes();
                 self.status = EngineStatus {
                     state: EngineState::Synced,
@@ -343,7 +349,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     repairs: self.status.repairs,
                 };
                 self.publish_containers(changes);
-                at.give_back |= self.tracker.len() >= super::heap::LARGE_LIST;
+                at.give_back |= large;
             } else if synced && !self.tracker.changes_empty() {
                 let changes = self.tracker.take_changes();
                 self.publish_containers(changes);
