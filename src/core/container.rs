@@ -117,21 +117,28 @@ pub struct Text {
     view: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
+/// `strings` in one buffer, each followed by a NUL (a NUL inside one
+/// becomes U+FFFD), and where each starts.
+pub(super) fn joined<'a>(strings: impl Iterator<Item = &'a str> + Clone) -> (Box<str>, Box<[u32]>) {
+    let size: usize = strings.clone().map(|s| s.len() + 1).sum();
+    let mut buf = String::with_capacity(size);
+    let mut starts = Vec::with_capacity(strings.size_hint().0);
+    for s in strings {
+        starts.push(u32::try_from(buf.len()).expect("a container's strings stay below 4 GiB"));
+        if s.contains('\0') {
+            buf.push_str(&s.replace('\0', "\u{FFFD}"));
+        } else {
+            buf.push_str(s);
+        }
+        buf.push('\0');
+    }
+    (buf.into_boxed_str(), starts.into_boxed_slice())
+}
+
 impl Text {
     fn new<'a>(strings: impl Iterator<Item = &'a str> + Clone, keys: Arc<LabelKeys>) -> Text {
-        let size: usize = strings.clone().map(|s| s.len() + 1).sum();
-        let mut buf = String::with_capacity(size);
-        let mut starts = Vec::with_capacity(strings.size_hint().0);
-        for s in strings {
-            starts.push(u32::try_from(buf.len()).expect("a container's strings stay below 4 GiB"));
-            if s.contains('\0') {
-                buf.push_str(&s.replace('\0', "\u{FFFD}"));
-            } else {
-                buf.push_str(s);
-            }
-            buf.push('\0');
-        }
-        Text { buf: buf.into_boxed_str(), starts: starts.into_boxed_slice(), keys, view: OnceLock::new() }
+        let (buf, starts) = joined(strings);
+        Text { buf, starts, keys, view: OnceLock::new() }
     }
 
     /// String `i` with its NUL.

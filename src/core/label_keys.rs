@@ -21,18 +21,8 @@ pub struct LabelKeys {
 
 impl LabelKeys {
     /// The shared list of `keys`.
-    pub fn of<'a>(keys: impl Iterator<Item = &'a str>) -> Arc<LabelKeys> {
-        let mut buf = String::new();
-        let mut starts = Vec::with_capacity(keys.size_hint().0);
-        for k in keys {
-            starts.push(u32::try_from(buf.len()).expect("a container's label keys stay below 4 GiB"));
-            if k.contains('\0') {
-                buf.push_str(&k.replace('\0', "\u{FFFD}"));
-            } else {
-                buf.push_str(k);
-            }
-            buf.push('\0');
-        }
+    pub fn of<'a>(keys: impl Iterator<Item = &'a str> + Clone) -> Arc<LabelKeys> {
+        let (buf, starts) = super::container::joined(keys);
         intern(buf, starts)
     }
 
@@ -72,23 +62,23 @@ fn table() -> &'static Mutex<Table> {
     TABLE.get_or_init(|| Mutex::new(Table { lists: HashMap::new(), purge_at: 64 }))
 }
 
-fn intern(buf: String, starts: Vec<u32>) -> Arc<LabelKeys> {
+fn intern(buf: Box<str>, starts: Box<[u32]>) -> Arc<LabelKeys> {
     // The table is the process's: a child forked while a watcher's thread
     // held it must not inherit it locked (its own watchers intern too).
     super::forkguard::publishing(|| intern_held(buf, starts))
 }
 
-fn intern_held(buf: String, starts: Vec<u32>) -> Arc<LabelKeys> {
+fn intern_held(buf: Box<str>, starts: Box<[u32]>) -> Arc<LabelKeys> {
     let mut t = table().lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(keys) = t.lists.get(buf.as_str()).and_then(Weak::upgrade) {
+    if let Some(keys) = t.lists.get(&*buf).and_then(Weak::upgrade) {
         return keys;
     }
     if t.lists.len() >= t.purge_at {
         t.lists.retain(|_, w| w.strong_count() > 0);
         t.purge_at = (2 * t.lists.len()).max(64);
     }
-    let keys = Arc::new(LabelKeys { buf: buf.clone().into_boxed_str(), starts: starts.into_boxed_slice() });
-    t.lists.insert(buf.into_boxed_str(), Arc::downgrade(&keys));
+    let keys = Arc::new(LabelKeys { buf: buf.clone(), starts });
+    t.lists.insert(buf, Arc::downgrade(&keys));
     keys
 }
 
