@@ -613,7 +613,7 @@ fn same_places(o: &PortfolioOwner, prev: &PortfolioOwner, runs: &[Run], fresh: &
     // places the runs leave are the same before and now: the fresh ones
     // fill exactly the places of the gone ones.
     o.containers.len() == prev.containers.len()
-        && runs.iter().all(|r| r.from == r.to)
+        && runs.iter().all(|r| r.len == 0 || r.from == r.to)
         && fresh.iter().all(|&at| {
             prev.containers[at as usize].pid == o.containers[at as usize].pid && prev.id_at(at) == o.id_at(at)
         })
