@@ -2,6 +2,7 @@
 //! which starts the real engines and passes them in the environment):
 //!   BENCH_DOCKER_SOCK, BENCH_CONTAINERD_SOCK, BENCH_CTRD_DIR, BENCH_QUICK, BENCH_IDLE_SECONDS,
 //!   BENCH_ROWS (Markdown rows output file).
+mod common;
 #[path = "../tests/support/fake_docker.rs"]
 mod fake_docker;
 mod sustained;
@@ -74,40 +75,10 @@ impl Out {
     }
 }
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
+use common::{env_num, ready, watcher, W};
 
 // ---------- the C ABI from Rust ----------
 
-struct W(*mut ww_watcher);
-unsafe impl Send for W {}
-unsafe impl Sync for W {}
-impl Drop for W {
-    fn drop(&mut self) {
-        unsafe { ww_close(self.0) }
-    }
-}
-
-fn watcher(engine: ww_engine, endpoint: &str) -> W {
-    unsafe {
-        let mut o: ww_options = std::mem::zeroed();
-        ww_options_init(&mut o, std::mem::size_of::<ww_options>());
-        o.engine = engine;
-        let ep = CString::new(endpoint).unwrap();
-        o.endpoint = ep.as_ptr();
-        let mut w = std::ptr::null_mut();
-        assert_eq!(ww_new(&o, &mut w), WW_STATUS_OK);
-        W(w)
-    }
-}
-fn ready(w: &W) {
-    let st = unsafe { ww_ready(w.0, 180_000) };
-    if st != WW_STATUS_OK {
-        let msg = unsafe { CStr::from_ptr(ww_last_error_message()) };
-        panic!("ww_ready: {st}: {msg:?}");
-    }
-}
 /// Calls `each` for (generation, id, paused) of every container of the current snapshot.
 fn with_snapshot<T>(w: &W, f: impl FnOnce(&ww_portfolio) -> T) -> T {
     unsafe {

@@ -10,7 +10,7 @@
 //!   SOAK_RESTART_SECONDS  engine restart period (default 300; 0 = never)
 //!   SOAK_REPORT           Markdown output (table and summary; default target/soak-report.md)
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::fmt::Write as _;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,41 +22,21 @@ use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions, P
 use bollard::Docker;
 use whalewatcher::ffi::*;
 
+mod common;
+use common::{env_num, ready, watcher_with, W};
+
 const SAMPLE_PERIOD: Duration = Duration::from_secs(10);
 const AUDIT_INTERVAL_MS: u32 = 10_000;
 const CHURN_PERIOD: Duration = Duration::from_millis(200);
 const MIN_ALIVE: usize = 10;
 const MAX_ALIVE: usize = 40;
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
-
 // ---------- the watcher through the C ABI ----------
 
-struct Watcher(*mut ww_watcher);
-unsafe impl Send for Watcher {}
-unsafe impl Sync for Watcher {}
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        unsafe { ww_close(self.0) }
-    }
-}
-
-fn docker_watcher(endpoint: &str) -> Watcher {
-    unsafe {
-        let mut o: ww_options = std::mem::zeroed();
-        ww_options_init(&mut o, std::mem::size_of::<ww_options>());
-        o.engine = WW_ENGINE_DOCKER;
-        let ep = CString::new(endpoint).unwrap();
-        o.endpoint = ep.as_ptr();
-        o.audit_interval_ms = AUDIT_INTERVAL_MS;
-        let mut w = std::ptr::null_mut();
-        assert_eq!(ww_new(&o, &mut w), WW_STATUS_OK);
-        let st = ww_ready(w, 180_000);
-        assert_eq!(st, WW_STATUS_OK, "ww_ready: {:?}", CStr::from_ptr(ww_last_error_message()));
-        Watcher(w)
-    }
+fn docker_watcher(endpoint: &str) -> W {
+    let w = watcher_with(WW_ENGINE_DOCKER, endpoint, |o| o.audit_interval_ms = AUDIT_INTERVAL_MS);
+    ready(&w);
+    w
 }
 
 /// What one snapshot says: container ID → paused, and the engine's state.
@@ -67,7 +47,7 @@ struct SnapshotView {
     repairs: u64,
 }
 
-fn snapshot_view(w: &Watcher) -> SnapshotView {
+fn snapshot_view(w: &W) -> SnapshotView {
     unsafe {
         let mut p: *const ww_portfolio = std::ptr::null();
         assert_eq!(ww_snapshot(w.0, &mut p), WW_STATUS_OK);
@@ -239,7 +219,7 @@ fn unix_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64
 }
 
-fn restart_engine(dir: &str, w: &Watcher, docker: &Docker, rt: &tokio::runtime::Runtime, started: Instant) -> Restart {
+fn restart_engine(dir: &str, w: &W, docker: &Docker, rt: &tokio::runtime::Runtime, started: Instant) -> Restart {
     let at_s = started.elapsed().as_secs();
     let t0 = Instant::now();
     let stopped = dockerd_script("stop", dir);
@@ -310,6 +290,24 @@ struct Sample {
     differences: Option<usize>,
     /// Differences also seen in the comparison before, counted for the first time.
     lasting: usize,
+}
+
+impl Sample {
+    /// Its columns, in order; `missing` stands for the engine's count and
+    /// `skipped` for the differences of a skipped comparison.
+    fn cells(&self, missing: &str, skipped: &str) -> [String; 9] {
+        [
+            self.elapsed_s.to_string(),
+            self.rss_kib.to_string(),
+            self.fds.to_string(),
+            self.threads.to_string(),
+            self.in_snapshot.to_string(),
+            self.in_engine.map_or(missing.into(), |n| n.to_string()),
+            state_name(self.engine_state).to_string(),
+            self.differences.map_or(skipped.into(), |n| n.to_string()),
+            self.lasting.to_string(),
+        ]
+    }
 }
 
 fn main() {
@@ -407,18 +405,7 @@ fn main() {
             differences: now.as_ref().map(|d| d.len()),
             lasting,
         };
-        println!(
-            "{} {} {} {} {} {} {} {} {}",
-            sample.elapsed_s,
-            sample.rss_kib,
-            sample.fds,
-            sample.threads,
-            sample.in_snapshot,
-            sample.in_engine.map_or("-".into(), |n| n.to_string()),
-            state_name(sample.engine_state),
-            sample.differences.map_or("skipped".into(), |n| n.to_string()),
-            sample.lasting
-        );
+        println!("{}", sample.cells("-", "skipped").join(" "));
         samples.push(sample);
         previous = now;
     }
@@ -512,20 +499,7 @@ fn render_report(
     .unwrap();
     writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |").unwrap();
     for x in samples {
-        writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            x.elapsed_s,
-            x.rss_kib,
-            x.fds,
-            x.threads,
-            x.in_snapshot,
-            x.in_engine.map_or("–".into(), |n| n.to_string()),
-            state_name(x.engine_state),
-            x.differences.map_or("skipped (restart)".into(), |n| n.to_string()),
-            x.lasting
-        )
-        .unwrap();
+        writeln!(s, "| {} |", x.cells("–", "skipped (restart)").join(" | ")).unwrap();
     }
     s
 }
