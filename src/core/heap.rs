@@ -3,12 +3,12 @@
 //! memory among the records that stay, which the allocator keeps for the
 //! process unless told otherwise. After a large synchronisation the
 //! tracker first moves its records out of that memory
-//! ([`super::tracker::Tracker::compact`]), so that it is free as a whole. The C layer registers how to give it back
-//! (glibc's `malloc_trim`); the watch loop says when: after a
-//! synchronisation or an audit whose list had [`LARGE_LIST`] containers or
-//! more, once it is published, never per event. Giving back costs in
-//! proportion to the whole process's heap, so small lists, whose garbage
-//! is small, are not worth it.
+//! ([`super::tracker::Tracker::compact`]), so that it is free as a whole.
+//! The C layer registers how to give it back (glibc's `malloc_trim`); the
+//! watch loop says when: after a synchronisation or an audit whose list
+//! had [`LARGE_LIST`] containers or more, once it is published, never per
+//! event. Giving back costs in proportion to the whole process's heap, so
+//! small lists, whose garbage is small, are not worth it.
 
 use once_cell::sync::OnceCell;
 

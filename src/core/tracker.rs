@@ -337,7 +337,6 @@ impl Tracker {
         self.alive.is_empty()
     }
 
-    /// What changed in the alive set since the last call.
     /// The set of the tracked containers, made from `set` (the one last
     /// published) and `changes` (what changed since): edited where few
     /// changed, built afresh after a synchronisation or when most did.
@@ -351,6 +350,7 @@ impl Tracker {
         updated.unwrap_or_else(|| ContainerSet::build(self.containers()))
     }
 
+    /// What changed in the alive set since the last call.
     pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)
     }
