@@ -182,3 +182,48 @@ fn many_watchers_agree_with_each_other_and_with_docker_ps() {
         assert_eq!(got, expected);
     }
 }
+
+#[test]
+fn dockers_own_records_describe_containers_exactly_as_inspections_do() {
+    use whalewatcher::core::engines::{docker, docker_files};
+    let (d, run, _cleanup) = setup("files");
+    let plain = d.run(&format!("{run}-plain"), &[(TEST_LABEL, &run), ("com.docker.compose.project", &run)]);
+    let paused = d.run(&format!("{run}-paused"), &[(TEST_LABEL, &run)]);
+    d.docker(&["pause", &paused]);
+    // (`--privileged` cannot start here: this machine refuses its
+    // capabilities; the files' `Privileged` is read in a unit test.)
+    let other = d.run(&format!("{run}-other"), &[(TEST_LABEL, &run), ("zzz", "last")]);
+    let stopped = d.run(&format!("{run}-stopped"), &[(TEST_LABEL, &run)]);
+    d.docker(&["kill", &stopped]);
+
+    let root = d.docker(&["info", "-f", "{{.DockerRootDir}}"]);
+    let dir = docker_files::containers_dir(d.pid(), &root).expect("the daemon's records are readable");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = bollard::Docker::connect_with_unix(
+        d.endpoint().trim_start_matches("unix://"),
+        30,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .expect("client");
+    for id in [&plain, &paused, &other] {
+        let inspected = rt.block_on(client.inspect_container(id, None)).expect("inspect");
+        let want = docker::to_container(id, inspected).expect("alive");
+        let got = docker_files::read(&dir, id).expect("read from the files");
+        assert_eq!(got, want, "{id}");
+    }
+    assert!(docker_files::read(&dir, &other).unwrap().started_at_ns > 0);
+    assert!(docker_files::read(&dir, &paused).unwrap().paused);
+    assert_eq!(docker_files::read(&dir, &stopped), None, "a stopped container is left to the engine");
+    let all = docker_files::read_each(&dir, &[plain.clone(), stopped.clone(), other.clone()]);
+    assert_eq!(all.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
+
+    // A watcher started now takes them all from the files and agrees.
+    let w = Handle::docker(&d.endpoint());
+    w.ready(SYNC).expect("ready");
+    let snap = w.snapshot();
+    for id in [&plain, &paused, &other] {
+        let c = snap.get(id).expect("tracked");
+        assert_eq!(c.pid, d.pid_of(id));
+    }
+    assert!(snap.get(&stopped).is_none());
+}

@@ -83,6 +83,14 @@ pub trait Connection: Send + Sync + 'static {
     }
     /// One container: `Ok(None)` when it is gone or has no initial process.
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>>;
+    /// The containers a synchronisation's list left to inspect, described
+    /// all at once where the engine keeps a record that is cheaper to read
+    /// than one inspection each (Docker's own files): each ID with its
+    /// alive container, or `None` when it is still to be inspected. `None`:
+    /// the engine offers nothing of the kind.
+    fn describe_all(&self, _ids: Vec<String>) -> Option<BoxFuture<'static, Described>> {
+        None
+    }
     /// What takes long to learn about the engine (Docker's `/info`, the
     /// process serving the socket), learnt while the synchronisation runs
     /// instead of before it; the first synchronisation completes only with
@@ -97,6 +105,10 @@ pub trait Connection: Send + Sync + 'static {
         true
     }
 }
+
+/// What [`Connection::describe_all`] tells: each ID with its alive
+/// container, if it could tell.
+pub type Described = Vec<(String, Option<Container>)>;
 
 /// Engine identity learnt after connecting; what is `None` stays as it was.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub mod heap;
 pub mod host;
 pub mod label_keys;
 pub mod model;
+pub mod offthread;
 pub mod options;
 pub mod pods;
 pub mod process;

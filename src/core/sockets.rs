@@ -169,17 +169,7 @@ pub fn server_of(path: &Path, peer: i32) -> Option<i32> {
 /// that is gone when this returns: the scan of `/proc` takes milliseconds,
 /// which the watcher's thread spends on the synchronisation meanwhile.
 pub async fn serving_process(path: PathBuf, peer: i32) -> Option<i32> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let scan = std::thread::Builder::new()
-        .name("ww-engine-pid".into())
-        .spawn(move || {
-            let _ = tx.send(server_of(&path, peer));
-        })
-        .ok()?;
-    let found = rx.await.ok().flatten();
-    // It has sent its answer: joining takes no longer than its exit.
-    let _ = scan.join();
-    found
+    super::offthread::run("ww-engine-pid", move || server_of(&path, peer)).await.flatten()
 }
 
 /// The PID of the engine serving the unix socket at `path`, as seen over

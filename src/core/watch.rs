@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-use super::engine::{Connection, Details, Engine, EngineError, ErrorKind, Listed};
+use super::engine::{Connection, Described, Details, Engine, EngineError, ErrorKind, Listed};
 use super::model::{unix_now_ns, Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
 use super::publish::Publisher;
 use super::retry::Retry;
@@ -38,6 +38,8 @@ enum Msg {
     Skipped(String),
     StreamEnded(String),
     Listed(Ticket, Result<Vec<Listed>, EngineError>),
+    /// What the engine described at once of what the list left to inspect.
+    Described(Ticket, Described),
     /// The answer to an audit's list.
     Audited(Ticket, Result<Vec<Listed>, EngineError>),
     /// An audit's list, to compare now that the events which were on their
@@ -402,19 +404,45 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
             Msg::StreamEnded(msg) => return Err(msg),
             Msg::Listed(_, Err(e)) => return Err(e.msg),
             Msg::Listed(ticket, Ok(items)) => {
+                let mut unknown = Vec::new();
                 for item in items {
                     match item {
                         Listed::Alive(c) => {
                             self.tracker.observe(&ticket, c);
                         }
-                        Listed::Inspect(id) | Listed::Seen { id, .. } => {
-                            at.pending_sync += 1;
-                            let t = self.tracker.ticket();
-                            self.enqueue(at, Job { ticket: t, id, attempt: 0, for_sync: true, repair: false });
-                        }
+                        Listed::Inspect(id) | Listed::Seen { id, .. } => unknown.push(id),
                     }
                 }
                 self.tracker.done(ticket);
+                // What the engine can describe all at once is, before the
+                // rest is inspected one by one; the list stays pending
+                // until then.
+                let describing = if unknown.is_empty() { None } else { at.conn.describe_all(unknown.clone()) };
+                match describing {
+                    Some(describing) => {
+                        let (tx, t) = (at.tx.clone(), self.tracker.ticket());
+                        at.tasks.spawn(async move {
+                            let _ = tx.send(Msg::Described(t, describing.await)).await;
+                        });
+                    }
+                    None => {
+                        self.inspect_for_sync(at, unknown);
+                        at.pending_sync -= 1;
+                    }
+                }
+            }
+            Msg::Described(ticket, described) => {
+                let mut rest = Vec::new();
+                for (id, found) in described {
+                    match found {
+                        Some(c) => {
+                            self.tracker.observe(&ticket, c);
+                        }
+                        None => rest.push(id),
+                    }
+                }
+                self.tracker.done(ticket);
+                self.inspect_for_sync(at, rest);
                 at.pending_sync -= 1;
             }
             // An engine that cannot list anymore cannot be trusted anymore.
@@ -519,6 +547,15 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
         at.next_place += 1;
         at.order.insert(place, job.id.clone());
         at.queued.insert(job.id.clone(), (place, job));
+    }
+
+    /// Queues the inspections a synchronisation waits for.
+    fn inspect_for_sync(&mut self, at: &mut Attempt, ids: Vec<String>) {
+        for id in ids {
+            at.pending_sync += 1;
+            let t = self.tracker.ticket();
+            self.enqueue(at, Job { ticket: t, id, attempt: 0, for_sync: true, repair: false });
+        }
     }
 
     /// A dead container's queued inspection is dropped.

@@ -3,6 +3,7 @@
 //! [`Dialect`].
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +11,11 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerInspectResponse, ContainerSummaryStateEnum, EventMessage, EventMessageTypeEnum};
 use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::{Docker, API_DEFAULT_VERSION};
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::clock::{docker_since, http_date_to_unix_nanos, rfc3339_to_unix_nanos};
-use crate::core::engine::{with_causes, Connection, Details, Engine, EngineError, ErrorKind, Listed};
+use crate::core::engine::{with_causes, Connection, Described, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::{Endpoint, EngineKind, TlsFiles};
 
@@ -150,6 +151,7 @@ pub fn connect(
         let dialect = if podman { super::podman::PODMAN } else { dialect };
         info.kind = dialect.kind;
         info.engine_type = dialect.engine_type.to_string();
+        let learning = later.then(|| learn(endpoint.clone(), dialect, info.pid));
         // Events from this instant on are replayed by the daemon even if
         // the subscription reaches it later: no gap between subscribing
         // and listing. The `Date` header tells the engine's clock to the
@@ -157,7 +159,7 @@ pub fn connect(
         // engine clock, this host's clock 10 s early (replayed events that
         // happened before are harmless).
         let since = clock.or_else(|| local_clock_nanos().map(|n| n - 10_000_000_000)).map(docker_since);
-        Ok(DockerConnection { docker, endpoint, info, since, dialect, later })
+        Ok(DockerConnection { docker, endpoint, info, since, dialect, learning })
     }
 }
 
@@ -175,13 +177,14 @@ async fn ping(endpoint: &Endpoint, dialect: Dialect) -> Result<(bool, Option<i12
     Ok((podman, clock))
 }
 
-/// What `/info` tells: the engine's identity and clock, and whether it is
-/// podman (whose `/info` has `BuildahVersion`).
+/// What `/info` tells: the engine's identity and clock, whether it is
+/// podman (whose `/info` has `BuildahVersion`), and where it keeps its data.
 struct Identity {
     id: String,
     version: String,
     system_time: Option<String>,
     podman: bool,
+    data_root: Option<String>,
 }
 
 async fn identify(endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, EngineError> {
@@ -201,6 +204,7 @@ async fn identify(endpoint: &Endpoint, dialect: Dialect) -> Result<Identity, Eng
         version: text("ServerVersion").unwrap_or_default(),
         system_time: text("SystemTime"),
         podman: v.get("BuildahVersion").is_some(),
+        data_root: text("DockerRootDir"),
     })
 }
 
@@ -266,6 +270,7 @@ async fn identify_over_tls(docker: &Docker, endpoint: &Endpoint, dialect: Dialec
         version: sys.server_version.unwrap_or_default(),
         system_time: sys.system_time,
         podman: false,
+        data_root: None,
     })
 }
 
@@ -285,6 +290,46 @@ fn tls_hint(msg: &str) -> &'static str {
     }
 }
 
+/// What is learnt about the engine after connecting, once per connection
+/// and shared: its `/info` and the process serving its socket, which the
+/// first synchronisation waits for ([`Connection::details`]), and from
+/// them where Docker's own container records are, which the inspections
+/// read when they can.
+type Learning = Shared<BoxFuture<'static, Result<Arc<Learnt>, EngineError>>>;
+
+#[derive(Debug)]
+struct Learnt {
+    details: Details,
+    /// Docker's container records ([`super::docker_files`]), if this
+    /// process can read them.
+    containers: Option<PathBuf>,
+}
+
+/// Starts learning (when first awaited): `/info` and, on a unix socket,
+/// the serving process (found through `/proc`, off the runtime's thread),
+/// both at once.
+fn learn(endpoint: Endpoint, dialect: Dialect, peer: i32) -> Learning {
+    async move {
+        let pid = async {
+            match &endpoint {
+                Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
+                _ => None,
+            }
+        };
+        let (pid, sys) = tokio::join!(pid, identify(&endpoint, dialect));
+        let sys = sys?;
+        let containers = match (pid, sys.data_root.as_deref()) {
+            (Some(pid), Some(root)) if dialect.kind == EngineKind::Docker => {
+                super::docker_files::containers_dir(pid, root)
+            }
+            _ => None,
+        };
+        Ok(Arc::new(Learnt { details: Details { id: Some(sys.id), version: Some(sys.version), pid }, containers }))
+    }
+    .boxed()
+    .shared()
+}
+
 /// One connection to an engine speaking the Docker API.
 pub struct DockerConnection {
     docker: Docker,
@@ -292,15 +337,17 @@ pub struct DockerConnection {
     info: EngineInfo,
     since: Option<String>,
     pub(crate) dialect: Dialect,
-    /// ID, version and serving process are still to be learnt.
-    later: bool,
+    /// ID, version and serving process are still to be learnt (not over
+    /// TLS, where they are learnt when connecting, nor for podman, whose
+    /// own API tells them).
+    learning: Option<Learning>,
 }
 
 impl DockerConnection {
     /// Replaces the engine ID the engine's `/info` gave.
     pub(crate) fn set_id(&mut self, id: String) {
         self.info.id = id;
-        self.later = false;
+        self.learning = None;
     }
 
     /// Replaces the version the engine's `/info` gave.
@@ -308,25 +355,16 @@ impl DockerConnection {
         self.info.version = version;
     }
 
-    /// The engine's ID and version (`/info`) and, on a unix socket, the
-    /// process serving it (found through `/proc`, off the runtime's thread).
-    /// Without `identity`, only the serving process.
-    pub(crate) fn learn_details(&self, identity: bool) -> BoxFuture<'static, Result<Details, EngineError>> {
-        let (endpoint, dialect, peer) = (self.endpoint.clone(), self.dialect, self.info.pid);
+    /// The process serving the unix socket (found through `/proc`, off the
+    /// runtime's thread), for engines whose identity is known otherwise.
+    pub(crate) fn serving_process(&self) -> BoxFuture<'static, Result<Details, EngineError>> {
+        let (endpoint, peer) = (self.endpoint.clone(), self.info.pid);
         Box::pin(async move {
-            // Both at once: the scan of /proc and the engine's /info.
-            let pid = async {
-                match &endpoint {
-                    Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
-                    _ => None,
-                }
+            let pid = match &endpoint {
+                Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
+                _ => None,
             };
-            if !identity {
-                return Ok(Details { pid: pid.await, ..Details::default() });
-            }
-            let (pid, sys) = tokio::join!(pid, identify(&endpoint, dialect));
-            let sys = sys?;
-            Ok(Details { id: Some(sys.id), version: Some(sys.version), pid })
+            Ok(Details { pid, ..Details::default() })
         })
     }
 }
@@ -337,7 +375,8 @@ impl Connection for DockerConnection {
     }
 
     fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
-        self.later.then(|| self.learn_details(true))
+        let learning = self.learning.clone()?;
+        Some(Box::pin(async move { learning.await.map(|l| l.details.clone()) }))
     }
 
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
@@ -385,8 +424,19 @@ impl Connection for DockerConnection {
 
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
         let docker = self.docker.clone();
-        let (endpoint, dialect) = (self.endpoint.clone(), self.dialect);
+        let (endpoint, dialect, learning) = (self.endpoint.clone(), self.dialect, self.learning.clone());
         Box::pin(async move {
+            // Docker's own record first, if it can be read: a few tens of
+            // microseconds of reading files, inline. Whatever it does not
+            // tell is asked of the engine. Learning fails only if the first
+            // synchronisation fails too.
+            if let Some(learning) = learning {
+                if let Some(dir) = learning.await.ok().and_then(|l| l.containers.clone()) {
+                    if let Some(c) = super::docker_files::read(&dir, &id) {
+                        return Ok(Some(c));
+                    }
+                }
+            }
             match docker.inspect_container(&id, None).await {
                 Ok(details) if details.id.as_deref().is_some_and(|got| got != id) => Err(EngineError::new(
                     ErrorKind::Malformed,
@@ -397,6 +447,22 @@ impl Connection for DockerConnection {
                 Err(e) => Err(engine_error(dialect, &endpoint, &format!("inspect {id}"), e)),
             }
         })
+    }
+
+    fn describe_all(&self, ids: Vec<String>) -> Option<BoxFuture<'static, Described>> {
+        let learning = self.learning.clone()?;
+        Some(Box::pin(async move {
+            let Some(dir) = learning.await.ok().and_then(|l| l.containers.clone()) else {
+                return ids.into_iter().map(|id| (id, None)).collect();
+            };
+            // Off the watcher's thread: hundreds of files take milliseconds.
+            let unread = ids.clone();
+            let read = crate::core::offthread::run("ww-docker-files", move || {
+                let found = super::docker_files::read_each(&dir, &ids);
+                ids.into_iter().zip(found).collect()
+            });
+            read.await.unwrap_or_else(|| unread.into_iter().map(|id| (id, None)).collect())
+        }))
     }
 }
 

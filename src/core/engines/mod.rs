@@ -5,6 +5,7 @@ pub mod clock;
 pub mod containerd;
 pub mod cri;
 pub mod docker;
+pub mod docker_files;
 pub mod grpc;
 pub mod http;
 pub mod podman;

@@ -206,7 +206,7 @@ impl Connection for PodmanConnection {
 
     fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
         // The ID is podman's own; the serving process is still to be found.
-        Some(self.docker.learn_details(false))
+        Some(self.docker.serving_process())
     }
 
     fn events(&self) -> BoxStream<'static, Result<Event, EngineError>> {
