@@ -197,7 +197,7 @@ fn dockers_own_records_describe_containers_exactly_as_inspections_do() {
     d.docker(&["kill", &stopped]);
 
     let root = d.docker(&["info", "-f", "{{.DockerRootDir}}"]);
-    let dir = docker_files::containers_dir(d.pid(), &root).expect("the daemon's records are readable");
+    let records = docker_files::Records::locate(d.pid(), &root).expect("the daemon's records are readable");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client = bollard::Docker::connect_with_unix(
         d.endpoint().trim_start_matches("unix://"),
@@ -208,13 +208,13 @@ fn dockers_own_records_describe_containers_exactly_as_inspections_do() {
     for id in [&plain, &paused, &other] {
         let inspected = rt.block_on(client.inspect_container(id, None)).expect("inspect");
         let want = docker::to_container(id, inspected).expect("alive");
-        let got = docker_files::read(&dir, id).expect("read from the files");
+        let got = records.read(id).expect("read from the files");
         assert_eq!(got, want, "{id}");
     }
-    assert!(docker_files::read(&dir, &other).unwrap().started_at_ns > 0);
-    assert!(docker_files::read(&dir, &paused).unwrap().paused);
-    assert_eq!(docker_files::read(&dir, &stopped), None, "a stopped container is left to the engine");
-    let all = docker_files::read_each(&dir, &[plain.clone(), stopped.clone(), other.clone()]);
+    assert!(records.read(&other).unwrap().started_at_ns > 0);
+    assert!(records.read(&paused).unwrap().paused);
+    assert_eq!(records.read(&stopped), None, "a stopped container is left to the engine");
+    let all = records.read_each(&[plain.clone(), stopped.clone(), other.clone()]);
     assert_eq!(all.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
 
     // A watcher started now takes them all from the files and agrees.

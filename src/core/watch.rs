@@ -413,19 +413,22 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                         Listed::Inspect(id) | Listed::Seen { id, .. } => unknown.push(id),
                     }
                 }
-                self.tracker.done(ticket);
                 // What the engine can describe all at once is, before the
                 // rest is inspected one by one; the list stays pending
-                // until then.
+                // until then, and so does its ticket: what the description
+                // tells is as old as the list for the tracker, so every
+                // event of this attempt is laid over it (an engine's own
+                // records can lag its events).
                 let describing = if unknown.is_empty() { None } else { at.conn.describe_all(unknown.clone()) };
                 match describing {
                     Some(describing) => {
-                        let (tx, t) = (at.tx.clone(), self.tracker.ticket());
+                        let tx = at.tx.clone();
                         at.tasks.spawn(async move {
-                            let _ = tx.send(Msg::Described(t, describing.await)).await;
+                            let _ = tx.send(Msg::Described(ticket, describing.await)).await;
                         });
                     }
                     None => {
+                        self.tracker.done(ticket);
                         self.inspect_for_sync(at, unknown);
                         at.pending_sync -= 1;
                     }

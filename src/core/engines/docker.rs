@@ -3,7 +3,6 @@
 //! [`Dialect`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::clock::{docker_since, http_date_to_unix_nanos, rfc3339_to_unix_nanos};
+use super::docker_files::Records;
 use crate::core::engine::{with_causes, Connection, Described, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::{Endpoint, EngineKind, TlsFiles};
@@ -300,9 +300,8 @@ type Learning = Shared<BoxFuture<'static, Result<Arc<Learnt>, EngineError>>>;
 #[derive(Debug)]
 struct Learnt {
     details: Details,
-    /// Docker's container records ([`super::docker_files`]), if this
-    /// process can read them.
-    containers: Option<PathBuf>,
+    /// Docker's container records, if this process can read them.
+    records: Option<Records>,
 }
 
 /// Starts learning (when first awaited): `/info` and, on a unix socket,
@@ -318,13 +317,11 @@ fn learn(endpoint: Endpoint, dialect: Dialect, peer: i32) -> Learning {
         };
         let (pid, sys) = tokio::join!(pid, identify(&endpoint, dialect));
         let sys = sys?;
-        let containers = match (pid, sys.data_root.as_deref()) {
-            (Some(pid), Some(root)) if dialect.kind == EngineKind::Docker => {
-                super::docker_files::containers_dir(pid, root)
-            }
+        let records = match (pid, sys.data_root.as_deref()) {
+            (Some(pid), Some(root)) if dialect.kind == EngineKind::Docker => Records::locate(pid, root),
             _ => None,
         };
-        Ok(Arc::new(Learnt { details: Details { id: Some(sys.id), version: Some(sys.version), pid }, containers }))
+        Ok(Arc::new(Learnt { details: Details { id: Some(sys.id), version: Some(sys.version), pid }, records }))
     }
     .boxed()
     .shared()
@@ -424,19 +421,15 @@ impl Connection for DockerConnection {
 
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
         let docker = self.docker.clone();
-        let (endpoint, dialect, learning) = (self.endpoint.clone(), self.dialect, self.learning.clone());
+        let (endpoint, dialect) = (self.endpoint.clone(), self.dialect);
+        // Docker's own record first, if it is known to be readable: a few
+        // tens of microseconds of reading files, inline. Whatever it does
+        // not tell is asked of the engine.
+        let records = self.learning.as_ref().and_then(|l| l.peek()?.as_ref().ok()?.records.clone());
+        if let Some(c) = records.and_then(|r| r.read(&id)) {
+            return Box::pin(std::future::ready(Ok(Some(c))));
+        }
         Box::pin(async move {
-            // Docker's own record first, if it can be read: a few tens of
-            // microseconds of reading files, inline. Whatever it does not
-            // tell is asked of the engine. Learning fails only if the first
-            // synchronisation fails too.
-            if let Some(learning) = learning {
-                if let Some(dir) = learning.await.ok().and_then(|l| l.containers.clone()) {
-                    if let Some(c) = super::docker_files::read(&dir, &id) {
-                        return Ok(Some(c));
-                    }
-                }
-            }
             match docker.inspect_container(&id, None).await {
                 Ok(details) if details.id.as_deref().is_some_and(|got| got != id) => Err(EngineError::new(
                     ErrorKind::Malformed,
@@ -450,15 +443,22 @@ impl Connection for DockerConnection {
     }
 
     fn describe_all(&self, ids: Vec<String>) -> Option<BoxFuture<'static, Described>> {
+        // Only where the files may be in reach: a local engine whose
+        // process this one may look into. Else the inspections start at
+        // once instead of after `/info`.
         let learning = self.learning.clone()?;
+        let peer = self.info.pid;
+        if !matches!(self.endpoint, Endpoint::Unix(_)) || std::fs::read_link(format!("/proc/{peer}/root")).is_err() {
+            return None;
+        }
         Some(Box::pin(async move {
-            let Some(dir) = learning.await.ok().and_then(|l| l.containers.clone()) else {
+            let Some(records) = learning.await.ok().and_then(|l| l.records.clone()) else {
                 return ids.into_iter().map(|id| (id, None)).collect();
             };
             // Off the watcher's thread: hundreds of files take milliseconds.
             let unread = ids.clone();
             let read = crate::core::offthread::run("ww-docker-files", move || {
-                let found = super::docker_files::read_each(&dir, &ids);
+                let found = records.read_each(&ids);
                 ids.into_iter().zip(found).collect()
             });
             read.await.unwrap_or_else(|| unread.into_iter().map(|id| (id, None)).collect())

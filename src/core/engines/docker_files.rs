@@ -1,107 +1,166 @@
 //! Docker's own record of each container: `config.v2.json` and
 //! `hostconfig.json` in `DATA-ROOT/containers/ID/`, which dockerd writes
-//! (whole files, replaced at once) on every change of a container's state,
-//! before it reports the change as an event or in a list.
+//! (whole files, replaced at once) whenever a container's state changes,
+//! from the same structure in its memory that an inspection answers from.
 //!
-//! Reading them tells what an inspection tells (the same fields of the same
-//! structure in dockerd's memory) for a few tens of microseconds of this
-//! process's time instead of an HTTP round trip and a fraction of a
-//! millisecond of dockerd's: on a host with hundreds of containers the
-//! inspections are what the first synchronisation waits for.
+//! Reading them tells what an inspection tells for a few tens of
+//! microseconds of this process's time instead of an HTTP round trip and a
+//! fraction of a millisecond of dockerd's: on a host with hundreds of
+//! containers the inspections are what the first synchronisation waits for.
+//!
+//! The files can lag the engine's events: dockerd reports a start after
+//! writing them, but a death (and a pause) before; after a death it first
+//! cleans up (unmounts, networking), under the container's lock that an
+//! inspection waits for, then writes. So a record is believed only if its
+//! initial process is still there (a dead container's PID is gone as soon
+//! as dockerd reports the death), and a synchronisation reads them under
+//! its list's ticket, so that every event of the attempt is laid over
+//! what they tell.
 //!
 //! It needs a local engine whose files this process may read: the data
 //! root that dockerd's `/info` tells, reached through the mounts of the
 //! process serving the socket (`/proc/PID/root` when they differ), which
-//! takes root or dockerd's own user. Whatever cannot be read, parsed or
-//! does not show the container alive is asked of the engine instead, so
-//! without the files nothing changes but the speed.
+//! takes root or dockerd's own user. Only regular files owned by that
+//! process's user, at most [`MAX_RECORD`] bytes, are read, never through a
+//! symbolic link. Whatever cannot be read, parsed or does not show the
+//! container alive is asked of the engine instead, so without the files
+//! nothing changes but the speed.
 
 use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bollard::models::{ContainerConfig, ContainerInspectResponse, ContainerState, HostConfig};
 use serde::Deserialize;
 
 use crate::core::model::Container;
+use crate::core::sockets::{reachable, same_mounts};
 
-/// The directory of Docker's container records, as this process reaches it
-/// through the mounts of the engine's process `pid`, if it can list it.
-pub fn containers_dir(pid: i32, data_root: &str) -> Option<PathBuf> {
-    if pid <= 0 || !data_root.starts_with('/') {
-        return None;
-    }
-    let dir = crate::core::sockets::reachable(pid, data_root).join("containers");
-    std::fs::read_dir(&dir).ok().map(|_| dir)
+/// The largest record file read (dockerd's are a few KiB).
+pub const MAX_RECORD: u64 = 4 << 20;
+
+/// Where an engine keeps its container records, as this process reaches
+/// them, and how it checks their PIDs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Records {
+    /// `DATA-ROOT/containers`.
+    dir: PathBuf,
+    /// The `/proc` of the engine's PID namespace.
+    procfs: PathBuf,
+    /// The engine's user: the owner of every record believed.
+    owner: u32,
 }
 
-/// The alive container `id` as Docker's files in `dir` show it; `None` when
-/// they do not tell (not a full container ID, no such files, unreadable,
-/// malformed, another ID, or not alive): then the engine is asked.
-pub fn read(dir: &Path, id: &str) -> Option<Container> {
-    if !is_full_id(id) {
-        return None;
-    }
-    let at = dir.join(id);
-    let stored: Stored = serde_json::from_slice(&std::fs::read(at.join("config.v2.json")).ok()?).ok()?;
-    let host: StoredHost = serde_json::from_slice(&std::fs::read(at.join("hostconfig.json")).ok()?).ok()?;
-    if stored.id != id {
-        return None;
-    }
-    let details = ContainerInspectResponse {
-        id: Some(stored.id),
-        name: Some(stored.name),
-        image: Some(stored.image),
-        state: Some(ContainerState {
-            running: Some(stored.state.running),
-            paused: Some(stored.state.paused),
-            pid: Some(stored.state.pid),
-            started_at: stored.state.started_at,
-            ..Default::default()
-        }),
-        config: stored.config.map(|c| ContainerConfig { image: c.image, labels: c.labels, ..Default::default() }),
-        host_config: Some(HostConfig { privileged: Some(host.privileged), ..Default::default() }),
-        ..Default::default()
-    };
-    super::docker::to_container(id, details)
-}
-
-/// [`read`] of each of `ids`, in order; long lists are shared out among
-/// threads of their own (scoped: joined before this returns), up to one
-/// per core.
-pub fn read_each(dir: &Path, ids: &[String]) -> Vec<Option<Container>> {
-    /// Fewer records than this are read on the calling thread alone.
-    const PER_THREAD: usize = 100;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = ids.len().div_ceil(PER_THREAD).clamp(1, cores.min(4));
-    if threads == 1 {
-        return ids.iter().map(|id| read(dir, id)).collect();
-    }
-    let read_part = |part: &[String]| part.iter().map(|id| read(dir, id)).collect::<Vec<_>>();
-    std::thread::scope(|s| {
-        let parts: Vec<_> = ids
-            .chunks(ids.len().div_ceil(threads))
-            .map(|part| {
-                (
-                    part,
-                    std::thread::Builder::new().name("ww-docker-files".into()).spawn_scoped(s, move || read_part(part)),
-                )
-            })
-            .collect();
-        let mut found = Vec::with_capacity(ids.len());
-        for (part, thread) in parts {
-            // A thread that could not be made: read here; one that failed:
-            // left to the engine.
-            found.extend(match thread {
-                Ok(t) => t.join().unwrap_or_else(|_| vec![None; part.len()]),
-                Err(_) => read_part(part),
-            });
+impl Records {
+    /// The records of the engine process `pid` whose data root is
+    /// `data_root` (in its mounts), if this process can list them and see
+    /// the engine's processes.
+    pub fn locate(pid: i32, data_root: &str) -> Option<Records> {
+        if pid <= 0 || !data_root.starts_with('/') {
+            return None;
         }
-        found
-    })
+        let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
+        let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+        let procfs = match ns(&pid.to_string()) {
+            Some(theirs) if Some(&theirs) == ns("self").as_ref() => PathBuf::from("/proc"),
+            // Another PID namespace: its processes show in its own /proc,
+            // which only its mounts show.
+            Some(_) if !same_mounts(pid) => reachable(pid, "/proc"),
+            _ => return None,
+        };
+        let dir = reachable(pid, data_root).join("containers");
+        std::fs::read_dir(&dir).ok()?;
+        Some(Records { dir, procfs, owner })
+    }
+
+    /// The alive container `id` as the engine's files show it; `None` when
+    /// they do not tell (not a full container ID, no such files,
+    /// unreadable, malformed, another ID, not alive, or its PID gone):
+    /// then the engine is asked.
+    pub fn read(&self, id: &str) -> Option<Container> {
+        if !is_full_id(id) {
+            return None;
+        }
+        let at = self.dir.join(id);
+        let stored: Stored = serde_json::from_slice(&self.file(&at.join("config.v2.json"))?).ok()?;
+        let host: StoredHost = serde_json::from_slice(&self.file(&at.join("hostconfig.json"))?).ok()?;
+        if stored.id != id {
+            return None;
+        }
+        let details = ContainerInspectResponse {
+            id: Some(stored.id),
+            name: Some(stored.name),
+            image: Some(stored.image),
+            state: Some(ContainerState {
+                running: Some(stored.state.running),
+                paused: Some(stored.state.paused),
+                pid: Some(stored.state.pid),
+                started_at: stored.state.started_at,
+                ..Default::default()
+            }),
+            config: stored.config.map(|c| ContainerConfig { image: c.image, labels: c.labels, ..Default::default() }),
+            host_config: Some(HostConfig { privileged: Some(host.privileged), ..Default::default() }),
+            ..Default::default()
+        };
+        let c = super::docker::to_container(id, details)?;
+        // Still there: a dead container's record says it runs until
+        // dockerd has cleaned up after it.
+        self.procfs.join(c.pid.to_string()).symlink_metadata().ok()?;
+        Some(c)
+    }
+
+    /// [`Records::read`] of each of `ids`, in order; long lists are shared
+    /// out among up to 4 threads of their own, one per core at most
+    /// (scoped: joined before this returns).
+    pub fn read_each(&self, ids: &[String]) -> Vec<Option<Container>> {
+        /// Fewer records than this are read on the calling thread alone.
+        const PER_THREAD: usize = 100;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = ids.len().div_ceil(PER_THREAD).clamp(1, cores.min(4));
+        let read_part = |part: &[String]| part.iter().map(|id| self.read(id)).collect::<Vec<_>>();
+        if threads == 1 {
+            return read_part(ids);
+        }
+        std::thread::scope(|s| {
+            let parts: Vec<_> = ids
+                .chunks(ids.len().div_ceil(threads))
+                .map(|part| {
+                    let thread = std::thread::Builder::new().name("ww-docker-files".into());
+                    (part, thread.spawn_scoped(s, move || read_part(part)))
+                })
+                .collect();
+            let mut found = Vec::with_capacity(ids.len());
+            for (part, thread) in parts {
+                // A thread that could not be made: read here; one that
+                // failed: left to the engine.
+                found.extend(match thread {
+                    Ok(t) => t.join().unwrap_or_else(|_| vec![None; part.len()]),
+                    Err(_) => read_part(part),
+                });
+            }
+            found
+        })
+    }
+
+    /// The content of the record file at `path`: a regular file of the
+    /// engine's user, not a link, not larger than [`MAX_RECORD`]. Opened
+    /// without blocking, so a FIFO planted there cannot stall the reader.
+    fn file(&self, path: &Path) -> Option<Vec<u8>> {
+        let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
+        let m = f.metadata().ok()?;
+        if !m.is_file() || m.uid() != self.owner || m.len() > MAX_RECORD {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(m.len() as usize);
+        f.take(MAX_RECORD + 1).read_to_end(&mut buf).ok()?;
+        (buf.len() as u64 <= MAX_RECORD).then_some(buf)
+    }
 }
 
 /// A full Docker container ID: 64 lowercase hexadecimal digits (which also
-/// keeps the path inside `dir`).
+/// keeps the path inside the records' directory).
 fn is_full_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -152,7 +211,11 @@ mod tests {
 
     const ID: &str = "00550a809c2204819d59db841b954299014b3dfb8436c0e70c2f52023b0ed307";
 
-    /// As dockerd 20.10 writes them (shortened to what matters and a few
+    fn me() -> i32 {
+        std::process::id() as i32
+    }
+
+    /// As dockerd 20.10 writes it (shortened to what matters and a few
     /// fields around it).
     fn config(id: &str, running: bool, paused: bool, pid: i64) -> String {
         format!(
@@ -167,75 +230,130 @@ mod tests {
         )
     }
 
-    fn dir_with(name: &str, id: &str, config: &str, host: Option<&str>) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ww-docker-files-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(id)).unwrap();
-        std::fs::write(dir.join(id).join("config.v2.json"), config).unwrap();
-        if let Some(h) = host {
-            std::fs::write(dir.join(id).join("hostconfig.json"), h).unwrap();
+    /// A data root holding one container's files; removed when dropped.
+    struct Root(PathBuf);
+
+    impl Root {
+        fn with(name: &str, id: &str, config: &str, host: Option<&str>) -> Root {
+            let root = std::env::temp_dir().join(format!("ww-docker-files-{}-{name}", me()));
+            let _ = std::fs::remove_dir_all(&root);
+            let at = root.join("containers").join(id);
+            std::fs::create_dir_all(&at).unwrap();
+            std::fs::write(at.join("config.v2.json"), config).unwrap();
+            if let Some(h) = host {
+                std::fs::write(at.join("hostconfig.json"), h).unwrap();
+            }
+            Root(root)
         }
-        dir
+
+        fn records(&self) -> Records {
+            Records::locate(me(), self.0.to_str().unwrap()).expect("located")
+        }
+
+        fn file(&self, id: &str, name: &str) -> PathBuf {
+            self.0.join("containers").join(id).join(name)
+        }
     }
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const HOST: Option<&str> = Some(r#"{"Binds":null,"Privileged":false}"#);
 
     #[test]
     fn reads_what_an_inspection_tells() {
-        let dir = dir_with("alive", ID, &config(ID, true, true, 1659), Some(r#"{"Binds":null,"Privileged":true}"#));
-        let c = read(&dir, ID).expect("alive").draft();
+        let pid = me() as i64;
+        let root = Root::with("alive", ID, &config(ID, true, true, pid), Some(r#"{"Binds":null,"Privileged":true}"#));
+        let c = root.records().read(ID).expect("alive").draft();
         assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str()), (ID, "web-1", "p0"));
-        assert_eq!((c.pid, c.paused, c.privileged), (1659, true, true));
+        assert_eq!((c.pid as i64, c.paused, c.privileged), (pid, true, true));
         assert_eq!(c.image, "busybox:local");
         assert_eq!(c.image_id, "sha256:5311828d5ad0582a2007bf544bcc4774cfdbbea72504b9da1543756a7f49ba22");
         assert_eq!(c.started_at_ns, 1_796_016_481_319_607_068);
         assert_eq!(c.labels.len(), 2);
-        std::fs::remove_dir_all(&dir).unwrap();
+        let each = root.records().read_each(&[ID.to_string(), "nope".to_string()]);
+        assert_eq!(each.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn a_record_whose_process_is_gone_is_not_believed() {
+        // dockerd reports a death, cleans up, and only then writes the files.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id() as i64;
+        child.wait().unwrap();
+        let root = Root::with("gone", ID, &config(ID, true, false, gone), HOST);
+        assert_eq!(root.records().read(ID), None);
     }
 
     #[test]
     fn anything_unclear_is_left_to_the_engine() {
-        let host = Some(r#"{"Privileged":false}"#);
+        let pid = me() as i64;
         // Not alive, or alive without a process.
         for (name, text) in [("dead", config(ID, false, false, 0)), ("nopid", config(ID, true, false, 0))] {
-            let dir = dir_with(name, ID, &text, host);
-            assert_eq!(read(&dir, ID), None, "{name}");
-            std::fs::remove_dir_all(&dir).unwrap();
+            let root = Root::with(name, ID, &text, HOST);
+            assert_eq!(root.records().read(ID), None, "{name}");
         }
         // Another container's record under this ID.
-        let other = ID.replace('0', "1");
-        let dir = dir_with("other", ID, &config(&other, true, false, 7), host);
-        assert_eq!(read(&dir, ID), None);
-        std::fs::remove_dir_all(&dir).unwrap();
+        let root = Root::with("other", ID, &config(&ID.replace('0', "1"), true, false, pid), HOST);
+        assert_eq!(root.records().read(ID), None);
         // Malformed, truncated, or without its host configuration.
         for (name, text, host) in [
-            ("garbage", "not json".to_string(), host),
-            ("truncated", config(ID, true, false, 7)[..200].to_string(), host),
-            ("nohost", config(ID, true, false, 7), None),
-            ("badhost", config(ID, true, false, 7), Some("[1]")),
+            ("garbage", "not json".to_string(), HOST),
+            ("truncated", config(ID, true, false, pid)[..200].to_string(), HOST),
+            ("nohost", config(ID, true, false, pid), None),
+            ("badhost", config(ID, true, false, pid), Some("[1]")),
         ] {
-            let dir = dir_with(name, ID, &text, host);
-            assert_eq!(read(&dir, ID), None, "{name}");
-            std::fs::remove_dir_all(&dir).unwrap();
+            let root = Root::with(name, ID, &text, host);
+            assert_eq!(root.records().read(ID), None, "{name}");
         }
         // IDs that are not full Docker IDs are never looked up.
-        let dir = dir_with("ids", ID, &config(ID, true, false, 7), host);
-        assert!(read(&dir, ID).is_some());
+        let root = Root::with("ids", ID, &config(ID, true, false, pid), HOST);
+        assert!(root.records().read(ID).is_some());
         for id in ["", "..", "../x", &ID[..12], &ID.to_uppercase(), &format!("{}/", &ID[..63])] {
-            assert_eq!(read(&dir, id), None, "{id:?}");
+            assert_eq!(root.records().read(id), None, "{id:?}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(read(Path::new("/nonexistent"), ID), None);
+    }
+
+    #[test]
+    fn only_plain_small_files_of_the_engines_user_are_read() {
+        let pid = me() as i64;
+        let text = config(ID, true, false, pid);
+        // A link, even to a good record.
+        let root = Root::with("link", ID, &text, HOST);
+        let real = root.0.join("elsewhere.json");
+        std::fs::rename(root.file(ID, "config.v2.json"), &real).unwrap();
+        std::os::unix::fs::symlink(&real, root.file(ID, "config.v2.json")).unwrap();
+        assert_eq!(root.records().read(ID), None);
+        // A FIFO: never blocks.
+        let root = Root::with("fifo", ID, &text, HOST);
+        std::fs::remove_file(root.file(ID, "hostconfig.json")).unwrap();
+        let status = std::process::Command::new("mkfifo").arg(root.file(ID, "hostconfig.json")).status().unwrap();
+        assert!(status.success());
+        assert_eq!(root.records().read(ID), None);
+        // Too large.
+        let root = Root::with("large", ID, &text, HOST);
+        let pad = "x".repeat(MAX_RECORD as usize);
+        let padded = format!(r#"{},"Pad":"{pad}"}}"#, &text[..text.len() - 1]);
+        std::fs::write(root.file(ID, "config.v2.json"), padded).unwrap();
+        assert_eq!(root.records().read(ID), None);
+        // Another user's (where this process may give files away).
+        let root = Root::with("owner", ID, &text, HOST);
+        let owner = std::fs::metadata(root.file(ID, "config.v2.json")).unwrap().uid();
+        if std::os::unix::fs::chown(root.file(ID, "config.v2.json"), Some(owner + 4242), None).is_ok() {
+            assert_eq!(root.records().read(ID), None);
+        }
     }
 
     #[test]
     fn the_directory_must_be_there_and_absolute() {
-        let me = std::process::id() as i32;
-        let dir = std::env::temp_dir().join(format!("ww-docker-root-{me}"));
-        std::fs::create_dir_all(dir.join("containers")).unwrap();
-        let root = dir.to_str().unwrap();
-        assert_eq!(containers_dir(me, root), Some(dir.join("containers")));
-        assert_eq!(containers_dir(me, "relative/root"), None);
-        assert_eq!(containers_dir(0, root), None);
-        assert_eq!(containers_dir(me, "/nonexistent/docker"), None);
-        std::fs::remove_dir_all(&dir).unwrap();
+        let root = Root::with("locate", ID, "{}", HOST);
+        let r = root.records();
+        assert_eq!((r.dir.clone(), r.procfs.clone()), (root.0.join("containers"), PathBuf::from("/proc")));
+        assert_eq!(Records::locate(me(), "relative/root"), None);
+        assert_eq!(Records::locate(0, root.0.to_str().unwrap()), None);
+        assert_eq!(Records::locate(me(), "/nonexistent/docker"), None);
     }
 }
