@@ -426,7 +426,7 @@ impl Connection for DockerConnection {
         // tens of microseconds of reading files, inline. Whatever it does
         // not tell is asked of the engine.
         let records = self.learning.as_ref().and_then(|l| l.peek()?.as_ref().ok()?.records.clone());
-        if let Some(c) = records.and_then(|r| r.read(&id)) {
+        if let Some(c) = records.and_then(|r| r.read(&id)).and_then(|d| to_container(&id, d)) {
             return Box::pin(std::future::ready(Ok(Some(c))));
         }
         Box::pin(async move {
@@ -458,7 +458,7 @@ impl Connection for DockerConnection {
             // Off the watcher's thread: hundreds of files take milliseconds.
             let unread = ids.clone();
             let read = crate::core::offthread::run("ww-docker-files", move || {
-                let found = records.read_each(&ids);
+                let found = records.read_each(&ids, to_container);
                 ids.into_iter().zip(found).collect()
             });
             read.await.unwrap_or_else(|| unread.into_iter().map(|id| (id, None)).collect())

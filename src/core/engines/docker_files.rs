@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 use bollard::models::{ContainerConfig, ContainerInspectResponse, ContainerState, HostConfig};
 use serde::Deserialize;
 
-use crate::core::model::Container;
 use crate::core::sockets::{reachable, same_mounts};
 
 /// The largest record file read (dockerd's are a few KiB).
@@ -75,21 +74,26 @@ impl Records {
         Some(Records { dir, procfs, owner })
     }
 
-    /// The alive container `id` as the engine's files show it; `None` when
-    /// they do not tell (not a full container ID, no such files,
-    /// unreadable, malformed, another ID, not alive, or its PID gone):
-    /// then the engine is asked.
-    pub fn read(&self, id: &str) -> Option<Container> {
+    /// What an inspection of container `id` answers, as far as its record
+    /// tells, if the record shows it alive (running or paused, with a PID
+    /// that is still there); `None` when it does not tell (not a full
+    /// container ID, no such files, unreadable, malformed, another ID, not
+    /// alive, or its PID gone): then the engine is asked.
+    pub fn read(&self, id: &str) -> Option<ContainerInspectResponse> {
         if !is_full_id(id) {
             return None;
         }
         let at = self.dir.join(id);
         let stored: Stored = serde_json::from_slice(&self.file(&at.join("config.v2.json"))?).ok()?;
         let host: StoredHost = serde_json::from_slice(&self.file(&at.join("hostconfig.json"))?).ok()?;
-        if stored.id != id {
+        let state = &stored.state;
+        if stored.id != id || !(state.running || state.paused) || state.pid <= 0 {
             return None;
         }
-        let details = ContainerInspectResponse {
+        // Still there: a dead container's record says it runs until
+        // dockerd has cleaned up after it.
+        self.procfs.join(state.pid.to_string()).symlink_metadata().ok()?;
+        Some(ContainerInspectResponse {
             id: Some(stored.id),
             name: Some(stored.name),
             image: Some(stored.image),
@@ -103,23 +107,24 @@ impl Records {
             config: stored.config.map(|c| ContainerConfig { image: c.image, labels: c.labels, ..Default::default() }),
             host_config: Some(HostConfig { privileged: Some(host.privileged), ..Default::default() }),
             ..Default::default()
-        };
-        let c = super::docker::to_container(id, details)?;
-        // Still there: a dead container's record says it runs until
-        // dockerd has cleaned up after it.
-        self.procfs.join(c.pid.to_string()).symlink_metadata().ok()?;
-        Some(c)
+        })
     }
 
-    /// [`Records::read`] of each of `ids`, in order; long lists are shared
-    /// out among up to 4 threads of their own, one per core at most
-    /// (scoped: joined before this returns).
-    pub fn read_each(&self, ids: &[String]) -> Vec<Option<Container>> {
+    /// [`Records::read`] of each of `ids`, made into what `describe` makes
+    /// of it, in order; long lists are shared out among up to 4 threads of
+    /// their own, one per core at most (scoped: joined before this returns).
+    pub fn read_each<T: Send>(
+        &self,
+        ids: &[String],
+        describe: impl Fn(&str, ContainerInspectResponse) -> Option<T> + Sync,
+    ) -> Vec<Option<T>> {
         /// Fewer records than this are read on the calling thread alone.
         const PER_THREAD: usize = 100;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = ids.len().div_ceil(PER_THREAD).clamp(1, cores.min(4));
-        let read_part = |part: &[String]| part.iter().map(|id| self.read(id)).collect::<Vec<_>>();
+        let describe = &describe;
+        let read_part =
+            |part: &[String]| part.iter().map(|id| self.read(id).and_then(|d| describe(id, d))).collect::<Vec<_>>();
         if threads == 1 {
             return read_part(ids);
         }
@@ -136,7 +141,7 @@ impl Records {
                 // A thread that could not be made: read here; one that
                 // failed: left to the engine.
                 found.extend(match thread {
-                    Ok(t) => t.join().unwrap_or_else(|_| vec![None; part.len()]),
+                    Ok(t) => t.join().unwrap_or_else(|_| part.iter().map(|_| None).collect()),
                     Err(_) => read_part(part),
                 });
             }
@@ -267,15 +272,18 @@ mod tests {
     fn reads_what_an_inspection_tells() {
         let pid = me() as i64;
         let root = Root::with("alive", ID, &config(ID, true, true, pid), Some(r#"{"Binds":null,"Privileged":true}"#));
-        let c = root.records().read(ID).expect("alive").draft();
-        assert_eq!((c.id.as_str(), c.name.as_str(), c.project.as_str()), (ID, "web-1", "p0"));
-        assert_eq!((c.pid as i64, c.paused, c.privileged), (pid, true, true));
-        assert_eq!(c.image, "busybox:local");
-        assert_eq!(c.image_id, "sha256:5311828d5ad0582a2007bf544bcc4774cfdbbea72504b9da1543756a7f49ba22");
-        assert_eq!(c.started_at_ns, 1_796_016_481_319_607_068);
-        assert_eq!(c.labels.len(), 2);
-        let each = root.records().read_each(&[ID.to_string(), "nope".to_string()]);
-        assert_eq!(each.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false]);
+        let d = root.records().read(ID).expect("alive");
+        assert_eq!((d.id.as_deref(), d.name.as_deref()), (Some(ID), Some("/web-1")));
+        let state = d.state.as_ref().unwrap();
+        assert_eq!((state.running, state.paused, state.pid), (Some(true), Some(true), Some(pid)));
+        assert_eq!(state.started_at.as_deref(), Some("2026-11-30T05:28:01.319607068Z"));
+        let config = d.config.as_ref().unwrap();
+        assert_eq!(config.image.as_deref(), Some("busybox:local"));
+        assert_eq!(config.labels.as_ref().unwrap()["com.docker.compose.project"], "p0");
+        assert_eq!(d.image.as_deref(), Some("sha256:5311828d5ad0582a2007bf544bcc4774cfdbbea72504b9da1543756a7f49ba22"));
+        assert_eq!(d.host_config.unwrap().privileged, Some(true));
+        let each = root.records().read_each(&[ID.to_string(), "nope".to_string()], |id, d| Some((id.len(), d.id)));
+        assert_eq!(each, [Some((64, Some(ID.to_string()))), None]);
     }
 
     #[test]
@@ -285,7 +293,7 @@ mod tests {
         let gone = child.id() as i64;
         child.wait().unwrap();
         let root = Root::with("gone", ID, &config(ID, true, false, gone), HOST);
-        assert_eq!(root.records().read(ID), None);
+        assert!(root.records().read(ID).is_none());
     }
 
     #[test]
@@ -294,11 +302,11 @@ mod tests {
         // Not alive, or alive without a process.
         for (name, text) in [("dead", config(ID, false, false, 0)), ("nopid", config(ID, true, false, 0))] {
             let root = Root::with(name, ID, &text, HOST);
-            assert_eq!(root.records().read(ID), None, "{name}");
+            assert!(root.records().read(ID).is_none(), "{name}");
         }
         // Another container's record under this ID.
         let root = Root::with("other", ID, &config(&ID.replace('0', "1"), true, false, pid), HOST);
-        assert_eq!(root.records().read(ID), None);
+        assert!(root.records().read(ID).is_none());
         // Malformed, truncated, or without its host configuration.
         for (name, text, host) in [
             ("garbage", "not json".to_string(), HOST),
@@ -307,13 +315,13 @@ mod tests {
             ("badhost", config(ID, true, false, pid), Some("[1]")),
         ] {
             let root = Root::with(name, ID, &text, host);
-            assert_eq!(root.records().read(ID), None, "{name}");
+            assert!(root.records().read(ID).is_none(), "{name}");
         }
         // IDs that are not full Docker IDs are never looked up.
         let root = Root::with("ids", ID, &config(ID, true, false, pid), HOST);
         assert!(root.records().read(ID).is_some());
         for id in ["", "..", "../x", &ID[..12], &ID.to_uppercase(), &format!("{}/", &ID[..63])] {
-            assert_eq!(root.records().read(id), None, "{id:?}");
+            assert!(root.records().read(id).is_none(), "{id:?}");
         }
     }
 
@@ -326,24 +334,24 @@ mod tests {
         let real = root.0.join("elsewhere.json");
         std::fs::rename(root.file(ID, "config.v2.json"), &real).unwrap();
         std::os::unix::fs::symlink(&real, root.file(ID, "config.v2.json")).unwrap();
-        assert_eq!(root.records().read(ID), None);
+        assert!(root.records().read(ID).is_none());
         // A FIFO: never blocks.
         let root = Root::with("fifo", ID, &text, HOST);
         std::fs::remove_file(root.file(ID, "hostconfig.json")).unwrap();
         let status = std::process::Command::new("mkfifo").arg(root.file(ID, "hostconfig.json")).status().unwrap();
         assert!(status.success());
-        assert_eq!(root.records().read(ID), None);
+        assert!(root.records().read(ID).is_none());
         // Too large.
         let root = Root::with("large", ID, &text, HOST);
         let pad = "x".repeat(MAX_RECORD as usize);
         let padded = format!(r#"{},"Pad":"{pad}"}}"#, &text[..text.len() - 1]);
         std::fs::write(root.file(ID, "config.v2.json"), padded).unwrap();
-        assert_eq!(root.records().read(ID), None);
+        assert!(root.records().read(ID).is_none());
         // Another user's (where this process may give files away).
         let root = Root::with("owner", ID, &text, HOST);
         let owner = std::fs::metadata(root.file(ID, "config.v2.json")).unwrap().uid();
         if std::os::unix::fs::chown(root.file(ID, "config.v2.json"), Some(owner + 4242), None).is_ok() {
-            assert_eq!(root.records().read(ID), None);
+            assert!(root.records().read(ID).is_none());
         }
     }
 
