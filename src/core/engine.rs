@@ -85,10 +85,11 @@ pub trait Connection: Send + Sync + 'static {
     fn inspect(&self, id: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>>;
     /// The containers a synchronisation's list left to inspect, described
     /// all at once where the engine keeps a record that is cheaper to read
-    /// than one inspection each (Docker's own files): each ID with its
-    /// alive container, or `None` when it is still to be inspected. `None`:
+    /// than one inspection each (Docker's own files): for each ID, in
+    /// order, its alive container, or `None` when it is still to be
+    /// inspected (as are those past the end of a shorter answer). `None`:
     /// the engine offers nothing of the kind.
-    fn describe_all(&self, _ids: Vec<String>) -> Option<BoxFuture<'static, Described>> {
+    fn describe_all(&self, _ids: Vec<String>) -> Option<BoxFuture<'static, Vec<Option<Container>>>> {
         None
     }
     /// What takes long to learn about the engine (Docker's `/info`, the
@@ -105,10 +106,6 @@ pub trait Connection: Send + Sync + 'static {
         true
     }
 }
-
-/// What [`Connection::describe_all`] tells: each ID with its alive
-/// container, if it could tell.
-pub type Described = Vec<(String, Option<Container>)>;
 
 /// Engine identity learnt after connecting; what is `None` stays as it was.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

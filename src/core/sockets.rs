@@ -68,8 +68,14 @@ pub fn parent(pid: i32) -> Option<i32> {
 
 /// True when `pid` sees the same mounts as this process.
 pub fn same_mounts(pid: i32) -> bool {
-    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
-    ns(&pid.to_string()).is_some_and(|theirs| Some(theirs) == ns("self"))
+    same_namespace(pid, "mnt") == Some(true)
+}
+
+/// Whether process `pid` is in this process's namespace of `kind` (`mnt`,
+/// `pid`, ...); `None` if either cannot be told.
+pub fn same_namespace(pid: i32, kind: &str) -> Option<bool> {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).ok();
+    Some(ns(&pid.to_string())? == ns("self")?)
 }
 
 /// A path as this process can reach it: `path` itself when `pid` sees the

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-use super::engine::{Connection, Described, Details, Engine, EngineError, ErrorKind, Listed};
+use super::engine::{Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use super::model::{unix_now_ns, Container, EngineInfo, EngineState, EngineStatus, Event, EventKind};
 use super::publish::Publisher;
 use super::retry::Retry;
@@ -38,8 +38,9 @@ enum Msg {
     Skipped(String),
     StreamEnded(String),
     Listed(Ticket, Result<Vec<Listed>, EngineError>),
-    /// What the engine described at once of what the list left to inspect.
-    Described(Ticket, Described),
+    /// What the engine described at once of what the list left to inspect
+    /// (these IDs), in the same order.
+    Described(Ticket, Vec<String>, Vec<Option<Container>>),
     /// The answer to an audit's list.
     Audited(Ticket, Result<Vec<Listed>, EngineError>),
     /// An audit's list, to compare now that the events which were on their
@@ -424,7 +425,7 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     Some(describing) => {
                         let tx = at.tx.clone();
                         at.tasks.spawn(async move {
-                            let _ = tx.send(Msg::Described(ticket, describing.await)).await;
+                            let _ = tx.send(Msg::Described(ticket, unknown, describing.await)).await;
                         });
                     }
                     None => {
@@ -434,9 +435,9 @@ impl<R: Send + Sync + 'static> WatchLoop<R> {
                     }
                 }
             }
-            Msg::Described(ticket, described) => {
+            Msg::Described(ticket, ids, found) => {
                 let mut rest = Vec::new();
-                for (id, found) in described {
+                for (id, found) in ids.into_iter().zip(found.into_iter().chain(std::iter::repeat_with(|| None))) {
                     match found {
                         Some(c) => {
                             self.tracker.observe(&ticket, c);

@@ -15,7 +15,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 
 use super::clock::{docker_since, http_date_to_unix_nanos, rfc3339_to_unix_nanos};
 use super::docker_files::Records;
-use crate::core::engine::{with_causes, Connection, Described, Details, Engine, EngineError, ErrorKind, Listed};
+use crate::core::engine::{with_causes, Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::{Endpoint, EngineKind, TlsFiles};
 
@@ -309,13 +309,7 @@ struct Learnt {
 /// both at once.
 fn learn(endpoint: Endpoint, dialect: Dialect, peer: i32) -> Learning {
     async move {
-        let pid = async {
-            match &endpoint {
-                Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
-                _ => None,
-            }
-        };
-        let (pid, sys) = tokio::join!(pid, identify(&endpoint, dialect));
+        let (pid, sys) = tokio::join!(serving_pid(&endpoint, peer), identify(&endpoint, dialect));
         let sys = sys?;
         let records = match (pid, sys.data_root.as_deref()) {
             (Some(pid), Some(root)) if dialect.kind == EngineKind::Docker => Records::locate(pid, root),
@@ -325,6 +319,16 @@ fn learn(endpoint: Endpoint, dialect: Dialect, peer: i32) -> Learning {
     }
     .boxed()
     .shared()
+}
+
+/// The process serving the unix socket of `endpoint` (found through
+/// `/proc`, off the runtime's thread), `peer` when it is the one; `None`
+/// over TCP.
+async fn serving_pid(endpoint: &Endpoint, peer: i32) -> Option<i32> {
+    match endpoint {
+        Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
+        _ => None,
+    }
 }
 
 /// One connection to an engine speaking the Docker API.
@@ -352,17 +356,11 @@ impl DockerConnection {
         self.info.version = version;
     }
 
-    /// The process serving the unix socket (found through `/proc`, off the
-    /// runtime's thread), for engines whose identity is known otherwise.
+    /// The process serving the unix socket ([`serving_pid`]), for engines
+    /// whose identity is known otherwise.
     pub(crate) fn serving_process(&self) -> BoxFuture<'static, Result<Details, EngineError>> {
         let (endpoint, peer) = (self.endpoint.clone(), self.info.pid);
-        Box::pin(async move {
-            let pid = match &endpoint {
-                Endpoint::Unix(path) => crate::core::sockets::serving_process(path.clone(), peer).await,
-                _ => None,
-            };
-            Ok(Details { pid, ..Details::default() })
-        })
+        Box::pin(async move { Ok(Details { pid: serving_pid(&endpoint, peer).await, ..Details::default() }) })
     }
 }
 
@@ -442,7 +440,7 @@ impl Connection for DockerConnection {
         })
     }
 
-    fn describe_all(&self, ids: Vec<String>) -> Option<BoxFuture<'static, Described>> {
+    fn describe_all(&self, ids: Vec<String>) -> Option<BoxFuture<'static, Vec<Option<Container>>>> {
         // Only where the files may be in reach: a local engine whose
         // process this one may look into. Else the inspections start at
         // once instead of after `/info`.
@@ -452,16 +450,11 @@ impl Connection for DockerConnection {
             return None;
         }
         Some(Box::pin(async move {
-            let Some(records) = learning.await.ok().and_then(|l| l.records.clone()) else {
-                return ids.into_iter().map(|id| (id, None)).collect();
-            };
+            // Nothing read (no records, no thread): every one is inspected.
+            let Some(records) = learning.await.ok().and_then(|l| l.records.clone()) else { return Vec::new() };
             // Off the watcher's thread: hundreds of files take milliseconds.
-            let unread = ids.clone();
-            let read = crate::core::offthread::run("ww-docker-files", move || {
-                let found = records.read_each(&ids, to_container);
-                ids.into_iter().zip(found).collect()
-            });
-            read.await.unwrap_or_else(|| unread.into_iter().map(|id| (id, None)).collect())
+            let read = crate::core::offthread::run("ww-docker-files", move || records.read_each(&ids, to_container));
+            read.await.unwrap_or_default()
         }))
     }
 }

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use bollard::models::{ContainerConfig, ContainerInspectResponse, ContainerState, HostConfig};
 use serde::Deserialize;
 
-use crate::core::sockets::{reachable, same_mounts};
+use crate::core::sockets::{reachable, same_mounts, same_namespace};
 
 /// The largest record file read (dockerd's are a few KiB).
 pub const MAX_RECORD: u64 = 4 << 20;
@@ -61,13 +61,12 @@ impl Records {
             return None;
         }
         let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
-        let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
-        let procfs = match ns(&pid.to_string()) {
-            Some(theirs) if Some(&theirs) == ns("self").as_ref() => PathBuf::from("/proc"),
+        let procfs = match same_namespace(pid, "pid")? {
+            true => PathBuf::from("/proc"),
             // Another PID namespace: its processes show in its own /proc,
             // which only its mounts show.
-            Some(_) if !same_mounts(pid) => reachable(pid, "/proc"),
-            _ => return None,
+            false if !same_mounts(pid) => reachable(pid, "/proc"),
+            false => return None,
         };
         let dir = reachable(pid, data_root).join("containers");
         std::fs::read_dir(&dir).ok()?;
