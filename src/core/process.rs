@@ -26,6 +26,18 @@ pub fn start_time_ns(pid: i32) -> Option<i64> {
     i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
+/// When the process whose `/proc/PID/stat` is at `stat` started, by the
+/// wall clock as [`start_time_ns`], while it has not ended (a zombie is
+/// dead already); `None` if it has, or `/proc` does not tell.
+pub fn alive_since(stat: &std::path::Path) -> Option<SystemTime> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
+    if matches!(state, "Z" | "X" | "x") {
+        return None;
+    }
+    (*BOOT)?.checked_add(Duration::from_millis(start_ticks(&stat)?.checked_mul(1000 / TICKS_PER_SECOND)?))
+}
+
 /// When the initial process `pid` of container `id` started, as
 /// [`start_time_ns`], but only when `/proc/PID` is that container's process:
 /// its cgroup path names the container. The PID is the engine's; should
@@ -76,5 +88,24 @@ mod tests {
         assert_eq!(start_time_ns(0), None);
         assert_eq!(container_start_time_ns(std::process::id() as i32, "no-such-container-id"), None);
         assert_eq!(uptime_of("-1 2"), None);
+    }
+
+    #[test]
+    fn only_processes_that_have_not_ended_are_alive() {
+        let me = std::process::id();
+        let since = alive_since(std::path::Path::new(&format!("/proc/{me}/stat"))).expect("alive");
+        let ns = since.duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+        assert_eq!(Some(ns), start_time_ns(me as i32));
+        // A child that exited and is not reaped yet: a zombie.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let stat = format!("/proc/{}/stat", child.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
+            assert!(std::time::Instant::now() < deadline, "child never became a zombie");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(alive_since(std::path::Path::new(&stat)), None);
+        child.wait().unwrap();
+        assert_eq!(alive_since(std::path::Path::new(&stat)), None);
     }
 }

@@ -27,15 +27,12 @@
 //! nothing changes but the speed.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bollard::models::{ContainerConfig, ContainerInspectResponse, ContainerState, HostConfig};
 use serde::Deserialize;
 
-use crate::core::sockets::{reachable, same_mounts, same_namespace};
+use super::engine_files::{read_each, EngineFiles};
 
 /// The largest record file read (dockerd's are a few KiB).
 pub const MAX_RECORD: u64 = 4 << 20;
@@ -46,10 +43,8 @@ pub const MAX_RECORD: u64 = 4 << 20;
 pub struct Records {
     /// `DATA-ROOT/containers`.
     dir: PathBuf,
-    /// The `/proc` of the engine's PID namespace.
-    procfs: PathBuf,
-    /// The engine's user: the owner of every record believed.
-    owner: u32,
+    /// The engine's processes and files.
+    files: EngineFiles,
 }
 
 impl Records {
@@ -57,20 +52,13 @@ impl Records {
     /// `data_root` (in its mounts), if this process can list them and see
     /// the engine's processes.
     pub fn locate(pid: i32, data_root: &str) -> Option<Records> {
-        if pid <= 0 || !data_root.starts_with('/') {
+        if !data_root.starts_with('/') {
             return None;
         }
-        let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
-        let procfs = match same_namespace(pid, "pid")? {
-            true => PathBuf::from("/proc"),
-            // Another PID namespace: its processes show in its own /proc,
-            // which only its mounts show.
-            false if !same_mounts(pid) => reachable(pid, "/proc"),
-            false => return None,
-        };
-        let dir = reachable(pid, data_root).join("containers");
+        let files = EngineFiles::of(pid)?;
+        let dir = files.reach(data_root).join("containers");
         std::fs::read_dir(&dir).ok()?;
-        Some(Records { dir, procfs, owner })
+        Some(Records { dir, files })
     }
 
     /// What an inspection of container `id` answers, as far as its record
@@ -83,15 +71,17 @@ impl Records {
             return None;
         }
         let at = self.dir.join(id);
-        let stored: Stored = serde_json::from_slice(&self.file(&at.join("config.v2.json"))?).ok()?;
-        let host: StoredHost = serde_json::from_slice(&self.file(&at.join("hostconfig.json"))?).ok()?;
+        let stored: Stored =
+            serde_json::from_slice(&self.files.file(&at.join("config.v2.json"), MAX_RECORD)?.0).ok()?;
+        let host: StoredHost =
+            serde_json::from_slice(&self.files.file(&at.join("hostconfig.json"), MAX_RECORD)?.0).ok()?;
         let state = &stored.state;
         if stored.id != id || !(state.running || state.paused) || state.pid <= 0 {
             return None;
         }
         // Still there: a dead container's record says it runs until
         // dockerd has cleaned up after it.
-        self.procfs.join(state.pid.to_string()).symlink_metadata().ok()?;
+        self.files.process(state.pid as u64).symlink_metadata().ok()?;
         Some(ContainerInspectResponse {
             id: Some(stored.id),
             name: Some(stored.name),
@@ -110,56 +100,14 @@ impl Records {
     }
 
     /// [`Records::read`] of each of `ids`, made into what `describe` makes
-    /// of it, in order; long lists are shared out among up to 4 threads of
-    /// their own, one per core at most (scoped: joined before this returns).
+    /// of it, in order; long lists are shared out among threads of their
+    /// own ([`read_each`]).
     pub fn read_each<T: Send>(
         &self,
         ids: &[String],
         describe: impl Fn(&str, ContainerInspectResponse) -> Option<T> + Sync,
     ) -> Vec<Option<T>> {
-        /// Fewer records than this are read on the calling thread alone.
-        const PER_THREAD: usize = 100;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = ids.len().div_ceil(PER_THREAD).clamp(1, cores.min(4));
-        let describe = &describe;
-        let read_part =
-            |part: &[String]| part.iter().map(|id| self.read(id).and_then(|d| describe(id, d))).collect::<Vec<_>>();
-        if threads == 1 {
-            return read_part(ids);
-        }
-        std::thread::scope(|s| {
-            let parts: Vec<_> = ids
-                .chunks(ids.len().div_ceil(threads))
-                .map(|part| {
-                    let thread = std::thread::Builder::new().name("ww-docker-files".into());
-                    (part, thread.spawn_scoped(s, move || read_part(part)))
-                })
-                .collect();
-            let mut found = Vec::with_capacity(ids.len());
-            for (part, thread) in parts {
-                // A thread that could not be made: read here; one that
-                // failed: left to the engine.
-                found.extend(match thread {
-                    Ok(t) => t.join().unwrap_or_else(|_| part.iter().map(|_| None).collect()),
-                    Err(_) => read_part(part),
-                });
-            }
-            found
-        })
-    }
-
-    /// The content of the record file at `path`: a regular file of the
-    /// engine's user, not a link, not larger than [`MAX_RECORD`]. Opened
-    /// without blocking, so a FIFO planted there cannot stall the reader.
-    fn file(&self, path: &Path) -> Option<Vec<u8>> {
-        let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
-        let m = f.metadata().ok()?;
-        if !m.is_file() || m.uid() != self.owner || m.len() > MAX_RECORD {
-            return None;
-        }
-        let mut buf = Vec::with_capacity(m.len() as usize);
-        f.take(MAX_RECORD + 1).read_to_end(&mut buf).ok()?;
-        (buf.len() as u64 <= MAX_RECORD).then_some(buf)
+        read_each(ids, 100, "ww-docker-files", |id| self.read(id).and_then(|d| describe(id, d)))
     }
 }
 
@@ -211,6 +159,8 @@ struct StoredHost {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
 
     const ID: &str = "00550a809c2204819d59db841b954299014b3dfb8436c0e70c2f52023b0ed307";
@@ -358,7 +308,7 @@ mod tests {
     fn the_directory_must_be_there_and_absolute() {
         let root = Root::with("locate", ID, "{}", HOST);
         let r = root.records();
-        assert_eq!((r.dir.clone(), r.procfs.clone()), (root.0.join("containers"), PathBuf::from("/proc")));
+        assert_eq!((r.dir.clone(), r.files.procfs()), (root.0.join("containers"), std::path::Path::new("/proc")));
         assert_eq!(Records::locate(me(), "relative/root"), None);
         assert_eq!(Records::locate(0, root.0.to_str().unwrap()), None);
         assert_eq!(Records::locate(me(), "/nonexistent/docker"), None);

@@ -3,9 +3,11 @@
 
 pub mod clock;
 pub mod containerd;
+pub mod containerd_files;
 pub mod cri;
 pub mod docker;
 pub mod docker_files;
+pub mod engine_files;
 pub mod grpc;
 pub mod http;
 pub mod podman;
