@@ -141,3 +141,87 @@ fn moby_tasks_never_show_up_live() {
     let snap = w.wait(SEE, |s| s.get(&marker).is_some());
     assert!(snap.get(&moby).is_none());
 }
+
+/// A request in containerd namespace `ns`.
+fn in_ns<T>(ns: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert("containerd-namespace", ns.parse().unwrap());
+    r
+}
+
+#[test]
+fn the_shims_files_tell_task_states_exactly_as_the_engine_does() {
+    use containerd_client::services::v1::snapshots::{snapshots_client::SnapshotsClient, MountsRequest};
+    use containerd_client::services::v1::tasks_client::TasksClient;
+    use containerd_client::services::v1::{CreateTaskRequest, GetRequest, StartRequest};
+    use containerd_client::types::v1::Status;
+    use whalewatcher::core::engines::{containerd_files::Bundles, grpc};
+
+    let (c, mut clean, run) = setup();
+    let ns = "wwtest";
+    let (plain, paused, ended, created) =
+        [("plain"), ("paused"), ("ended"), ("created")].map(|n| format!("{run}-files-{n}")).into();
+    for id in [&plain, &paused, &ended] {
+        clean.run(ns, id, &[]);
+    }
+    c.ctr(ns, &["tasks", "pause", &paused]);
+    c.kill_task(ns, &ended);
+    // Created, not started: a container and a task made through the API,
+    // as a client that starts it later does.
+    c.ctr(ns, &["containers", "create", "docker.io/library/busybox:local", &created, "/bin/sleep", "100000"]);
+    clean.1.push((ns.to_string(), created.clone()));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let channel = rt.block_on(grpc::channel(&c.socket)).expect("channel");
+    let mut tasks = TasksClient::new(channel.clone());
+    let mounts = rt
+        .block_on(
+            SnapshotsClient::new(channel)
+                .mounts(in_ns(ns, MountsRequest { snapshotter: "overlayfs".into(), key: created.clone() })),
+        )
+        .expect("the container's snapshot")
+        .into_inner()
+        .mounts;
+    let task = CreateTaskRequest { container_id: created.clone(), rootfs: mounts, ..Default::default() };
+    rt.block_on(tasks.create(in_ns(ns, task))).expect("create the task");
+
+    let bundles = Bundles::locate(c.pid()).expect("containerd's bundles are readable");
+    let engine = |id: &str| {
+        let get = GetRequest { container_id: id.to_string(), exec_id: String::new() };
+        rt.block_on(tasks.clone().get(in_ns(ns, get))).expect("task").into_inner().process.unwrap()
+    };
+    // Until the exit is through, the engine may still say running.
+    let deadline = std::time::Instant::now() + SEE;
+    while engine(&ended).status != Status::Stopped as i32 {
+        assert!(std::time::Instant::now() < deadline, "the killed task never stopped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (id, status) in [(&plain, Status::Running), (&paused, Status::Paused)] {
+        let p = engine(id);
+        assert_eq!(p.status, status as i32, "{id}");
+        let files = bundles.read(ns, id).expect("read from the files");
+        assert_eq!((files.pid, files.paused), (p.pid, status == Status::Paused), "{id}");
+        let started = whalewatcher::core::process::start_time_ns(p.pid as i32).unwrap();
+        assert_eq!(files.started_at_ns, started, "{id}");
+    }
+    assert_eq!(engine(&created).status, Status::Created as i32);
+    assert!(engine(&created).pid > 0, "a created task has its process already");
+    assert_eq!(bundles.read(ns, &created), None, "a task not started is left to the engine");
+    assert_eq!(bundles.read(ns, &ended), None, "an ended task is left to the engine");
+    assert_eq!(bundles.read(ns, &format!("{run}-files-none")), None);
+    let each = bundles.read_each(ns, &[plain.clone(), created.clone(), paused.clone()]);
+    assert_eq!(each.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
+
+    // A watcher started now takes them from the files and agrees; the
+    // created task shows once started.
+    let w = Handle::containerd(&c.endpoint(), None);
+    w.ready(SYNC).expect("ready");
+    let snap = w.snapshot();
+    let shown = |id: &str| format!("{ns}/{id}");
+    assert_eq!(snap.get(&shown(&plain)).map(|x| (x.pid, x.paused)), Some((c.pid_of(ns, &plain), false)));
+    assert_eq!(snap.get(&shown(&paused)).map(|x| (x.pid, x.paused)), Some((c.pid_of(ns, &paused), true)));
+    assert!(snap.get(&shown(&ended)).is_none() && snap.get(&shown(&created)).is_none());
+    rt.block_on(tasks.start(in_ns(ns, StartRequest { container_id: created.clone(), exec_id: String::new() })))
+        .expect("start");
+    let pid = c.pid_of(ns, &created);
+    w.wait(SEE, |s| s.get(&shown(&created)).is_some_and(|x| x.pid == pid && !x.paused));
+}

@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
+use super::containerd_files::{Bundles, TaskState};
 use crate::core::engine::{with_causes, Connection, Details, Engine, EngineError, ErrorKind, Listed};
 use crate::core::model::{Container, ContainerDraft, EngineInfo, Event, EventKind};
 use crate::core::options::EngineKind;
@@ -115,15 +116,25 @@ impl Engine for ContainerdEngine {
                 };
                 Ok::<_, EngineError>((format!("{} {}", version.version, version.revision).trim().to_string(), id))
             };
-            let (identity, subscribed) = tokio::join!(identity, subscribe(channel.clone(), &endpoint, marker_wait));
+            // The process serving the socket and its task bundles, off this
+            // thread, meanwhile.
+            let (learn_socket, peer) = (socket.clone(), info.pid);
+            let learning = crate::core::offthread::run("ww-containerd-files", move || {
+                let serving = crate::core::sockets::server_of(&learn_socket, peer);
+                (serving, serving.and_then(Bundles::locate))
+            });
+            let (identity, subscribed, learnt) =
+                tokio::join!(identity, subscribe(channel.clone(), &endpoint, marker_wait), learning);
             (info.version, info.id) = identity?;
+            let (serving, bundles) = learnt.unwrap_or_default();
             let Subscribed { events, proven } = subscribed?;
             Ok(Arc::new(ContainerdConnection {
                 call_timeout: marker_wait,
                 channel,
                 endpoint,
                 info,
-                socket,
+                serving,
+                bundles: bundles.map(Arc::new),
                 ignored,
                 events: std::sync::Mutex::new(Some(events)),
                 proven,
@@ -297,7 +308,10 @@ struct ContainerdConnection {
     channel: Channel,
     endpoint: String,
     info: EngineInfo,
-    socket: PathBuf,
+    /// The process serving the socket, if `/proc` tells.
+    serving: Option<i32>,
+    /// Its task bundles, if this process can read them.
+    bundles: Option<Arc<Bundles>>,
     ignored: Arc<Vec<String>>,
     events: std::sync::Mutex<Option<EventItems>>,
     /// The subscription's marker came back.
@@ -347,10 +361,8 @@ impl Connection for ContainerdConnection {
     }
 
     fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
-        let (socket, peer) = (self.socket.clone(), self.info.pid);
-        Some(Box::pin(async move {
-            Ok(Details { pid: crate::core::sockets::serving_process(socket, peer).await, ..Details::default() })
-        }))
+        let pid = self.serving;
+        Some(Box::pin(async move { Ok(Details { pid, ..Details::default() }) }))
     }
 
     fn events_proven(&self) -> bool {
@@ -378,7 +390,7 @@ impl Connection for ContainerdConnection {
 
     fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
-        let (images, t) = (self.images.clone(), self.call_timeout);
+        let (images, t, bundles) = (self.images.clone(), self.call_timeout, self.bundles.clone());
         Box::pin(async move {
             let namespaces = bounded(
                 t,
@@ -391,7 +403,8 @@ impl Connection for ContainerdConnection {
             .namespaces;
             let mut alive = Vec::new();
             for ns in namespaces.iter().map(|n| n.name.as_str()).filter(|n| !ignored.iter().any(|i| i == n)) {
-                alive.extend(list_namespace(&channel, &endpoint, ns, &images, t).await?.into_iter().map(Listed::Alive));
+                let listed = list_namespace(&channel, &endpoint, ns, &images, bundles.as_ref(), t).await?;
+                alive.extend(listed.into_iter().map(Listed::Alive));
             }
             Ok(alive)
         })
@@ -405,7 +418,7 @@ impl Connection for ContainerdConnection {
 
     fn inspect(&self, display: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
-        let images = self.images.clone();
+        let (images, bundles) = (self.images.clone(), self.bundles.clone());
         Box::pin(async move {
             let (ns, id) = decode_display_id(&display);
             if ignored.iter().any(|i| i == ns) {
@@ -420,15 +433,22 @@ impl Connection for ContainerdConnection {
                 Err(s) if s.code() == Code::NotFound => return Ok(None),
                 Err(s) => return Err(status_error(&endpoint, &what, s)),
             };
-            let process = match TasksClient::new(channel.clone())
-                .get(in_namespace(GetRequest { container_id: id.to_string(), exec_id: String::new() }, ns)?)
-                .await
-            {
-                Ok(r) => r.into_inner().process,
-                Err(s) if s.code() == Code::NotFound => return Ok(None),
-                Err(s) => return Err(status_error(&endpoint, &what, s)),
+            // The task's files when they tell (a few file reads), else its shim.
+            let c = match bundles.and_then(|b| b.read(ns, id)) {
+                Some(task) => from_files(ns, id, &task, labels),
+                None => {
+                    let process = match TasksClient::new(channel.clone())
+                        .get(in_namespace(GetRequest { container_id: id.to_string(), exec_id: String::new() }, ns)?)
+                        .await
+                    {
+                        Ok(r) => r.into_inner().process,
+                        Err(s) if s.code() == Code::NotFound => return Ok(None),
+                        Err(s) => return Err(status_error(&endpoint, &what, s)),
+                    };
+                    process.and_then(|p| from_engine(ns, id, &p, labels))
+                }
             };
-            let Some(mut c) = process.and_then(|p| to_container(ns, id, &p, labels)) else { return Ok(None) };
+            let Some(mut c) = c else { return Ok(None) };
             c.image_id = images.digest(&channel, ns, &image).await;
             c.image = image;
             Ok(Some(c.build()))
@@ -440,7 +460,8 @@ impl Connection for ContainerdConnection {
 const LIST_TASKS_AT_ONCE: usize = 32;
 
 /// The alive containers of one namespace: the containers in one call, then
-/// the task of each, many at once, plus one call per image name not seen
+/// the task of each, from its files where they tell ([`Bundles`]), else
+/// from the engine, many at once, plus one call per image name not seen
 /// before on this connection.
 ///
 /// containerd answers a list of tasks by asking each task's shim for its
@@ -452,6 +473,7 @@ async fn list_namespace(
     endpoint: &str,
     ns: &str,
     images: &ImageDigests,
+    bundles: Option<&Arc<Bundles>>,
     t: Duration,
 ) -> Result<Vec<Container>, EngineError> {
     let what = format!("list namespace {ns:?}");
@@ -465,8 +487,24 @@ async fn list_namespace(
         Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
         Err(s) => return Err(status_error(endpoint, &what, s)),
     };
+    let read = match bundles {
+        Some(b) if !records.is_empty() => {
+            let (b, ns, ids) =
+                (Arc::clone(b), ns.to_string(), records.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
+            crate::core::offthread::run("ww-containerd-files", move || b.read_each(&ns, &ids)).await.unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let mut alive = Vec::new();
+    let mut ask = Vec::new();
+    for (i, c) in records.into_iter().enumerate() {
+        match read.get(i).copied().flatten() {
+            Some(task) => alive.extend(from_files(ns, &c.id, &task, c.labels).map(|d| (d, c.image))),
+            None => ask.push(c),
+        }
+    }
     let (what, timed_out) = (&what, &timed_out);
-    let states = futures_util::stream::iter(records.into_iter().map(|c| async move {
+    let states = futures_util::stream::iter(ask.into_iter().map(|c| async move {
         let req = in_namespace(GetRequest { container_id: c.id.clone(), exec_id: String::new() }, ns)?;
         let got = tokio::time::timeout(t, TasksClient::new(channel.clone()).get(req)).await.map_err(|_| timed_out())?;
         match got {
@@ -479,16 +517,33 @@ async fn list_namespace(
     .buffer_unordered(LIST_TASKS_AT_ONCE)
     .collect::<Vec<Result<_, EngineError>>>()
     .await;
-    let mut alive = Vec::new();
     for state in states {
         let Some((c, p)) = state? else { continue };
-        if let Some(mut draft) = to_container(ns, &c.id, &p, c.labels) {
-            draft.image_id = tokio::time::timeout(t, images.digest(channel, ns, &c.image)).await.unwrap_or_default();
-            draft.image = c.image;
-            alive.push(draft.build());
-        }
+        alive.extend(from_engine(ns, &c.id, &p, c.labels).map(|d| (d, c.image)));
     }
-    Ok(alive)
+    let mut built = Vec::with_capacity(alive.len());
+    for (mut draft, image) in alive {
+        draft.image_id = tokio::time::timeout(t, images.digest(channel, ns, &image)).await.unwrap_or_default();
+        draft.image = image;
+        built.push(draft.build());
+    }
+    Ok(built)
+}
+
+/// The container an alive task's files show.
+fn from_files(ns: &str, id: &str, task: &TaskState, labels: HashMap<String, String>) -> Option<ContainerDraft> {
+    let status = if task.paused { Status::Paused } else { Status::Running };
+    let mut c = to_container(ns, id, &Process { pid: task.pid, status: status as i32, ..Default::default() }, labels)?;
+    c.started_at_ns = task.started_at_ns;
+    Some(c)
+}
+
+/// The container a task as the engine tells it shows, if it is alive.
+fn from_engine(ns: &str, id: &str, p: &Process, labels: HashMap<String, String>) -> Option<ContainerDraft> {
+    let mut c = to_container(ns, id, p, labels)?;
+    // containerd keeps no start time; the init process's own is the best source.
+    c.started_at_ns = process::container_start_time_ns(c.pid, id).unwrap_or(0);
+    Some(c)
 }
 
 /// The container a task shows, if the task is alive (running, pausing or paused).
@@ -518,8 +573,6 @@ pub fn to_container(ns: &str, id: &str, p: &Process, labels: HashMap<String, Str
             c.name = n;
         }
     }
-    // containerd keeps no start time; the init process's own is the best source.
-    c.started_at_ns = process::container_start_time_ns(pid, id).unwrap_or(0);
     Some(c)
 }
 

@@ -34,7 +34,7 @@
 //! process serving the socket, which takes root or containerd's own user.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Deserialize;
 
@@ -69,6 +69,9 @@ pub struct TaskState {
     pub pid: u32,
     /// Paused (or being paused).
     pub paused: bool,
+    /// When its initial process started, as Unix nanoseconds (to about
+    /// 10 ms).
+    pub started_at_ns: i64,
 }
 
 /// Where the freezer states are, as this process reaches them.
@@ -158,7 +161,8 @@ impl Bundles {
         if started > written.modified().ok()?.checked_add(START_SLACK)? {
             return None;
         }
-        Some(TaskState { pid, paused: self.paused(&process)? })
+        let started_at_ns = i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()?;
+        Some(TaskState { pid, paused: self.paused(&process)?, started_at_ns })
     }
 
     /// [`Bundles::read`] of each of `ids` in namespace `ns`, in order; long
@@ -504,8 +508,9 @@ mod tests {
             std::fs::write(file, if matches!(kind, Freezer::V1(_)) { v1 } else { v2 }).unwrap();
         }
 
-        fn read(&self) -> Option<TaskState> {
-            self.bundles(self.freezer().0).read("ns1", "c1")
+        /// PID and paused state as read.
+        fn read(&self) -> Option<(u32, bool)> {
+            self.bundles(self.freezer().0).read("ns1", "c1").map(|t| (t.pid, t.paused))
         }
     }
 
@@ -521,11 +526,11 @@ mod tests {
     fn a_started_runc_task_reads_as_alive_running_or_paused() {
         let l = Layout::new("alive");
         let pid = l.child.id();
-        assert_eq!(l.read(), Some(TaskState { pid, paused: false }));
+        assert_eq!(l.read(), Some((pid, false)));
         l.freeze("FROZEN\n", "1\n");
-        assert_eq!(l.read(), Some(TaskState { pid, paused: true }));
+        assert_eq!(l.read(), Some((pid, true)));
         l.freeze("FREEZING\n", "1\n");
-        assert_eq!(l.read(), Some(TaskState { pid, paused: true }));
+        assert_eq!(l.read(), Some((pid, true)));
         l.freeze("what\n", "2\n");
         assert_eq!(l.read(), None);
         l.freeze("THAWED\n", "0\n");
@@ -535,14 +540,15 @@ mod tests {
         std::fs::write(other_root.join("ns1/c1/state.json"), "{}").unwrap();
         let options = format!(r#"{{"binary_name":"/usr/local/bin/runc","root":"{}"}}"#, other_root.display());
         l.write("options.json", &options);
-        assert_eq!(l.read(), Some(TaskState { pid, paused: false }));
+        assert_eq!(l.read(), Some((pid, false)));
         std::fs::remove_file(other_root.join("ns1/c1/state.json")).unwrap();
         assert_eq!(l.read(), None, "no runc state under the root the options name");
         // What a list reads.
         l.write("options.json", "{}");
         let b = l.bundles(l.freezer().0);
         let ids = ["c1", "c2", "..", "c1"].map(String::from);
-        let alive = Some(TaskState { pid, paused: false });
+        let started_at_ns = crate::core::process::start_time_ns(pid as i32).unwrap();
+        let alive = Some(TaskState { pid, paused: false, started_at_ns });
         assert_eq!(b.read_each("ns1", &ids), [alive, None, None, alive]);
     }
 
