@@ -21,7 +21,7 @@ use containerd_client::services::v1::{
 };
 use containerd_client::types::v1::{Process, Status};
 use containerd_client::types::Envelope;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use prost::Message;
@@ -116,25 +116,18 @@ impl Engine for ContainerdEngine {
                 };
                 Ok::<_, EngineError>((format!("{} {}", version.version, version.revision).trim().to_string(), id))
             };
-            // The process serving the socket and its task bundles, off this
-            // thread, meanwhile.
-            let (learn_socket, peer) = (socket.clone(), info.pid);
-            let learning = crate::core::offthread::run("ww-containerd-files", move || {
-                let serving = crate::core::sockets::server_of(&learn_socket, peer);
-                (serving, serving.and_then(Bundles::locate))
-            });
-            let (identity, subscribed, learnt) =
-                tokio::join!(identity, subscribe(channel.clone(), &endpoint, marker_wait), learning);
+            // The process serving the socket and its task bundles, found
+            // off this thread from now on.
+            let learning = learn(socket.clone(), info.pid);
+            let (identity, subscribed) = tokio::join!(identity, subscribe(channel.clone(), &endpoint, marker_wait));
             (info.version, info.id) = identity?;
-            let (serving, bundles) = learnt.unwrap_or_default();
             let Subscribed { events, proven } = subscribed?;
             Ok(Arc::new(ContainerdConnection {
                 call_timeout: marker_wait,
                 channel,
                 endpoint,
                 info,
-                serving,
-                bundles: bundles.map(Arc::new),
+                learning,
                 ignored,
                 events: std::sync::Mutex::new(Some(events)),
                 proven,
@@ -142,6 +135,21 @@ impl Engine for ContainerdEngine {
             }) as Arc<dyn Connection>)
         })
     }
+}
+
+/// What is learnt about the engine once per connection, off the runtime's
+/// thread while connecting and synchronising: the process serving the
+/// socket, if `/proc` tells, and its task bundles, if this process can
+/// read them.
+type Learning = Shared<BoxFuture<'static, (Option<i32>, Option<Arc<Bundles>>)>>;
+
+/// Starts learning about the engine at `socket` whose peer was `peer`.
+fn learn(socket: PathBuf, peer: i32) -> Learning {
+    let found = crate::core::offthread::start("ww-containerd-files", move || {
+        let serving = crate::core::sockets::server_of(&socket, peer);
+        (serving, serving.and_then(Bundles::locate).map(Arc::new))
+    });
+    async move { found.await.unwrap_or_default() }.boxed().shared()
 }
 
 /// A marker topic unique to one subscription.
@@ -308,10 +316,7 @@ struct ContainerdConnection {
     channel: Channel,
     endpoint: String,
     info: EngineInfo,
-    /// The process serving the socket, if `/proc` tells.
-    serving: Option<i32>,
-    /// Its task bundles, if this process can read them.
-    bundles: Option<Arc<Bundles>>,
+    learning: Learning,
     ignored: Arc<Vec<String>>,
     events: std::sync::Mutex<Option<EventItems>>,
     /// The subscription's marker came back.
@@ -361,8 +366,8 @@ impl Connection for ContainerdConnection {
     }
 
     fn details(&self) -> Option<BoxFuture<'static, Result<Details, EngineError>>> {
-        let pid = self.serving;
-        Some(Box::pin(async move { Ok(Details { pid, ..Details::default() }) }))
+        let learning = self.learning.clone();
+        Some(Box::pin(async move { Ok(Details { pid: learning.await.0, ..Details::default() }) }))
     }
 
     fn events_proven(&self) -> bool {
@@ -390,7 +395,7 @@ impl Connection for ContainerdConnection {
 
     fn list(&self) -> BoxFuture<'static, Result<Vec<Listed>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
-        let (images, t, bundles) = (self.images.clone(), self.call_timeout, self.bundles.clone());
+        let (images, t, learning) = (self.images.clone(), self.call_timeout, self.learning.clone());
         Box::pin(async move {
             let namespaces = bounded(
                 t,
@@ -403,7 +408,7 @@ impl Connection for ContainerdConnection {
             .namespaces;
             let mut alive = Vec::new();
             for ns in namespaces.iter().map(|n| n.name.as_str()).filter(|n| !ignored.iter().any(|i| i == n)) {
-                let listed = list_namespace(&channel, &endpoint, ns, &images, bundles.as_ref(), t).await?;
+                let listed = list_namespace(&channel, &endpoint, ns, &images, &learning, t).await?;
                 alive.extend(listed.into_iter().map(Listed::Alive));
             }
             Ok(alive)
@@ -418,7 +423,7 @@ impl Connection for ContainerdConnection {
 
     fn inspect(&self, display: String) -> BoxFuture<'static, Result<Option<Container>, EngineError>> {
         let (channel, endpoint, ignored) = (self.channel.clone(), self.endpoint.clone(), Arc::clone(&self.ignored));
-        let (images, bundles) = (self.images.clone(), self.bundles.clone());
+        let (images, learning) = (self.images.clone(), self.learning.clone());
         Box::pin(async move {
             let (ns, id) = decode_display_id(&display);
             if ignored.iter().any(|i| i == ns) {
@@ -434,7 +439,7 @@ impl Connection for ContainerdConnection {
                 Err(s) => return Err(status_error(&endpoint, &what, s)),
             };
             // The task's files when they tell (a few file reads), else its shim.
-            let c = match bundles.and_then(|b| b.read(ns, id)) {
+            let c = match learning.await.1.and_then(|b| b.read(ns, id)) {
                 Some(task) => from_files(ns, id, &task, labels),
                 None => {
                     let process = match TasksClient::new(channel.clone())
@@ -473,7 +478,7 @@ async fn list_namespace(
     endpoint: &str,
     ns: &str,
     images: &ImageDigests,
-    bundles: Option<&Arc<Bundles>>,
+    learning: &Learning,
     t: Duration,
 ) -> Result<Vec<Container>, EngineError> {
     let what = format!("list namespace {ns:?}");
@@ -487,13 +492,13 @@ async fn list_namespace(
         Err(s) if s.code() == Code::NotFound => return Ok(Vec::new()),
         Err(s) => return Err(status_error(endpoint, &what, s)),
     };
+    let bundles = if records.is_empty() { None } else { learning.clone().await.1 };
     let read = match bundles {
-        Some(b) if !records.is_empty() => {
-            let (b, ns, ids) =
-                (Arc::clone(b), ns.to_string(), records.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
+        Some(b) => {
+            let (ns, ids) = (ns.to_string(), records.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
             crate::core::offthread::run("ww-containerd-files", move || b.read_each(&ns, &ids)).await.unwrap_or_default()
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     };
     let mut alive = Vec::new();
     let mut ask = Vec::new();

@@ -40,7 +40,7 @@ use serde::Deserialize;
 
 use super::engine_files::{read_each, EngineFiles};
 use crate::core::process::alive_since;
-use crate::core::sockets::{cmdline, same_namespace};
+use crate::core::sockets::{cmdline, comm, same_namespace};
 
 /// Where containerd keeps its state unless told otherwise.
 const DEFAULT_STATE: &str = "/run/containerd";
@@ -98,8 +98,13 @@ pub struct Bundles {
 impl Bundles {
     /// The bundles of the containerd process `pid`, if this process can
     /// read them, see its processes and their freezer states (in the
-    /// engine's cgroup namespace).
+    /// engine's cgroup namespace). A process that is no containerd (a
+    /// proxy in front of one) has none: its command line does not tell
+    /// where the engine's state is.
     pub fn locate(pid: i32) -> Option<Bundles> {
+        if comm(pid)? != "containerd" {
+            return None;
+        }
         let files = EngineFiles::of(pid)?;
         let config = |path: &str| {
             let at = if path.starts_with('/') {
