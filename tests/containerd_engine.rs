@@ -195,21 +195,20 @@ fn the_shims_files_tell_task_states_exactly_as_the_engine_does() {
         assert!(std::time::Instant::now() < deadline, "the killed task never stopped");
         std::thread::sleep(Duration::from_millis(20));
     }
-    for (id, status) in [(&plain, Status::Running), (&paused, Status::Paused)] {
-        let p = engine(id);
-        assert_eq!(p.status, status as i32, "{id}");
-        let files = bundles.read(ns, id).expect("read from the files");
-        assert_eq!((files.pid, files.paused), (p.pid, status == Status::Paused), "{id}");
-        let started = whalewatcher::core::process::start_time_ns(p.pid as i32).unwrap();
-        assert_eq!(files.started_at_ns, started, "{id}");
-    }
+    let p = engine(&plain);
+    assert_eq!(p.status, Status::Running as i32);
+    let files = bundles.read(ns, &plain).expect("read from the files");
+    assert_eq!(files.pid, p.pid);
+    assert_eq!(files.started_at_ns, whalewatcher::core::process::start_time_ns(p.pid as i32).unwrap());
+    assert_eq!(engine(&paused).status, Status::Paused as i32);
+    assert_eq!(bundles.read(ns, &paused), None, "a paused (frozen) task is left to the engine");
     assert_eq!(engine(&created).status, Status::Created as i32);
     assert!(engine(&created).pid > 0, "a created task has its process already");
     assert_eq!(bundles.read(ns, &created), None, "a task not started is left to the engine");
     assert_eq!(bundles.read(ns, &ended), None, "an ended task is left to the engine");
     assert_eq!(bundles.read(ns, &format!("{run}-files-none")), None);
     let each = bundles.read_each(ns, &[plain.clone(), created.clone(), paused.clone()]);
-    assert_eq!(each.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
+    assert_eq!(each.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, false]);
 
     // A watcher started now takes them from the files and agrees; the
     // created task shows once started.
@@ -224,4 +223,52 @@ fn the_shims_files_tell_task_states_exactly_as_the_engine_does() {
         .expect("start");
     let pid = c.pid_of(ns, &created);
     w.wait(SEE, |s| s.get(&shown(&created)).is_some_and(|x| x.pid == pid && !x.paused));
+}
+
+/// Sends SIGSTOP to processes, and SIGCONT when dropped.
+struct Stopped(Vec<i32>);
+
+impl Stopped {
+    fn signal(&self, sig: &str) {
+        for pid in &self.0 {
+            let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+            assert!(ok, "kill {sig} {pid}");
+        }
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+    }
+}
+
+#[test]
+fn running_tasks_are_synchronised_without_their_shims() {
+    // With their shims stopped, containerd cannot tell these tasks' states:
+    // it asks the shims, and after 2 s answers UNKNOWN without a PID. Their
+    // files tell, so a watcher shows them, at once.
+    let (c, mut clean, run) = setup();
+    let ns = "wwtest";
+    let ids = [0, 1, 2].map(|i| format!("{run}-shimless-{i}"));
+    for id in &ids {
+        clean.run(ns, id, &[]);
+    }
+    let pids = ids.clone().map(|id| c.pid_of(ns, &id));
+    let shims = pids.map(|p| whalewatcher::core::sockets::parent(p).expect("the shim"));
+    let stopped = Stopped(shims.to_vec());
+    stopped.signal("-STOP");
+
+    let mut o = support::abi::options();
+    o.engine = whalewatcher::ffi::WW_ENGINE_CONTAINERD;
+    o.call_timeout_ms = 5000;
+    let w = Handle::new(&o, Some(&c.endpoint())).expect("ww_new");
+    w.ready(Duration::from_secs(4)).expect("ready without waiting for a stopped shim");
+    let snap = w.snapshot();
+    for (id, pid) in ids.iter().zip(pids) {
+        let x = snap.get(&format!("{ns}/{id}")).expect("tracked from its files");
+        assert_eq!((x.pid, x.paused), (pid, false), "{id}");
+        assert!(x.started_at_ns > 0);
+    }
+    drop(stopped);
 }

@@ -21,21 +21,26 @@ static BOOT: Lazy<Option<SystemTime>> = Lazy::new(|| {
 /// if `/proc` does not tell.
 pub fn start_time_ns(pid: i32) -> Option<i64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let ticks = start_ticks(&stat)?;
-    let started = (*BOOT)?.checked_add(Duration::from_millis(ticks.checked_mul(1000 / TICKS_PER_SECOND)?))?;
-    i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
+    ticks_to_unix_ns(start_ticks(&stat)?)
 }
 
-/// When the process whose `/proc/PID/stat` is at `stat` started, by the
-/// wall clock as [`start_time_ns`], while it has not ended (a zombie is
-/// dead already); `None` if it has, or `/proc` does not tell.
-pub fn alive_since(stat: &std::path::Path) -> Option<SystemTime> {
+/// When the process whose `/proc/PID/stat` is at `stat` started, in ticks
+/// after boot (field 22, as runc records it), while it has not ended (a
+/// zombie is dead already); `None` if it has, or `/proc` does not tell.
+pub fn alive_since_ticks(stat: &std::path::Path) -> Option<u64> {
     let stat = std::fs::read_to_string(stat).ok()?;
     let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
     if matches!(state, "Z" | "X" | "x") {
         return None;
     }
-    (*BOOT)?.checked_add(Duration::from_millis(start_ticks(&stat)?.checked_mul(1000 / TICKS_PER_SECOND)?))
+    start_ticks(&stat)
+}
+
+/// A start time in ticks after boot as Unix nanoseconds, as
+/// [`start_time_ns`] gives it.
+pub fn ticks_to_unix_ns(ticks: u64) -> Option<i64> {
+    let started = (*BOOT)?.checked_add(Duration::from_millis(ticks.checked_mul(1000 / TICKS_PER_SECOND)?))?;
+    i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()
 }
 
 /// When the initial process `pid` of container `id` started, as
@@ -93,9 +98,8 @@ mod tests {
     #[test]
     fn only_processes_that_have_not_ended_are_alive() {
         let me = std::process::id();
-        let since = alive_since(std::path::Path::new(&format!("/proc/{me}/stat"))).expect("alive");
-        let ns = since.duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
-        assert_eq!(Some(ns), start_time_ns(me as i32));
+        let ticks = alive_since_ticks(std::path::Path::new(&format!("/proc/{me}/stat"))).expect("alive");
+        assert_eq!(ticks_to_unix_ns(ticks), start_time_ns(me as i32));
         // A child that exited and is not reaped yet: a zombie.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let stat = format!("/proc/{}/stat", child.id());
@@ -104,8 +108,8 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "child never became a zombie");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(alive_since(std::path::Path::new(&stat)), None);
+        assert_eq!(alive_since_ticks(std::path::Path::new(&stat)), None);
         child.wait().unwrap();
-        assert_eq!(alive_since(std::path::Path::new(&stat)), None);
+        assert_eq!(alive_since_ticks(std::path::Path::new(&stat)), None);
     }
 }

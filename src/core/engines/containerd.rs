@@ -535,10 +535,10 @@ async fn list_namespace(
     Ok(built)
 }
 
-/// The container an alive task's files show.
+/// The container a running task's files show.
 fn from_files(ns: &str, id: &str, task: &TaskState, labels: HashMap<String, String>) -> Option<ContainerDraft> {
-    let status = if task.paused { Status::Paused } else { Status::Running };
-    let mut c = to_container(ns, id, &Process { pid: task.pid, status: status as i32, ..Default::default() }, labels)?;
+    let running = Process { pid: task.pid, status: Status::Running as i32, ..Default::default() };
+    let mut c = to_container(ns, id, &running, labels)?;
     c.started_at_ns = task.started_at_ns;
     Some(c)
 }

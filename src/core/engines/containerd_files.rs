@@ -7,39 +7,41 @@
 //! that state is made of in files, which tell it for a few tens of
 //! microseconds of this process's time each:
 //! - `STATE/io.containerd.runtime.v2.task/NS/ID/` is the task's bundle,
-//!   there from the task's creation to its deletion; `init.pid` holds the
-//!   PID of its initial process (as the engine's PID namespace numbers
-//!   it), written once runc has created it, and `shim-binary-path` and
-//!   `options.json` which shim and runtime run it;
-//! - runc's own state directory (`/run/containerd/runc/NS/ID` unless the
-//!   options name another root) holds `exec.fifo` from the creation until
+//!   there from the task's creation to its deletion, whose
+//!   `shim-binary-path` and `options.json` tell which shim and runtime run
+//!   it, and where runc keeps its state;
+//! - runc's state directory (`/run/containerd/runc/NS/ID` unless the
+//!   options name another root) holds `state.json`, with the PID of the
+//!   task's initial process and when it started (runc's own proof that a
+//!   PID is still that process), and `exec.fifo` from the creation until
 //!   the task starts;
-//! - the cgroup freezer of the initial process tells whether it is paused.
+//! - the cgroup freezer of the initial process tells whether it is frozen.
 //!
-//! A task is taken as alive (running or paused) only when all of these
-//! agree: a runc shim, runc's state there without its FIFO, the initial
-//! process still there and not a zombie, started no later than its
-//! `init.pid` was written (a PID used again since would have started
-//! after), and a freezer state read. Everything else (a task created but
-//! not started, stopped, unreadable, another runtime, another cgroup
-//! namespace) is asked of the engine, so without the files nothing changes
-//! but the speed. The files can lag the engine's events by the moments
-//! between a runtime's change and the shim's event about it; a
+//! A task is taken as running only when all of these agree: a runc shim
+//! running runc, runc's state there without its FIFO, the initial process
+//! still there, not a zombie, and started exactly when runc recorded
+//! (a PID used again since started later), and its cgroup thawed.
+//! Everything else (a task created but not started, stopped, paused or
+//! frozen for any other reason, unreadable, another runtime, another
+//! cgroup namespace) is asked of the engine, so without the files nothing
+//! changes but the speed. The files can lag the engine's events by the
+//! moments between a runtime's change and the shim's event about it; a
 //! synchronisation reads them under its list's ticket, so the events of
 //! the attempt are laid over what they tell.
 //!
 //! STATE is the engine's `--state`, else `state` in its configuration file
 //! (`--config`, `/etc/containerd/config.toml` by default), else
-//! `/run/containerd`; everything is reached through the mounts of the
-//! process serving the socket, which takes root or containerd's own user.
+//! `/run/containerd`, and is believed only when the engine holds a task's
+//! log open in it (when there are tasks); everything is reached through
+//! the mounts of the process serving the socket, which takes root or
+//! containerd's own user.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Deserialize;
 
 use super::engine_files::{read_each, EngineFiles};
-use crate::core::process::alive_since;
+use crate::core::process::{alive_since_ticks, ticks_to_unix_ns};
 use crate::core::sockets::{cmdline, comm, same_namespace};
 
 /// Where containerd keeps its state unless told otherwise.
@@ -52,25 +54,19 @@ const DEFAULT_RUNC_ROOT: &str = "/run/containerd/runc";
 const TASKS: &str = "io.containerd.runtime.v2.task";
 /// The shims whose bundles and runc state are laid out as read here.
 const RUNC_SHIMS: [&str; 2] = ["containerd-shim-runc-v2", "containerd-shim-runc-v1"];
-/// The largest small file read (a shim's path, its options, a PID).
+/// The largest small file read (a shim's path, its options).
 const MAX_SMALL: u64 = 64 << 10;
+/// The largest runc state read (the container's whole configuration).
+const MAX_RUNC_STATE: u64 = 4 << 20;
 /// The largest configuration file read.
 const MAX_CONFIG: u64 = 1 << 20;
-/// How much later than its `init.pid` a task's process may seem to have
-/// started: the wall clock and the start time in `/proc` (ticks after
-/// boot, converted through the uptime) agree to about 10 ms. The process
-/// starts tens of milliseconds before the file is written.
-const START_SLACK: Duration = Duration::from_millis(100);
 
-/// What a task's files tell of an alive task.
+/// What a task's files tell of a running task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskState {
     /// Its initial process, as the engine's PID namespace numbers it.
     pub pid: u32,
-    /// Paused (or being paused).
-    pub paused: bool,
-    /// When its initial process started, as Unix nanoseconds (to about
-    /// 10 ms).
+    /// When that process started, as Unix nanoseconds (to about 10 ms).
     pub started_at_ns: i64,
 }
 
@@ -79,7 +75,7 @@ pub struct TaskState {
 enum Freezer {
     /// cgroup v1: the freezer hierarchy's mount (`freezer.state`).
     V1(PathBuf),
-    /// cgroup v2: the unified hierarchy's mount (`cgroup.freeze`).
+    /// cgroup v2: the unified hierarchy's mount (`cgroup.events`).
     V2(PathBuf),
 }
 
@@ -107,16 +103,22 @@ impl Bundles {
         }
         let files = EngineFiles::of(pid)?;
         let config = |path: &str| {
-            let at = if path.starts_with('/') {
-                files.reach(path)
-            } else {
-                PathBuf::from(format!("/proc/{pid}/cwd")).join(path)
+            // Paths that would name this process's own files, not the
+            // engine's, cannot tell.
+            if path.starts_with("/proc/") || path.starts_with("/dev/") {
+                return Err(());
+            }
+            let at = match path.starts_with('/') {
+                true => files.reach(path),
+                false => PathBuf::from(format!("/proc/{pid}/cwd")).join(path),
             };
             read_config(&at)
         };
         let state = state_dir(&cmdline(pid), config)?;
         let tasks = files.reach(&state).join(TASKS);
-        std::fs::read_dir(&tasks).ok()?;
+        if !holds_a_log_if_any(pid, &state, &tasks)? {
+            return None;
+        }
         if same_namespace(pid, "cgroup") != Some(true) {
             return None;
         }
@@ -128,20 +130,20 @@ impl Bundles {
         Some(Bundles { tasks, runc_root: files.reach(DEFAULT_RUNC_ROOT), freezer, files })
     }
 
-    /// The state of task `id` in namespace `ns` if its files show it alive;
-    /// `None` when they do not tell (see the module's description): then
-    /// the engine is asked.
+    /// The state of task `id` in namespace `ns` if its files show it
+    /// running; `None` when they do not tell (see the module's
+    /// description): then the engine is asked.
     pub fn read(&self, ns: &str, id: &str) -> Option<TaskState> {
         if !is_identifier(ns) || !is_identifier(id) {
             return None;
         }
         let bundle = self.tasks.join(ns).join(id);
-        let shim = self.small(&bundle.join("shim-binary-path"))?;
+        let shim = self.file(&bundle.join("shim-binary-path"), MAX_SMALL)?;
         let shim = Path::new(std::str::from_utf8(&shim).ok()?.trim()).file_name()?.to_str()?;
         if !RUNC_SHIMS.contains(&shim) {
             return None;
         }
-        let options: RuncOptions = serde_json::from_slice(&self.small(&bundle.join("options.json"))?).ok()?;
+        let options: RuncOptions = serde_json::from_slice(&self.file(&bundle.join("options.json"), MAX_SMALL)?).ok()?;
         if !options.binary_name.is_empty() && Path::new(&options.binary_name).file_name()? != "runc" {
             return None;
         }
@@ -150,24 +152,22 @@ impl Bundles {
             root if root.starts_with('/') => self.files.reach(root).join(ns).join(id),
             _ => return None,
         };
-        // runc's state is there, and it has started the task: its FIFO,
-        // which the start opens and removes, is gone.
-        if !runc.join("state.json").symlink_metadata().ok()?.is_file() {
-            return None;
-        }
+        let state: RuncState = serde_json::from_slice(&self.file(&runc.join("state.json"), MAX_RUNC_STATE)?).ok()?;
+        // Started: runc's FIFO, which the start opens and removes, is gone.
         match runc.join("exec.fifo").symlink_metadata() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             _ => return None,
         }
-        let (pid, written) = self.files.file(&bundle.join("init.pid"), 32)?;
-        let pid: u32 = std::str::from_utf8(&pid).ok()?.trim().parse().ok().filter(|&p| p > 0)?;
+        let pid = u32::try_from(state.init_process_pid).ok().filter(|&p| p > 0)?;
         let process = self.files.process(u64::from(pid));
-        let started = alive_since(&process.join("stat"))?;
-        if started > written.modified().ok()?.checked_add(START_SLACK)? {
+        // Still the process runc started, as runc itself tells.
+        if alive_since_ticks(&process.join("stat"))? != state.init_process_start {
             return None;
         }
-        let started_at_ns = i64::try_from(started.duration_since(UNIX_EPOCH).ok()?.as_nanos()).ok()?;
-        Some(TaskState { pid, paused: self.paused(&process)?, started_at_ns })
+        if !self.thawed(&process)? {
+            return None;
+        }
+        Some(TaskState { pid, started_at_ns: ticks_to_unix_ns(state.init_process_start)? })
     }
 
     /// [`Bundles::read`] of each of `ids` in namespace `ns`, in order; long
@@ -176,33 +176,30 @@ impl Bundles {
         read_each(ids, 50, "ww-containerd-files", |id| self.read(ns, id))
     }
 
-    /// Whether the process at `/proc/PID` `process` is frozen (or being
-    /// frozen) by its cgroup's freezer.
-    fn paused(&self, process: &Path) -> Option<bool> {
+    /// Whether the process at `/proc/PID` `process` is not frozen at all:
+    /// its cgroup v1 freezer `THAWED` (which a frozen ancestor would not
+    /// show), or its cgroup v2 `frozen 0` (the state in effect, ancestors
+    /// included). Anything else, being frozen or not telling, is `false`
+    /// or `None`: a paused task is asked of the engine, which also knows
+    /// a freeze that is no pause (an update, a checkpoint).
+    fn thawed(&self, process: &Path) -> Option<bool> {
         let cgroups = std::fs::read_to_string(process.join("cgroup")).ok()?;
         match &self.freezer {
             Freezer::V1(mount) => {
                 let path = cgroup_path(&cgroups, |controllers| controllers.split(',').any(|c| c == "freezer"))?;
-                match plain(&mount.join(path).join("freezer.state"))?.trim() {
-                    "THAWED" => Some(false),
-                    "FROZEN" | "FREEZING" => Some(true),
-                    _ => None,
-                }
+                Some(plain(&mount.join(path).join("freezer.state"))?.trim() == "THAWED")
             }
             Freezer::V2(mount) => {
                 let path = cgroup_path(&cgroups, |controllers| controllers.is_empty())?;
-                match plain(&mount.join(path).join("cgroup.freeze"))?.trim() {
-                    "0" => Some(false),
-                    "1" => Some(true),
-                    _ => None,
-                }
+                let events = plain(&mount.join(path).join("cgroup.events"))?;
+                Some(events.lines().any(|l| l.trim() == "frozen 0"))
             }
         }
     }
 
-    /// A small file of the engine's user.
-    fn small(&self, path: &Path) -> Option<Vec<u8>> {
-        Some(self.files.file(path, MAX_SMALL)?.0)
+    /// A file of the engine's user, at most `max` bytes.
+    fn file(&self, path: &Path, max: u64) -> Option<Vec<u8>> {
+        Some(self.files.file(path, max)?.0)
     }
 }
 
@@ -213,6 +210,35 @@ struct RuncOptions {
     #[serde(alias = "binaryName")]
     binary_name: String,
     root: String,
+}
+
+/// What is used of runc's `state.json`.
+#[derive(Deserialize)]
+struct RuncState {
+    init_process_pid: i64,
+    /// When it started, in ticks after boot (field 22 of its stat).
+    init_process_start: u64,
+}
+
+/// Whether the engine `pid` holds a task's log open under `state` (as it
+/// names it) when `tasks` (as this process reaches it) holds any task:
+/// containerd keeps each task's `log` FIFO open, so a state directory with
+/// tasks whose logs it does not hold is another engine's (or one it no
+/// longer uses). `None` if `/proc` does not tell.
+fn holds_a_log_if_any(pid: i32, state: &str, tasks: &Path) -> Option<bool> {
+    let mut any = false;
+    for ns in std::fs::read_dir(tasks).ok()?.flatten() {
+        if std::fs::read_dir(ns.path()).is_ok_and(|mut d| d.next().is_some()) {
+            any = true;
+            break;
+        }
+    }
+    if !any {
+        return Some(true);
+    }
+    let prefix = format!("{}/{TASKS}/", state.trim_end_matches('/'));
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.starts_with(&prefix))))
 }
 
 /// A containerd identifier (namespace or container ID): letters, digits
@@ -239,21 +265,37 @@ fn plain(path: &Path) -> Option<String> {
     Some(text)
 }
 
-/// A configuration file's text, if it is there and readable.
-fn read_config(path: &Path) -> Option<String> {
+/// A configuration file's text: `Ok(None)` when there is none, `Err` when
+/// it is there but cannot be read whole (not a regular file, too large,
+/// not UTF-8, not readable). Never blocks on a FIFO.
+fn read_config(path: &Path) -> Result<Option<String>, ()> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    if !f.metadata().map_err(|_| ())?.is_file() {
+        return Err(());
+    }
     let mut text = String::new();
-    std::fs::File::open(path).ok()?.take(MAX_CONFIG).read_to_string(&mut text).ok()?;
-    Some(text)
+    f.take(MAX_CONFIG + 1).read_to_string(&mut text).map_err(|_| ())?;
+    if text.len() as u64 > MAX_CONFIG {
+        return Err(());
+    }
+    Ok(Some(text))
 }
 
-/// containerd's state directory from its command line `args`: `--state`,
-/// else `state` in the configuration file `--config` (`-c`) names or the
-/// default one, as `config` reads it (`None` when it is not there), else
-/// the default. `None` when that cannot be told (a configuration that is
-/// unreadable as far as this reads TOML, or imports others).
-fn state_dir(args: &[String], config: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let mut config_path = DEFAULT_CONFIG.to_string();
+/// containerd's state directory from its command line `args`: the last
+/// `--state`, else `state` in the configuration file the last `--config`
+/// (`-c`) names or the default one, as `config` reads it (`Ok(None)` when
+/// there is none), else the default. `None` when that cannot be told: a
+/// configuration named but missing or unreadable (containerd would not
+/// have started), one this cannot read as TOML, or one that imports
+/// others.
+fn state_dir(args: &[String], config: impl Fn(&str) -> Result<Option<String>, ()>) -> Option<String> {
+    let (mut state, mut config_path) = (None, None);
     let mut args = args.iter().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--" {
@@ -272,35 +314,49 @@ fn state_dir(args: &[String], config: impl Fn(&str) -> Option<String>) -> Option
             None => args.next()?.clone(),
         };
         match name {
-            "state" => return value.starts_with('/').then_some(value),
-            _ => config_path = value,
+            "state" => state = Some(value),
+            _ => config_path = Some(value),
         }
     }
-    let state = match config(&config_path) {
-        Some(text) => toml_state(&text)?,
-        None => None,
+    if let Some(state) = state {
+        return state.starts_with('/').then_some(state);
+    }
+    let from_config = match &config_path {
+        Some(path) => toml_state(&config(path).ok()??)?,
+        None => match config(DEFAULT_CONFIG).ok()? {
+            Some(text) => toml_state(&text)?,
+            None => None,
+        },
     };
-    let state = state.unwrap_or_else(|| DEFAULT_STATE.to_string());
+    let state = from_config.unwrap_or_else(|| DEFAULT_STATE.to_string());
     state.starts_with('/').then_some(state)
 }
 
 /// The top-level `state` of a containerd configuration: `Some(None)` when
 /// it sets none, `None` when this cannot tell (a value that is not a plain
-/// one-line string, or `imports` of other files that may set it).
+/// one-line string, or `imports` of other files, which may set it).
 fn toml_state(text: &str) -> Option<Option<String>> {
+    let mut state = None;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             // The first table ends the top level.
             break;
         }
         let Some((key, value)) = line.split_once('=') else { continue };
-        match key.trim().trim_matches('"') {
+        match key.trim().trim_matches(|c| c == '"' || c == '\'') {
+            "imports" if no_imports(value) => {}
             "imports" => return None,
-            "state" => return toml_string(value.trim()).map(Some),
+            "state" => state = Some(toml_string(value.trim())?),
             _ => {}
         }
     }
-    Some(None)
+    Some(state)
+}
+
+/// An empty array (`[]`, maybe with a comment after it).
+fn no_imports(value: &str) -> bool {
+    let value = value.split('#').next().unwrap_or_default();
+    value.chars().filter(|c| !c.is_whitespace()).collect::<String>() == "[]"
 }
 
 /// A one-line TOML string without escapes (`"..."` or `'...'`), followed
@@ -314,29 +370,35 @@ fn toml_string(value: &str) -> Option<String> {
     (!s.is_empty() && !escaped && (after.is_empty() || after.starts_with('#'))).then(|| s.to_string())
 }
 
-/// The freezer's mount among the mounts `mountinfo` lists (the whole
-/// hierarchy mounted, not a part of it): cgroup v1's freezer if there is
-/// one (which runc then uses), else the unified hierarchy.
+/// The freezer's mount among the mounts `mountinfo` lists: cgroup v1's
+/// freezer if there is one (which runc then uses), else the unified
+/// hierarchy; `None` when the one in use is not mounted whole (only a part
+/// of its hierarchy shows).
 fn freezer_mount(mountinfo: &str) -> Option<Freezer> {
-    let mut unified = None;
+    let (mut v1, mut v1_seen, mut v2) = (None, false, None);
     for line in mountinfo.lines() {
         let Some((mount, fs)) = line.split_once(" - ") else { continue };
         let mount: Vec<&str> = mount.split_whitespace().collect();
         let fs: Vec<&str> = fs.split_whitespace().collect();
         let (Some(&root), Some(&at), Some(&kind)) = (mount.get(3), mount.get(4), fs.first()) else { continue };
         // Escaped (a space or such in the path) or a part of a hierarchy.
-        if root != "/" || at.contains('\\') || !at.starts_with('/') {
-            continue;
-        }
+        let whole = root == "/" && !at.contains('\\') && at.starts_with('/');
         match kind {
             "cgroup" if fs.get(2).is_some_and(|o| o.split(',').any(|o| o == "freezer")) => {
-                return Some(Freezer::V1(PathBuf::from(at)))
+                v1_seen = true;
+                if whole && v1.is_none() {
+                    v1 = Some(Freezer::V1(PathBuf::from(at)));
+                }
             }
-            "cgroup2" if unified.is_none() => unified = Some(Freezer::V2(PathBuf::from(at))),
+            "cgroup2" if whole && v2.is_none() => v2 = Some(Freezer::V2(PathBuf::from(at))),
             _ => {}
         }
     }
-    unified
+    if v1_seen {
+        v1
+    } else {
+        v2
+    }
 }
 
 /// The path (relative to the hierarchy's root) of the hierarchy whose
@@ -354,9 +416,8 @@ fn cgroup_path(cgroups: &str, pick: impl Fn(&str) -> bool) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
+    use crate::core::process::start_time_ns;
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -364,38 +425,74 @@ mod tests {
 
     #[test]
     fn the_state_directory_comes_from_flags_then_configuration_then_default() {
-        let none = |_: &str| None;
+        let none = |_: &str| Ok(None);
         assert_eq!(state_dir(&args(&["containerd"]), none).as_deref(), Some("/run/containerd"));
         for a in [
             &["containerd", "--state", "/s"][..],
             &["containerd", "--state=/s"],
             &["containerd", "-state", "/s", "--config", "/c"],
             &["containerd", "-c", "/c", "--state", "/s"],
+            &["containerd", "--state", "/first", "--state=/s"],
         ] {
-            assert_eq!(state_dir(&args(a), |_| Some("state = '/other'".into())).as_deref(), Some("/s"), "{a:?}");
+            assert_eq!(state_dir(&args(a), |_| Ok(Some("state = '/other'".into()))).as_deref(), Some("/s"), "{a:?}");
         }
         assert_eq!(state_dir(&args(&["containerd", "--state", "relative"]), none), None);
         assert_eq!(state_dir(&args(&["containerd", "--state"]), none), None);
         let read = |path: &str| match path {
-            "/etc/containerd/config.toml" => Some("version = 2\nstate = \"/default-config\"\n".to_string()),
-            "/c" => Some("# x\nroot = \"/r\"\n state=\"/from-c\" # comment\n[grpc]\nstate = \"/no\"".to_string()),
-            "/tables" => Some("version = 2\n[grpc]\n  state = \"/no\"\n".to_string()),
-            "/imports" => Some("imports = [\"/etc/containerd/conf.d/*.toml\"]\n".to_string()),
-            "/escaped" => Some("state = \"/a\\\\b\"\n".to_string()),
-            _ => None,
+            "/etc/containerd/config.toml" => Ok(Some("version = 2\nstate = \"/default-config\"\n".to_string())),
+            "/c" => Ok(Some("# x\nroot = \"/r\"\n state=\"/from-c\" # comment\n[grpc]\nstate = \"/no\"".to_string())),
+            // As `containerd config default` writes it.
+            "/generated" => {
+                Ok(Some("disabled_plugins = []\nimports = []\noom_score = 0\nstate = \"/gen\"\nversion = 2\n".into()))
+            }
+            "/tables" => Ok(Some("version = 2\n[grpc]\n  state = \"/no\"\n".to_string())),
+            "/imports" => Ok(Some("imports = [\"/etc/containerd/conf.d/*.toml\"]\n".to_string())),
+            // An import may set it again, and it would win.
+            "/imports-after" => Ok(Some("state = \"/s\"\nimports = [\"/etc/containerd/x.toml\"]\n".to_string())),
+            "/escaped" => Ok(Some("state = \"/a\\\\b\"\n".to_string())),
+            "/unreadable" => Err(()),
+            _ => Ok(None),
         };
         assert_eq!(state_dir(&args(&["containerd"]), read).as_deref(), Some("/default-config"));
         for (flag, want) in [
             ("--config=/c", Some("/from-c")),
             ("-c=/c", Some("/from-c")),
+            ("--config=/generated", Some("/gen")),
             ("--config=/tables", Some("/run/containerd")),
-            ("--config=/missing", Some("/run/containerd")),
             ("--config=/imports", None),
+            ("--config=/imports-after", None),
             ("--config=/escaped", None),
+            // Named but not there, or unreadable: containerd would not run
+            // with it, so this cannot tell what it runs with.
+            ("--config=/missing", None),
+            ("--config=/unreadable", None),
         ] {
             assert_eq!(state_dir(&args(&["containerd", flag]), read).as_deref(), want, "{flag}");
         }
         assert_eq!(state_dir(&args(&["containerd", "-c", "/c"]), read).as_deref(), Some("/from-c"));
+        assert_eq!(state_dir(&args(&["containerd", "-c", "/imports", "-c", "/c"]), read).as_deref(), Some("/from-c"));
+        // The default configuration there but unreadable.
+        assert_eq!(state_dir(&args(&["containerd"]), |_| Err(())), None);
+    }
+
+    #[test]
+    fn configurations_are_read_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("ww-ctrd-config-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ok.toml"), "state = \"/s\"\n").unwrap();
+        assert_eq!(read_config(&dir.join("ok.toml")), Ok(Some("state = \"/s\"\n".into())));
+        assert_eq!(read_config(&dir.join("missing.toml")), Ok(None));
+        assert_eq!(read_config(&dir), Err(()), "a directory");
+        std::fs::write(dir.join("large.toml"), "#".repeat(MAX_CONFIG as usize + 1)).unwrap();
+        assert_eq!(read_config(&dir.join("large.toml")), Err(()));
+        std::fs::write(dir.join("binary.toml"), [0xff, 0xfe]).unwrap();
+        assert_eq!(read_config(&dir.join("binary.toml")), Err(()));
+        // A FIFO: refused without blocking.
+        let fifo = dir.join("fifo.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert_eq!(read_config(&fifo), Err(()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -405,6 +502,8 @@ mod tests {
         for bad in ["/a", "\"/a", "\"\"", "\"/a\" x", "\"\"\"/a\"\"\""] {
             assert_eq!(toml_string(bad), None, "{bad}");
         }
+        assert!(no_imports(" [ ] # none") && no_imports("[]"));
+        assert!(!no_imports("[\"/x\"]") && !no_imports("["));
     }
 
     #[test]
@@ -412,7 +511,7 @@ mod tests {
         for good in ["default", "k8s.io", "a", "a-b_c.d", &"x".repeat(76)] {
             assert!(is_identifier(good), "{good}");
         }
-        for bad in ["", ".", "..", "a/b", "-a", "a-", "a..b", "a b", &"x".repeat(77), "ä"] {
+        for bad in ["", ".", "..", ".c1", "a/b", "-a", "a-", "a..b", "a b", &"x".repeat(77), "ä"] {
             assert!(!is_identifier(bad), "{bad}");
         }
     }
@@ -430,6 +529,10 @@ mod tests {
         let unified = "31 1 0:27 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw,nsdelegate";
         assert_eq!(freezer_mount(unified), Some(Freezer::V2("/sys/fs/cgroup".into())));
         assert_eq!(freezer_mount("31 1 0:27 /x /sys/fs/cgroup rw - cgroup2 cgroup2 rw"), None);
+        // A v1 freezer only in part: runc uses it, so v2 cannot tell.
+        let part = "31 1 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                    35 1 0:31 /sub /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer";
+        assert_eq!(freezer_mount(part), None);
         assert_eq!(freezer_mount("garbage\n\n"), None);
     }
 
@@ -463,11 +566,23 @@ mod tests {
             std::fs::create_dir_all(l.runc()).unwrap();
             l.write("shim-binary-path", SHIM);
             l.write("options.json", "{}");
-            std::fs::write(l.runc().join("state.json"), "{}").unwrap();
-            l.freeze("THAWED\n", "0\n");
-            // Written once the process is there, as the shim does.
-            l.write("init.pid", &l.child.id().to_string());
+            l.runc_state(&l.runc(), l.child.id(), l.start());
+            l.freeze("THAWED\n", "populated 1\nfrozen 0\n");
             l
+        }
+
+        fn start(&self) -> u64 {
+            alive_since_ticks(&PathBuf::from(format!("/proc/{}/stat", self.child.id()))).unwrap()
+        }
+
+        /// runc's state.json, as runc 1.1 writes it (shortened).
+        fn runc_state(&self, dir: &Path, pid: u32, start: u64) {
+            let text = format!(
+                r#"{{"id":"c1","init_process_pid":{pid},"init_process_start":{start},"created":"2026-11-30T08:22:25Z",
+                "config":{{"labels":["init_process_start=1"],"cgroups":{{"path":"/ns1/c1"}}}},"rootless":false,
+                "cgroup_paths":{{"freezer":"/sys/fs/cgroup/freezer/ns1/c1"}},"external_descriptors":[]}}"#
+            );
+            std::fs::write(dir.join("state.json"), text).unwrap();
         }
 
         fn bundle(&self) -> PathBuf {
@@ -500,10 +615,10 @@ mod tests {
             let mount = self.root.join("freezer");
             match cgroup_path(&cgroups, |c| c.split(',').any(|c| c == "freezer")) {
                 Some(p) => (Freezer::V1(mount.clone()), mount.join(p).join("freezer.state")),
-                None => (
-                    Freezer::V2(mount.clone()),
-                    mount.join(cgroup_path(&cgroups, str::is_empty).unwrap()).join("cgroup.freeze"),
-                ),
+                None => {
+                    let p = cgroup_path(&cgroups, str::is_empty).unwrap();
+                    (Freezer::V2(mount.clone()), mount.join(p).join("cgroup.events"))
+                }
             }
         }
 
@@ -513,9 +628,8 @@ mod tests {
             std::fs::write(file, if matches!(kind, Freezer::V1(_)) { v1 } else { v2 }).unwrap();
         }
 
-        /// PID and paused state as read.
-        fn read(&self) -> Option<(u32, bool)> {
-            self.bundles(self.freezer().0).read("ns1", "c1").map(|t| (t.pid, t.paused))
+        fn read(&self) -> Option<TaskState> {
+            self.bundles(self.freezer().0).read("ns1", "c1")
         }
     }
 
@@ -528,33 +642,41 @@ mod tests {
     }
 
     #[test]
-    fn a_started_runc_task_reads_as_alive_running_or_paused() {
+    fn a_started_thawed_runc_task_reads_as_running() {
         let l = Layout::new("alive");
         let pid = l.child.id();
-        assert_eq!(l.read(), Some((pid, false)));
-        l.freeze("FROZEN\n", "1\n");
-        assert_eq!(l.read(), Some((pid, true)));
-        l.freeze("FREEZING\n", "1\n");
-        assert_eq!(l.read(), Some((pid, true)));
-        l.freeze("what\n", "2\n");
-        assert_eq!(l.read(), None);
-        l.freeze("THAWED\n", "0\n");
+        let running = Some(TaskState { pid, started_at_ns: start_time_ns(pid as i32).unwrap() });
+        assert_eq!(l.read(), running);
         // runc named as its binary; another root given in the options.
         let other_root = l.root.join("other-runc");
         std::fs::create_dir_all(other_root.join("ns1/c1")).unwrap();
-        std::fs::write(other_root.join("ns1/c1/state.json"), "{}").unwrap();
+        l.runc_state(&other_root.join("ns1/c1"), pid, l.start());
         let options = format!(r#"{{"binary_name":"/usr/local/bin/runc","root":"{}"}}"#, other_root.display());
         l.write("options.json", &options);
-        assert_eq!(l.read(), Some((pid, false)));
+        assert_eq!(l.read(), running);
         std::fs::remove_file(other_root.join("ns1/c1/state.json")).unwrap();
         assert_eq!(l.read(), None, "no runc state under the root the options name");
         // What a list reads.
         l.write("options.json", "{}");
         let b = l.bundles(l.freezer().0);
         let ids = ["c1", "c2", "..", "c1"].map(String::from);
-        let started_at_ns = crate::core::process::start_time_ns(pid as i32).unwrap();
-        let alive = Some(TaskState { pid, paused: false, started_at_ns });
-        assert_eq!(b.read_each("ns1", &ids), [alive, None, None, alive]);
+        assert_eq!(b.read_each("ns1", &ids), [running, None, None, running]);
+    }
+
+    #[test]
+    fn frozen_tasks_are_left_to_the_engine() {
+        // Paused, or frozen for an update or a checkpoint: the engine tells.
+        let l = Layout::new("frozen");
+        assert!(l.read().is_some());
+        for (v1, v2) in [("FROZEN\n", "populated 1\nfrozen 1\n"), ("FREEZING\n", "frozen 1\n"), ("what\n", "")] {
+            l.freeze(v1, v2);
+            assert_eq!(l.read(), None, "{v1:?} {v2:?}");
+        }
+        l.freeze("THAWED\n", "populated 1\nfrozen 0\n");
+        assert!(l.read().is_some());
+        let (_, file) = l.freezer();
+        std::fs::remove_file(file).unwrap();
+        assert_eq!(l.read(), None, "no freezer state");
     }
 
     #[test]
@@ -577,35 +699,74 @@ mod tests {
             l.write("shim-binary-path", SHIM);
             l.write("options.json", "{}");
         }
-        // An init.pid that is no PID.
-        for text in ["", "0", "-1", "x", "99999999999"] {
-            l.write("init.pid", text);
-            assert_eq!(l.read(), None, "{text:?}");
+        assert!(l.read().is_some());
+        // runc's state: another runtime's layout, no PID, or garbage.
+        for text in [r#"{"pid":1,"status":"running"}"#, r#"{"init_process_pid":0,"init_process_start":1}"#, "[1]"] {
+            std::fs::write(l.runc().join("state.json"), text).unwrap();
+            assert_eq!(l.read(), None, "{text}");
         }
-        // A PID used again: the process started after init.pid was written.
-        l.write("init.pid", &l.child.id().to_string());
-        let f = std::fs::File::options().write(true).open(l.bundle().join("init.pid")).unwrap();
-        f.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+        // A PID used again: the process there started at another time.
+        l.runc_state(&l.runc(), l.child.id(), l.start() - 1);
         assert_eq!(l.read(), None);
         // A process gone.
         let mut gone = std::process::Command::new("true").spawn().unwrap();
         let id = gone.id();
         gone.wait().unwrap();
-        l.write("init.pid", &id.to_string());
+        l.runc_state(&l.runc(), id, l.start());
         assert_eq!(l.read(), None);
+        // A zombie.
+        let mut zombie = std::process::Command::new("true").spawn().unwrap();
+        let stat = PathBuf::from(format!("/proc/{}/stat", zombie.id()));
+        let started: u64 = std::fs::read_to_string(&stat)
+            .unwrap()
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
+            assert!(std::time::Instant::now() < deadline, "never a zombie");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        l.runc_state(&l.runc(), zombie.id(), started);
+        assert_eq!(l.read(), None);
+        zombie.wait().unwrap();
         // Through a link, even to a good file.
-        let real = l.root.join("pid");
-        std::fs::write(&real, l.child.id().to_string()).unwrap();
-        std::fs::remove_file(l.bundle().join("init.pid")).unwrap();
-        std::os::unix::fs::symlink(&real, l.bundle().join("init.pid")).unwrap();
+        let real = l.root.join("state.json");
+        l.runc_state(&l.root, l.child.id(), l.start());
+        std::fs::remove_file(l.runc().join("state.json")).unwrap();
+        std::os::unix::fs::symlink(&real, l.runc().join("state.json")).unwrap();
         assert_eq!(l.read(), None);
         // Unknown namespaces and IDs, and ones that are no identifiers.
-        std::fs::remove_file(l.bundle().join("init.pid")).unwrap();
-        l.write("init.pid", &l.child.id().to_string());
+        std::fs::remove_file(l.runc().join("state.json")).unwrap();
+        l.runc_state(&l.runc(), l.child.id(), l.start());
         let b = l.bundles(l.freezer().0);
         assert!(b.read("ns1", "c1").is_some());
         for (ns, id) in [("ns2", "c1"), ("ns1", "c2"), ("..", "ns1"), ("ns1", "../ns1/c1"), ("", "c1")] {
             assert_eq!(b.read(ns, id), None, "{ns}/{id}");
         }
+    }
+
+    #[test]
+    fn a_state_directory_with_tasks_is_believed_only_with_a_log_held_open() {
+        let dir = std::env::temp_dir().join(format!("ww-ctrd-logs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tasks = dir.join(TASKS);
+        std::fs::create_dir_all(tasks.join("ns1")).unwrap();
+        let me = std::process::id() as i32;
+        let state = dir.to_str().unwrap();
+        assert_eq!(holds_a_log_if_any(me, state, &tasks), Some(true), "no tasks: nothing to check");
+        std::fs::create_dir_all(tasks.join("ns1/c1")).unwrap();
+        assert_eq!(holds_a_log_if_any(me, state, &tasks), Some(false));
+        let log = std::fs::File::create(tasks.join("ns1/c1/log")).unwrap();
+        assert_eq!(holds_a_log_if_any(me, state, &tasks), Some(true));
+        assert_eq!(holds_a_log_if_any(me, "/elsewhere", &tasks), Some(false));
+        drop(log);
+        assert_eq!(holds_a_log_if_any(me, state, &dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
