@@ -129,8 +129,14 @@ fn an_engine_in_another_mount_namespace_is_reached_through_proc() {
     let via_proc = format!("unix:///proc/{}/root{}", c.pid(), c.inner_socket);
     let f = at(&found, &via_proc).unwrap_or_else(|| panic!("{via_proc} not in {found:#?}"));
     assert_eq!((f.kind, f.pid), (WW_ENGINE_CONTAINERD, c.pid()));
+    c.run("default", "in-its-ns", &[]);
+    let pid = c.pid_of("default", "in-its-ns");
+    // Its task bundles are read through /proc/PID/root too.
+    let bundles = whalewatcher::core::engines::containerd_files::Bundles::locate(c.pid()).expect("its bundles");
+    assert_eq!(bundles.read("default", "in-its-ns").map(|t| t.pid as i32), Some(pid));
     let w = Handle::containerd(&via_proc, None);
     w.ready(SYNC).expect("watched through /proc/PID/root");
+    assert_eq!(w.snapshot().get("in-its-ns").map(|x| x.pid), Some(pid));
 }
 
 fn auto(interval_ms: u32) -> Handle {

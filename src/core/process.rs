@@ -28,12 +28,37 @@ pub fn start_time_ns(pid: i32) -> Option<i64> {
 /// after boot (field 22, as runc records it), while it has not ended (a
 /// zombie is dead already); `None` if it has, or `/proc` does not tell.
 pub fn alive_since_ticks(stat: &std::path::Path) -> Option<u64> {
-    let stat = std::fs::read_to_string(stat).ok()?;
+    let stat = kernel_file(stat)?;
     let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
     if matches!(state, "Z" | "X" | "x") {
         return None;
     }
     start_ticks(&stat)
+}
+
+/// The text of a small file of a kernel file system (`/proc`, cgroups):
+/// read in a few system calls (such files tell no size), never through a
+/// link or blocking, at most 64 KiB.
+pub fn kernel_file(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const MAX: u64 = 64 << 10;
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
+    // Such a file gives all it has at once when it fits: a read that
+    // leaves room in the buffer is the last.
+    let mut f = f.take(MAX);
+    let mut buf = vec![0; 4096];
+    let mut len = 0;
+    loop {
+        let n = f.read(&mut buf[len..]).ok()?;
+        len += n;
+        if n == 0 || len < buf.len() {
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).ok()
 }
 
 /// A start time in ticks after boot as Unix nanoseconds, as

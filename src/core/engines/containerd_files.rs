@@ -13,17 +13,18 @@
 //! - runc's state directory (`/run/containerd/runc/NS/ID` unless the
 //!   options name another root) holds `state.json`, with the PID of the
 //!   task's initial process and when it started (runc's own proof that a
-//!   PID is still that process), and `exec.fifo` from the creation until
-//!   the task starts;
-//! - the cgroup freezer of the initial process tells whether it is frozen.
+//!   PID is still that process) and the container's cgroups, and
+//!   `exec.fifo` from the creation until the task starts;
+//! - the container's cgroup freezer (the one runc pauses with) tells
+//!   whether it is frozen.
 //!
 //! A task is taken as running only when all of these agree: a runc shim
 //! running runc, runc's state there without its FIFO, the initial process
 //! still there, not a zombie, and started exactly when runc recorded
 //! (a PID used again since started later), and its cgroup thawed.
 //! Everything else (a task created but not started, stopped, paused or
-//! frozen for any other reason, unreadable, another runtime, another
-//! cgroup namespace) is asked of the engine, so without the files nothing
+//! frozen for any other reason, unreadable, another runtime) is asked of
+//! the engine, so without the files nothing
 //! changes but the speed. The files can lag the engine's events by the
 //! moments between a runtime's change and the shim's event about it; a
 //! synchronisation reads them under its list's ticket, so the events of
@@ -36,13 +37,14 @@
 //! the mounts of the process serving the socket, which takes root or
 //! containerd's own user.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::engine_files::{read_each, EngineFiles};
-use crate::core::process::{alive_since_ticks, ticks_to_unix_ns};
-use crate::core::sockets::{cmdline, comm, same_namespace};
+use crate::core::process::{alive_since_ticks, kernel_file, ticks_to_unix_ns};
+use crate::core::sockets::{cmdline, comm};
 
 /// Where containerd keeps its state unless told otherwise.
 const DEFAULT_STATE: &str = "/run/containerd";
@@ -70,15 +72,6 @@ pub struct TaskState {
     pub started_at_ns: i64,
 }
 
-/// Where the freezer states are, as this process reaches them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Freezer {
-    /// cgroup v1: the freezer hierarchy's mount (`freezer.state`).
-    V1(PathBuf),
-    /// cgroup v2: the unified hierarchy's mount (`cgroup.events`).
-    V2(PathBuf),
-}
-
 /// An engine's task bundles and what checks them, as this process reaches
 /// them.
 #[derive(Clone, Debug)]
@@ -87,14 +80,12 @@ pub struct Bundles {
     tasks: PathBuf,
     /// The runc shims' default runc root.
     runc_root: PathBuf,
-    freezer: Freezer,
     files: EngineFiles,
 }
 
 impl Bundles {
     /// The bundles of the containerd process `pid`, if this process can
-    /// read them, see its processes and their freezer states (in the
-    /// engine's cgroup namespace). A process that is no containerd (a
+    /// read them and see its processes. A process that is no containerd (a
     /// proxy in front of one) has none: its command line does not tell
     /// where the engine's state is.
     pub fn locate(pid: i32) -> Option<Bundles> {
@@ -119,15 +110,7 @@ impl Bundles {
         if !holds_a_log_if_any(pid, &state, &tasks)? {
             return None;
         }
-        if same_namespace(pid, "cgroup") != Some(true) {
-            return None;
-        }
-        let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
-        let freezer = match freezer_mount(&mounts)? {
-            Freezer::V1(at) => Freezer::V1(files.reach(at.to_str()?)),
-            Freezer::V2(at) => Freezer::V2(files.reach(at.to_str()?)),
-        };
-        Some(Bundles { tasks, runc_root: files.reach(DEFAULT_RUNC_ROOT), freezer, files })
+        Some(Bundles { tasks, runc_root: files.reach(DEFAULT_RUNC_ROOT), files })
     }
 
     /// The state of task `id` in namespace `ns` if its files show it
@@ -152,49 +135,46 @@ impl Bundles {
             root if root.starts_with('/') => self.files.reach(root).join(ns).join(id),
             _ => return None,
         };
-        let state: RuncState = serde_json::from_slice(&self.file(&runc.join("state.json"), MAX_RUNC_STATE)?).ok()?;
+        let init = runc_init(&self.file(&runc.join("state.json"), MAX_RUNC_STATE)?)?;
         // Started: runc's FIFO, which the start opens and removes, is gone.
         match runc.join("exec.fifo").symlink_metadata() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             _ => return None,
         }
-        let pid = u32::try_from(state.init_process_pid).ok().filter(|&p| p > 0)?;
-        let process = self.files.process(u64::from(pid));
+        let pid = u32::try_from(init.pid).ok().filter(|&p| p > 0)?;
         // Still the process runc started, as runc itself tells.
-        if alive_since_ticks(&process.join("stat"))? != state.init_process_start {
+        if alive_since_ticks(&self.files.process(u64::from(pid)).join("stat"))? != init.start {
             return None;
         }
-        if !self.thawed(&process)? {
+        if !self.thawed(&init.cgroups)? {
             return None;
         }
-        Some(TaskState { pid, started_at_ns: ticks_to_unix_ns(state.init_process_start)? })
+        Some(TaskState { pid, started_at_ns: ticks_to_unix_ns(init.start)? })
     }
 
     /// [`Bundles::read`] of each of `ids` in namespace `ns`, in order; long
     /// lists are shared out among threads of their own ([`read_each`]).
     pub fn read_each(&self, ns: &str, ids: &[String]) -> Vec<Option<TaskState>> {
-        read_each(ids, 50, "ww-containerd-files", |id| self.read(ns, id))
+        read_each(ids, 100, "ww-containerd-files", |id| self.read(ns, id))
     }
 
-    /// Whether the process at `/proc/PID` `process` is not frozen at all:
-    /// its cgroup v1 freezer `THAWED` (which a frozen ancestor would not
-    /// show), or its cgroup v2 `frozen 0` (the state in effect, ancestors
-    /// included). Anything else, being frozen or not telling, is `false`
-    /// or `None`: a paused task is asked of the engine, which also knows
-    /// a freeze that is no pause (an update, a checkpoint).
-    fn thawed(&self, process: &Path) -> Option<bool> {
-        let cgroups = std::fs::read_to_string(process.join("cgroup")).ok()?;
-        match &self.freezer {
-            Freezer::V1(mount) => {
-                let path = cgroup_path(&cgroups, |controllers| controllers.split(',').any(|c| c == "freezer"))?;
-                Some(plain(&mount.join(path).join("freezer.state"))?.trim() == "THAWED")
-            }
-            Freezer::V2(mount) => {
-                let path = cgroup_path(&cgroups, |controllers| controllers.is_empty())?;
-                let events = plain(&mount.join(path).join("cgroup.events"))?;
-                Some(events.lines().any(|l| l.trim() == "frozen 0"))
-            }
+    /// Whether the container whose cgroups runc recorded as `cgroups` is
+    /// not frozen at all: the cgroup v1 freezer `THAWED` (which a frozen
+    /// ancestor would not show; runc pauses with it when it is there), else
+    /// cgroup v2 `frozen 0` (the state in effect, ancestors included).
+    /// Anything else, being frozen or not telling, is `false` or `None`: a
+    /// paused task is asked of the engine, which also knows a freeze that
+    /// is no pause (an update, a checkpoint).
+    fn thawed(&self, cgroups: &HashMap<String, String>) -> Option<bool> {
+        let reach = |path: &str| {
+            let inside = path.starts_with('/') && !path.split('/').any(|c| c == "..");
+            inside.then(|| self.files.reach(path))
+        };
+        if let Some(v1) = cgroups.get("freezer") {
+            return Some(kernel_file(&reach(v1)?.join("freezer.state"))?.trim() == "THAWED");
         }
+        let events = kernel_file(&reach(cgroups.get("")?)?.join("cgroup.events"))?;
+        Some(events.lines().any(|l| l.trim() == "frozen 0"))
     }
 
     /// A file of the engine's user, at most `max` bytes.
@@ -213,11 +193,102 @@ struct RuncOptions {
 }
 
 /// What is used of runc's `state.json`.
-#[derive(Deserialize)]
-struct RuncState {
-    init_process_pid: i64,
-    /// When it started, in ticks after boot (field 22 of its stat).
-    init_process_start: u64,
+#[derive(Debug, PartialEq, Eq)]
+struct RuncInit {
+    /// `init_process_pid`.
+    pid: i64,
+    /// `init_process_start`: ticks after boot (field 22 of its stat).
+    start: u64,
+    /// `cgroup_paths`: each hierarchy's directory of the container, by
+    /// controller (`""` for cgroup v2's), as runc's mounts show them.
+    cgroups: HashMap<String, String>,
+}
+
+/// The top-level `init_process_pid`, `init_process_start` and
+/// `cgroup_paths` of runc's `state.json`, found without parsing the rest
+/// (the container's whole configuration): keys of nested objects and text
+/// in strings are skipped as JSON says. `None` unless all three are there
+/// (integers and an object of strings) before anything malformed.
+fn runc_init(json: &[u8]) -> Option<RuncInit> {
+    let ws = |mut i: usize| {
+        while json.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if *json.get(i)? != b'{' {
+        return None;
+    }
+    let (mut pid, mut start, mut cgroups) = (None, None, None);
+    i += 1;
+    loop {
+        let key_at = ws(i);
+        let after_key = json_value_end(json, key_at)?;
+        let key = json.get(key_at..after_key)?;
+        i = ws(after_key);
+        if *json.get(i)? != b':' || key.first() != Some(&b'"') {
+            return None;
+        }
+        let value_at = ws(i + 1);
+        let end = json_value_end(json, value_at)?;
+        let number = || std::str::from_utf8(&json[value_at..end]).ok();
+        match key {
+            b"\"init_process_pid\"" => pid = Some(number()?.parse().ok()?),
+            b"\"init_process_start\"" => start = Some(number()?.parse().ok()?),
+            b"\"cgroup_paths\"" => cgroups = Some(serde_json::from_slice(&json[value_at..end]).ok()?),
+            _ => {}
+        }
+        if pid.is_some() && start.is_some() && cgroups.is_some() {
+            return Some(RuncInit { pid: pid?, start: start?, cgroups: cgroups? });
+        }
+        i = ws(end);
+        match json.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+/// Where the JSON value that starts at `i` ends (the index after it):
+/// strings with their escapes, objects and arrays with whatever they
+/// nest, anything else up to the next delimiter. `None` if it does not
+/// end.
+fn json_value_end(json: &[u8], i: usize) -> Option<usize> {
+    let string_end = |mut j: usize| loop {
+        match json.get(j)? {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    };
+    match json.get(i)? {
+        b'"' => string_end(i + 1),
+        b'{' | b'[' => {
+            let (mut depth, mut j) = (0usize, i);
+            loop {
+                match json.get(j)? {
+                    b'"' => {
+                        j = string_end(j + 1)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let len = json[i..].iter().position(|c| matches!(c, b',' | b'}' | b']') || c.is_ascii_whitespace());
+            Some(i + len.unwrap_or(json.len() - i)).filter(|&end| end > i)
+        }
+    }
 }
 
 /// Whether the engine `pid` holds a task's log open under `state` (as it
@@ -253,16 +324,6 @@ fn is_identifier(s: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
         && b.iter().all(|&c| c.is_ascii_alphanumeric() || sep(c))
         && !b.windows(2).any(|w| sep(w[0]) && sep(w[1]))
-}
-
-/// A file of a kernel file system (`/proc`, cgroups), never through a link.
-fn plain(path: &Path) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
-    let mut text = String::new();
-    f.take(MAX_SMALL).read_to_string(&mut text).ok()?;
-    Some(text)
 }
 
 /// A configuration file's text: `Ok(None)` when there is none, `Err` when
@@ -370,50 +431,6 @@ fn toml_string(value: &str) -> Option<String> {
     (!s.is_empty() && !escaped && (after.is_empty() || after.starts_with('#'))).then(|| s.to_string())
 }
 
-/// The freezer's mount among the mounts `mountinfo` lists: cgroup v1's
-/// freezer if there is one (which runc then uses), else the unified
-/// hierarchy; `None` when the one in use is not mounted whole (only a part
-/// of its hierarchy shows).
-fn freezer_mount(mountinfo: &str) -> Option<Freezer> {
-    let (mut v1, mut v1_seen, mut v2) = (None, false, None);
-    for line in mountinfo.lines() {
-        let Some((mount, fs)) = line.split_once(" - ") else { continue };
-        let mount: Vec<&str> = mount.split_whitespace().collect();
-        let fs: Vec<&str> = fs.split_whitespace().collect();
-        let (Some(&root), Some(&at), Some(&kind)) = (mount.get(3), mount.get(4), fs.first()) else { continue };
-        // Escaped (a space or such in the path) or a part of a hierarchy.
-        let whole = root == "/" && !at.contains('\\') && at.starts_with('/');
-        match kind {
-            "cgroup" if fs.get(2).is_some_and(|o| o.split(',').any(|o| o == "freezer")) => {
-                v1_seen = true;
-                if whole && v1.is_none() {
-                    v1 = Some(Freezer::V1(PathBuf::from(at)));
-                }
-            }
-            "cgroup2" if whole && v2.is_none() => v2 = Some(Freezer::V2(PathBuf::from(at))),
-            _ => {}
-        }
-    }
-    if v1_seen {
-        v1
-    } else {
-        v2
-    }
-}
-
-/// The path (relative to the hierarchy's root) of the hierarchy whose
-/// controllers `pick` chooses in `/proc/PID/cgroup` (`ID:CONTROLLERS:PATH`
-/// lines); never one that leaves the hierarchy.
-fn cgroup_path(cgroups: &str, pick: impl Fn(&str) -> bool) -> Option<&str> {
-    let path = cgroups.lines().find_map(|line| {
-        let mut f = line.splitn(3, ':');
-        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
-        pick(controllers).then_some(path)
-    })?;
-    let inside = path.starts_with('/') && !path.split('/').any(|c| c == "..");
-    inside.then(|| path.trim_start_matches('/'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,39 +533,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn finds_the_freezer_v1_first_then_the_unified_hierarchy() {
-        let hybrid = "\
-25 1 0:23 / /sys rw - sysfs sysfs rw
-30 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755
-31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
-35 30 0:31 /sub /sys/fs/cgroup/freezer2 rw - cgroup cgroup rw,freezer
-36 30 0:32 / /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer
-37 30 0:33 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory";
-        assert_eq!(freezer_mount(hybrid), Some(Freezer::V1("/sys/fs/cgroup/freezer".into())));
-        let unified = "31 1 0:27 / /sys/fs/cgroup rw shared:9 - cgroup2 cgroup2 rw,nsdelegate";
-        assert_eq!(freezer_mount(unified), Some(Freezer::V2("/sys/fs/cgroup".into())));
-        assert_eq!(freezer_mount("31 1 0:27 /x /sys/fs/cgroup rw - cgroup2 cgroup2 rw"), None);
-        // A v1 freezer only in part: runc uses it, so v2 cannot tell.
-        let part = "31 1 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
-                    35 1 0:31 /sub /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer";
-        assert_eq!(freezer_mount(part), None);
-        assert_eq!(freezer_mount("garbage\n\n"), None);
-    }
-
-    #[test]
-    fn cgroup_paths_stay_inside_their_hierarchy() {
-        let text = "9:name=systemd:/ns1/p1\n6:cpu,freezer:/ns1/p1\n0::/ns1/p1-v2\n";
-        let freezer = |c: &str| c.split(',').any(|c| c == "freezer");
-        assert_eq!(cgroup_path(text, freezer), Some("ns1/p1"));
-        assert_eq!(cgroup_path(text, str::is_empty), Some("ns1/p1-v2"));
-        assert_eq!(cgroup_path("6:freezer:/../x\n", freezer), None);
-        assert_eq!(cgroup_path("6:freezer:relative\n", freezer), None);
-        assert_eq!(cgroup_path("6:memory:/x\n", freezer), None);
-    }
-
-    /// A state directory and runc root holding one task of this test's
-    /// child process; removed (and the child killed) when dropped.
+    /// A state directory, runc root and cgroup freezers holding one task
+    /// of this test's child process; removed (and the child killed) when
+    /// dropped.
     struct Layout {
         root: PathBuf,
         child: std::process::Child,
@@ -564,6 +551,8 @@ mod tests {
             let l = Layout { root, child };
             std::fs::create_dir_all(l.bundle()).unwrap();
             std::fs::create_dir_all(l.runc()).unwrap();
+            std::fs::create_dir_all(l.cgroup("freezer")).unwrap();
+            std::fs::create_dir_all(l.cgroup("unified")).unwrap();
             l.write("shim-binary-path", SHIM);
             l.write("options.json", "{}");
             l.runc_state(&l.runc(), l.child.id(), l.start());
@@ -575,12 +564,24 @@ mod tests {
             alive_since_ticks(&PathBuf::from(format!("/proc/{}/stat", self.child.id()))).unwrap()
         }
 
-        /// runc's state.json, as runc 1.1 writes it (shortened).
+        /// The container's directory in cgroup hierarchy `h`.
+        fn cgroup(&self, h: &str) -> PathBuf {
+            self.root.join("cgroup").join(h).join("ns1/c1")
+        }
+
+        /// runc's state.json, as runc 1.1 writes it (shortened), on a hybrid
+        /// cgroup host.
         fn runc_state(&self, dir: &Path, pid: u32, start: u64) {
+            let (v1, v2) = (self.cgroup("freezer"), self.cgroup("unified"));
+            let cgroups = format!(r#"{{"":"{}","freezer":"{}","pids":"/x"}}"#, v2.display(), v1.display());
+            self.runc_state_with(dir, pid, start, &cgroups);
+        }
+
+        fn runc_state_with(&self, dir: &Path, pid: u32, start: u64, cgroups: &str) {
             let text = format!(
                 r#"{{"id":"c1","init_process_pid":{pid},"init_process_start":{start},"created":"2026-11-30T08:22:25Z",
                 "config":{{"labels":["init_process_start=1"],"cgroups":{{"path":"/ns1/c1"}}}},"rootless":false,
-                "cgroup_paths":{{"freezer":"/sys/fs/cgroup/freezer/ns1/c1"}},"external_descriptors":[]}}"#
+                "cgroup_paths":{cgroups},"external_descriptors":[]}}"#
             );
             std::fs::write(dir.join("state.json"), text).unwrap();
         }
@@ -597,39 +598,23 @@ mod tests {
             std::fs::write(self.bundle().join(name), text).unwrap();
         }
 
-        fn bundles(&self, freezer: Freezer) -> Bundles {
+        fn bundles(&self) -> Bundles {
             let me = std::process::id() as i32;
             Bundles {
                 tasks: self.root.join("state").join(TASKS),
                 runc_root: self.root.join("runc"),
-                freezer,
                 files: EngineFiles::of(me).unwrap(),
             }
         }
 
-        /// The test's cgroup freezer: a directory standing for the
-        /// hierarchy, with the child's cgroup in it (v1 if the child is in a
-        /// v1 freezer, else v2).
-        fn freezer(&self) -> (Freezer, PathBuf) {
-            let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", self.child.id())).unwrap();
-            let mount = self.root.join("freezer");
-            match cgroup_path(&cgroups, |c| c.split(',').any(|c| c == "freezer")) {
-                Some(p) => (Freezer::V1(mount.clone()), mount.join(p).join("freezer.state")),
-                None => {
-                    let p = cgroup_path(&cgroups, str::is_empty).unwrap();
-                    (Freezer::V2(mount.clone()), mount.join(p).join("cgroup.events"))
-                }
-            }
-        }
-
+        /// The v1 freezer's and the v2 hierarchy's state.
         fn freeze(&self, v1: &str, v2: &str) {
-            let (kind, file) = self.freezer();
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, if matches!(kind, Freezer::V1(_)) { v1 } else { v2 }).unwrap();
+            std::fs::write(self.cgroup("freezer").join("freezer.state"), v1).unwrap();
+            std::fs::write(self.cgroup("unified").join("cgroup.events"), v2).unwrap();
         }
 
         fn read(&self) -> Option<TaskState> {
-            self.bundles(self.freezer().0).read("ns1", "c1")
+            self.bundles().read("ns1", "c1")
         }
     }
 
@@ -658,7 +643,7 @@ mod tests {
         assert_eq!(l.read(), None, "no runc state under the root the options name");
         // What a list reads.
         l.write("options.json", "{}");
-        let b = l.bundles(l.freezer().0);
+        let b = l.bundles();
         let ids = ["c1", "c2", "..", "c1"].map(String::from);
         assert_eq!(b.read_each("ns1", &ids), [running, None, None, running]);
     }
@@ -668,15 +653,34 @@ mod tests {
         // Paused, or frozen for an update or a checkpoint: the engine tells.
         let l = Layout::new("frozen");
         assert!(l.read().is_some());
-        for (v1, v2) in [("FROZEN\n", "populated 1\nfrozen 1\n"), ("FREEZING\n", "frozen 1\n"), ("what\n", "")] {
-            l.freeze(v1, v2);
-            assert_eq!(l.read(), None, "{v1:?} {v2:?}");
+        // Where runc has a v1 freezer, that is the one it pauses with.
+        for v1 in ["FROZEN\n", "FREEZING\n", "what\n", ""] {
+            l.freeze(v1, "populated 1\nfrozen 0\n");
+            assert_eq!(l.read(), None, "{v1:?}");
         }
-        l.freeze("THAWED\n", "populated 1\nfrozen 0\n");
-        assert!(l.read().is_some());
-        let (_, file) = l.freezer();
-        std::fs::remove_file(file).unwrap();
+        l.freeze("THAWED\n", "populated 1\nfrozen 1\n");
+        assert!(l.read().is_some(), "v2 is not what runc freezes with on a hybrid host");
+        std::fs::remove_file(l.cgroup("freezer").join("freezer.state")).unwrap();
         assert_eq!(l.read(), None, "no freezer state");
+        // cgroup v2 alone.
+        let v2 = format!(r#"{{"":"{}"}}"#, l.cgroup("unified").display());
+        l.runc_state_with(&l.runc(), l.child.id(), l.start(), &v2);
+        for (events, running) in [("populated 1\nfrozen 0\n", true), ("populated 1\nfrozen 1\n", false), ("", false)] {
+            l.freeze("THAWED\n", events);
+            assert_eq!(l.read().is_some(), running, "{events:?}");
+        }
+        // No freezer at all, or paths that are not plain absolute ones.
+        let bad = l.cgroup("freezer").join("..").join("c1");
+        for cgroups in [
+            "{}".to_string(),
+            r#"{"pids":"/x"}"#.to_string(),
+            r#"{"freezer":"relative/ns1/c1"}"#.to_string(),
+            format!(r#"{{"freezer":"{}"}}"#, bad.display()),
+            r#"{"freezer":1}"#.to_string(),
+        ] {
+            l.runc_state_with(&l.runc(), l.child.id(), l.start(), &cgroups);
+            assert_eq!(l.read(), None, "{cgroups}");
+        }
     }
 
     #[test]
@@ -744,7 +748,7 @@ mod tests {
         // Unknown namespaces and IDs, and ones that are no identifiers.
         std::fs::remove_file(l.runc().join("state.json")).unwrap();
         l.runc_state(&l.runc(), l.child.id(), l.start());
-        let b = l.bundles(l.freezer().0);
+        let b = l.bundles();
         assert!(b.read("ns1", "c1").is_some());
         for (ns, id) in [("ns2", "c1"), ("ns1", "c2"), ("..", "ns1"), ("ns1", "../ns1/c1"), ("", "c1")] {
             assert_eq!(b.read(ns, id), None, "{ns}/{id}");
@@ -768,5 +772,41 @@ mod tests {
         drop(log);
         assert_eq!(holds_a_log_if_any(me, state, &dir.join("missing")), None);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn runc_init_is_read_from_the_top_level_only() {
+        let real = r#"{"id":"c1","init_process_pid":3168,"init_process_start":4374595,"created":"2026-11-30T08:22:25Z",
+            "config":{"labels":["a={\"init_process_pid\":1}"],"init_process_pid":7,"mounts":[{"x":[1,{"y":"]}"}]}]},
+            "rootless":false,"cgroup_paths":{"":"/sys/fs/cgroup/unified/ns1/c1","freezer":"/sys/fs/cgroup/freezer/ns1/c1"},
+            "namespace_paths":{"NEWPID":"/proc/3168/ns/pid"}}"#;
+        let cgroups = HashMap::from([
+            (String::new(), "/sys/fs/cgroup/unified/ns1/c1".to_string()),
+            ("freezer".to_string(), "/sys/fs/cgroup/freezer/ns1/c1".to_string()),
+        ]);
+        assert_eq!(runc_init(real.as_bytes()), Some(RuncInit { pid: 3168, start: 4374595, cgroups: cgroups.clone() }));
+        // Nested keys and strings that look like them do not count.
+        let nested = r#"{"config":{"init_process_pid":1,"init_process_start":2,"cgroup_paths":{}},
+            "s":"\"init_process_pid\":3","init_process_start":20,"init_process_pid":10,"cgroup_paths":{"a":"/b"}}"#;
+        let a = HashMap::from([("a".to_string(), "/b".to_string())]);
+        assert_eq!(runc_init(nested.as_bytes()), Some(RuncInit { pid: 10, start: 20, cgroups: a }));
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"{"init_process_pid":1,"init_process_start":2}"#,
+            r#"{"init_process_pid":"1","init_process_start":2,"cgroup_paths":{}}"#,
+            r#"{"init_process_pid":1.5,"init_process_start":2,"cgroup_paths":{}}"#,
+            r#"{"init_process_pid":1,"init_process_start":-2,"cgroup_paths":{}}"#,
+            r#"{"init_process_pid":1,"init_process_start":2,"cgroup_paths":{"a":1}}"#,
+            r#"{"init_process_pid":1,"init_process_start":2,"cgroup_paths":["/a"]}"#,
+            r#"{"init_process_pid":1 "init_process_start":2,"cgroup_paths":{}}"#,
+            r#"{"a":{"b":1,"init_process_pid":1,"init_process_start":2,"cgroup_paths":{}"#,
+            r#"{"a":"unterminated,"init_process_pid":1,"init_process_start":2,"cgroup_paths":{}}"#,
+            r#"{init_process_pid:1,init_process_start:2,cgroup_paths:{}}"#,
+            r#"{"init_process_pid":,"init_process_start":2,"cgroup_paths":{}}"#,
+        ] {
+            assert_eq!(runc_init(bad.as_bytes()), None, "{bad}");
+        }
     }
 }

@@ -62,17 +62,20 @@ impl EngineFiles {
     }
 
     /// The content and metadata of the file at `path`: a regular file of
-    /// the engine's user, not a link, not larger than `max` bytes. Opened
-    /// without blocking, so a FIFO planted there cannot stall the reader.
+    /// the engine's user, not a link, not larger than `max` bytes, read at
+    /// the size it has when opened. Opened without blocking, so a FIFO
+    /// planted there cannot stall the reader.
     pub fn file(&self, path: &Path, max: u64) -> Option<(Vec<u8>, Metadata)> {
-        let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
+        let mut f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
         let m = f.metadata().ok()?;
         if !m.is_file() || m.uid() != self.owner || m.len() > max {
             return None;
         }
-        let mut buf = Vec::with_capacity(m.len() as usize);
-        f.take(max + 1).read_to_end(&mut buf).ok()?;
-        (buf.len() as u64 <= max).then_some((buf, m))
+        // The engines replace these files whole (a new file renamed over
+        // the old): the size read from the open file is its size.
+        let mut buf = vec![0; m.len() as usize];
+        f.read_exact(&mut buf).ok()?;
+        Some((buf, m))
     }
 }
 
