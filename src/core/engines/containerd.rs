@@ -165,9 +165,11 @@ type EventItems = mpsc::Receiver<Result<Envelope, EngineError>>;
 const EVENT_BUFFER: usize = 4096;
 /// How long the subscription marker may take to come back.
 const MARKER_WAIT: Duration = Duration::from_secs(2);
-/// How long the first marker gets before it is published again; the wait
-/// doubles with each marker, up to [`MARKER_STEP_MAX`].
-const MARKER_STEP_FIRST: Duration = Duration::from_millis(2);
+/// How long the first marker gets, once containerd has taken it, before it
+/// is published again; the wait doubles with each marker, up to
+/// [`MARKER_STEP_MAX`]. A marker that reaches a live subscription comes
+/// back within tens of microseconds of its publication's answer.
+const MARKER_STEP_FIRST: Duration = Duration::from_micros(500);
 const MARKER_STEP_MAX: Duration = Duration::from_millis(250);
 /// How long a subscription that cannot be proven live gets before listing.
 const UNPROVEN_GRACE: Duration = Duration::from_millis(200);
@@ -186,8 +188,8 @@ struct Subscribed {
 /// publishes a marker event with a topic unique to this subscription, and
 /// waits until it comes back through the subscription: every event after
 /// that point is delivered. A marker published before the subscription
-/// reached the engine is lost, so the marker is published again, 2 ms
-/// after the first, then after twice as long each time, until one comes
+/// reached the engine is lost, so the marker is published again, 0.5 ms
+/// after the first was taken, then after twice as long each time, until one comes
 /// back (a few at most; the copies are dropped). Events received before
 /// the marker are kept.
 async fn subscribe(channel: Channel, endpoint: &str, within: Duration) -> Result<Subscribed, EngineError> {
