@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::process::kernel_file;
+
 /// The listening unix sockets of `pid`'s network namespace, by inode, with
 /// their paths (as that process's mount namespace sees them). Abstract and
 /// unnamed sockets are left out.
@@ -48,7 +50,7 @@ pub fn pids() -> Vec<i32> {
 
 /// The command name of `pid` (`/proc/PID/comm`).
 pub fn comm(pid: i32) -> Option<String> {
-    Some(std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim_end().to_string())
+    Some(kernel_file(Path::new(&format!("/proc/{pid}/comm")))?.trim_end().to_string())
 }
 
 /// The command line of `pid`, split at its NULs.
@@ -62,7 +64,7 @@ pub fn cmdline(pid: i32) -> Vec<String> {
 
 /// The parent of `pid`.
 pub fn parent(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = kernel_file(Path::new(&format!("/proc/{pid}/stat")))?;
     stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -141,8 +143,7 @@ pub fn server_among(holders: &[i32]) -> Option<i32> {
 
 /// When `pid` started (ticks after boot), for "the youngest".
 fn start_order(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
+    kernel_file(Path::new(&format!("/proc/{pid}/stat")))
         .and_then(|s| s[s.rfind(')')? + 1..].split_whitespace().nth(19)?.parse().ok())
         .unwrap_or(0)
 }
@@ -152,21 +153,32 @@ fn is_manager(p: i32) -> bool {
 }
 
 /// The process that serves the listening unix socket at `path`: `peer`,
-/// the one that `SO_PEERCRED` named (that called `listen`), if it is an
-/// engine daemon and still holds the socket; else whoever serves it among
-/// the socket's holders (socket activation: the service manager listened,
-/// the engine serves). `None` if `/proc`
-/// does not tell (then `peer` is the best there is).
+/// the one that `SO_PEERCRED` named (that called `listen`), if it still
+/// holds the socket and is an engine daemon, or is no service manager and
+/// has no child holding it too (a launcher's child serves what it was
+/// handed); else whoever serves it among the socket's holders (socket
+/// activation: the service manager listened, the engine serves), found by
+/// looking through every process's descriptors. `None` if `/proc` does not
+/// tell (then `peer` is the best there is).
 pub fn server_of(path: &Path, peer: i32) -> Option<i32> {
     let netns_of = if peer > 0 { peer } else { std::process::id() as i32 };
     let inodes = listening_at(netns_of, path);
     if inodes.is_empty() {
         return None;
     }
-    if peer > 0 && is_engine(peer) && socket_inodes(peer).iter().any(|i| inodes.contains(i)) {
-        return Some(peer);
+    let holds = |p: i32| socket_inodes(p).iter().any(|i| inodes.contains(i));
+    if peer > 0 && holds(peer) {
+        if is_engine(peer) {
+            return Some(peer);
+        }
+        if !is_manager(peer) {
+            // Only the parents of processes are read, not every process's
+            // descriptors.
+            let children: Vec<i32> = pids().into_iter().filter(|&p| parent(p) == Some(peer) && holds(p)).collect();
+            return Some(server_among(&children).unwrap_or(peer));
+        }
     }
-    let all: Vec<i32> = pids().into_iter().filter(|&p| socket_inodes(p).iter().any(|i| inodes.contains(i))).collect();
+    let all: Vec<i32> = pids().into_iter().filter(|&p| holds(p)).collect();
     server_among(&all)
 }
 
@@ -221,6 +233,19 @@ mod tests {
         assert_eq!(holders(inodes[0]), [me]);
         assert_eq!(server_of(&path, me), Some(me));
         assert_eq!(server_of(&path, 0), Some(me), "found among the holders");
+        // Handed to a child (as its standard input): the child serves it.
+        let handed = std::os::fd::OwnedFd::from(listener.try_clone().unwrap());
+        let mut child = std::process::Command::new("sleep").arg("100").stdin(handed).spawn().unwrap();
+        let kid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !socket_inodes(kid).contains(&inodes[0]) {
+            assert!(std::time::Instant::now() < deadline, "the child never held the socket");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(server_of(&path, me), Some(kid));
+        assert_eq!(server_of(&path, 0), Some(kid), "the child among the holders");
+        child.kill().unwrap();
+        child.wait().unwrap();
         let (_, uid) = file_of(&path).unwrap();
         assert_eq!(uid, std::fs::metadata("/proc/self").unwrap().uid());
         drop(listener);
