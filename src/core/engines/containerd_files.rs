@@ -30,7 +30,7 @@
 //! synchronisation reads them under its list's ticket, so the events of
 //! the attempt are laid over what they tell.
 //!
-//! STATE is the engine's `--state`, else `state` in its configuration file
+//! STATE ([`super::containerd_state_dir`]) is the engine's `--state`, else `state` in its configuration file
 //! (`--config`, `/etc/containerd/config.toml` by default), else
 //! `/run/containerd`, and is believed only when the engine holds a task's
 //! log open in it (when there are tasks); everything is reached through
@@ -42,14 +42,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::containerd_state_dir;
 use super::engine_files::{read_each, EngineFiles};
+use super::runc_state::runc_init;
 use crate::core::process::{alive_since_ticks, kernel_file, ticks_to_unix_ns};
-use crate::core::sockets::{cmdline, comm};
+use crate::core::sockets::comm;
 
-/// Where containerd keeps its state unless told otherwise.
-const DEFAULT_STATE: &str = "/run/containerd";
-/// Where containerd reads its configuration unless told otherwise.
-const DEFAULT_CONFIG: &str = "/etc/containerd/config.toml";
 /// The runc root of containerd's runc shims unless their options name one.
 const DEFAULT_RUNC_ROOT: &str = "/run/containerd/runc";
 /// The runtime v2 plugin's directory in the state directory.
@@ -60,9 +58,6 @@ const RUNC_SHIMS: [&str; 2] = ["containerd-shim-runc-v2", "containerd-shim-runc-
 const MAX_SMALL: u64 = 64 << 10;
 /// The largest runc state read (the container's whole configuration).
 const MAX_RUNC_STATE: u64 = 4 << 20;
-/// The largest configuration file read.
-const MAX_CONFIG: u64 = 1 << 20;
-
 /// What a task's files tell of a running task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskState {
@@ -93,19 +88,7 @@ impl Bundles {
             return None;
         }
         let files = EngineFiles::of(pid)?;
-        let config = |path: &str| {
-            // Paths that would name this process's own files, not the
-            // engine's, cannot tell.
-            if path.starts_with("/proc/") || path.starts_with("/dev/") {
-                return Err(());
-            }
-            let at = match path.starts_with('/') {
-                true => files.reach(path),
-                false => PathBuf::from(format!("/proc/{pid}/cwd")).join(path),
-            };
-            read_config(&at)
-        };
-        let state = state_dir(&cmdline(pid), config)?;
+        let state = containerd_state_dir::of(&files)?;
         let tasks = files.reach(&state).join(TASKS);
         if !holds_a_log_if_any(pid, &state, &tasks)? {
             return None;
@@ -192,105 +175,6 @@ struct RuncOptions {
     root: String,
 }
 
-/// What is used of runc's `state.json`.
-#[derive(Debug, PartialEq, Eq)]
-struct RuncInit {
-    /// `init_process_pid`.
-    pid: i64,
-    /// `init_process_start`: ticks after boot (field 22 of its stat).
-    start: u64,
-    /// `cgroup_paths`: each hierarchy's directory of the container, by
-    /// controller (`""` for cgroup v2's), as runc's mounts show them.
-    cgroups: HashMap<String, String>,
-}
-
-/// The top-level `init_process_pid`, `init_process_start` and
-/// `cgroup_paths` of runc's `state.json`, found without parsing the rest
-/// (the container's whole configuration): keys of nested objects and text
-/// in strings are skipped as JSON says. `None` unless all three are there
-/// (integers and an object of strings) before anything malformed.
-fn runc_init(json: &[u8]) -> Option<RuncInit> {
-    let ws = |mut i: usize| {
-        while json.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        i
-    };
-    let mut i = ws(0);
-    if *json.get(i)? != b'{' {
-        return None;
-    }
-    let (mut pid, mut start, mut cgroups) = (None, None, None);
-    i += 1;
-    loop {
-        let key_at = ws(i);
-        let after_key = json_value_end(json, key_at)?;
-        let key = json.get(key_at..after_key)?;
-        i = ws(after_key);
-        if *json.get(i)? != b':' || key.first() != Some(&b'"') {
-            return None;
-        }
-        let value_at = ws(i + 1);
-        let end = json_value_end(json, value_at)?;
-        let number = || std::str::from_utf8(&json[value_at..end]).ok();
-        match key {
-            b"\"init_process_pid\"" => pid = Some(number()?.parse().ok()?),
-            b"\"init_process_start\"" => start = Some(number()?.parse().ok()?),
-            b"\"cgroup_paths\"" => cgroups = Some(serde_json::from_slice(&json[value_at..end]).ok()?),
-            _ => {}
-        }
-        if pid.is_some() && start.is_some() && cgroups.is_some() {
-            return Some(RuncInit { pid: pid?, start: start?, cgroups: cgroups? });
-        }
-        i = ws(end);
-        match json.get(i)? {
-            b',' => i += 1,
-            _ => return None,
-        }
-    }
-}
-
-/// Where the JSON value that starts at `i` ends (the index after it):
-/// strings with their escapes, objects and arrays with whatever they
-/// nest, anything else up to the next delimiter. `None` if it does not
-/// end.
-fn json_value_end(json: &[u8], i: usize) -> Option<usize> {
-    let string_end = |mut j: usize| loop {
-        match json.get(j)? {
-            b'\\' => j += 2,
-            b'"' => return Some(j + 1),
-            _ => j += 1,
-        }
-    };
-    match json.get(i)? {
-        b'"' => string_end(i + 1),
-        b'{' | b'[' => {
-            let (mut depth, mut j) = (0usize, i);
-            loop {
-                match json.get(j)? {
-                    b'"' => {
-                        j = string_end(j + 1)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
-        _ => {
-            let len = json[i..].iter().position(|c| matches!(c, b',' | b'}' | b']') || c.is_ascii_whitespace());
-            Some(i + len.unwrap_or(json.len() - i)).filter(|&end| end > i)
-        }
-    }
-}
-
 /// Whether the engine `pid` holds a task's log open under `state` (as it
 /// names it) when `tasks` (as this process reaches it) holds any task:
 /// containerd keeps each task's `log` FIFO open, so a state directory with
@@ -326,202 +210,10 @@ fn is_identifier(s: &str) -> bool {
         && !b.windows(2).any(|w| sep(w[0]) && sep(w[1]))
 }
 
-/// A configuration file's text: `Ok(None)` when there is none, `Err` when
-/// it is there but cannot be read whole (not a regular file, too large,
-/// not UTF-8, not readable). Never blocks on a FIFO.
-fn read_config(path: &Path) -> Result<Option<String>, ()> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(_) => return Err(()),
-    };
-    if !f.metadata().map_err(|_| ())?.is_file() {
-        return Err(());
-    }
-    let mut text = String::new();
-    f.take(MAX_CONFIG + 1).read_to_string(&mut text).map_err(|_| ())?;
-    if text.len() as u64 > MAX_CONFIG {
-        return Err(());
-    }
-    Ok(Some(text))
-}
-
-/// containerd's state directory from its command line `args`: the last
-/// `--state`, else `state` in the configuration file the last `--config`
-/// (`-c`) names or the default one, as `config` reads it (`Ok(None)` when
-/// there is none), else the default. `None` when that cannot be told: a
-/// configuration named but missing or unreadable (containerd would not
-/// have started), one this cannot read as TOML, or one that imports
-/// others.
-fn state_dir(args: &[String], config: impl Fn(&str) -> Result<Option<String>, ()>) -> Option<String> {
-    let (mut state, mut config_path) = (None, None);
-    let mut args = args.iter().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--" {
-            break;
-        }
-        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else { continue };
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (flag, None),
-        };
-        if !matches!(name, "state" | "config" | "c") {
-            continue;
-        }
-        let value = match inline {
-            Some(v) => v,
-            None => args.next()?.clone(),
-        };
-        match name {
-            "state" => state = Some(value),
-            _ => config_path = Some(value),
-        }
-    }
-    if let Some(state) = state {
-        return state.starts_with('/').then_some(state);
-    }
-    let from_config = match &config_path {
-        Some(path) => toml_state(&config(path).ok()??)?,
-        None => match config(DEFAULT_CONFIG).ok()? {
-            Some(text) => toml_state(&text)?,
-            None => None,
-        },
-    };
-    let state = from_config.unwrap_or_else(|| DEFAULT_STATE.to_string());
-    state.starts_with('/').then_some(state)
-}
-
-/// The top-level `state` of a containerd configuration: `Some(None)` when
-/// it sets none, `None` when this cannot tell (a value that is not a plain
-/// one-line string, or `imports` of other files, which may set it).
-fn toml_state(text: &str) -> Option<Option<String>> {
-    let mut state = None;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            // The first table ends the top level.
-            break;
-        }
-        let Some((key, value)) = line.split_once('=') else { continue };
-        match key.trim().trim_matches(|c| c == '"' || c == '\'') {
-            "imports" if no_imports(value) => {}
-            "imports" => return None,
-            "state" => state = Some(toml_string(value.trim())?),
-            _ => {}
-        }
-    }
-    Some(state)
-}
-
-/// An empty array (`[]`, maybe with a comment after it).
-fn no_imports(value: &str) -> bool {
-    let value = value.split('#').next().unwrap_or_default();
-    value.chars().filter(|c| !c.is_whitespace()).collect::<String>() == "[]"
-}
-
-/// A one-line TOML string without escapes (`"..."` or `'...'`), followed
-/// by nothing but a comment.
-fn toml_string(value: &str) -> Option<String> {
-    let quote = value.chars().next().filter(|&q| q == '"' || q == '\'')?;
-    let rest = &value[1..];
-    let end = rest.find(quote)?;
-    let (s, after) = (&rest[..end], rest[end + 1..].trim());
-    let escaped = quote == '"' && s.contains('\\');
-    (!s.is_empty() && !escaped && (after.is_empty() || after.starts_with('#'))).then(|| s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::process::start_time_ns;
-
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn the_state_directory_comes_from_flags_then_configuration_then_default() {
-        let none = |_: &str| Ok(None);
-        assert_eq!(state_dir(&args(&["containerd"]), none).as_deref(), Some("/run/containerd"));
-        for a in [
-            &["containerd", "--state", "/s"][..],
-            &["containerd", "--state=/s"],
-            &["containerd", "-state", "/s", "--config", "/c"],
-            &["containerd", "-c", "/c", "--state", "/s"],
-            &["containerd", "--state", "/first", "--state=/s"],
-        ] {
-            assert_eq!(state_dir(&args(a), |_| Ok(Some("state = '/other'".into()))).as_deref(), Some("/s"), "{a:?}");
-        }
-        assert_eq!(state_dir(&args(&["containerd", "--state", "relative"]), none), None);
-        assert_eq!(state_dir(&args(&["containerd", "--state"]), none), None);
-        let read = |path: &str| match path {
-            "/etc/containerd/config.toml" => Ok(Some("version = 2\nstate = \"/default-config\"\n".to_string())),
-            "/c" => Ok(Some("# x\nroot = \"/r\"\n state=\"/from-c\" # comment\n[grpc]\nstate = \"/no\"".to_string())),
-            // As `containerd config default` writes it.
-            "/generated" => {
-                Ok(Some("disabled_plugins = []\nimports = []\noom_score = 0\nstate = \"/gen\"\nversion = 2\n".into()))
-            }
-            "/tables" => Ok(Some("version = 2\n[grpc]\n  state = \"/no\"\n".to_string())),
-            "/imports" => Ok(Some("imports = [\"/etc/containerd/conf.d/*.toml\"]\n".to_string())),
-            // An import may set it again, and it would win.
-            "/imports-after" => Ok(Some("state = \"/s\"\nimports = [\"/etc/containerd/x.toml\"]\n".to_string())),
-            "/escaped" => Ok(Some("state = \"/a\\\\b\"\n".to_string())),
-            "/unreadable" => Err(()),
-            _ => Ok(None),
-        };
-        assert_eq!(state_dir(&args(&["containerd"]), read).as_deref(), Some("/default-config"));
-        for (flag, want) in [
-            ("--config=/c", Some("/from-c")),
-            ("-c=/c", Some("/from-c")),
-            ("--config=/generated", Some("/gen")),
-            ("--config=/tables", Some("/run/containerd")),
-            ("--config=/imports", None),
-            ("--config=/imports-after", None),
-            ("--config=/escaped", None),
-            // Named but not there, or unreadable: containerd would not run
-            // with it, so this cannot tell what it runs with.
-            ("--config=/missing", None),
-            ("--config=/unreadable", None),
-        ] {
-            assert_eq!(state_dir(&args(&["containerd", flag]), read).as_deref(), want, "{flag}");
-        }
-        assert_eq!(state_dir(&args(&["containerd", "-c", "/c"]), read).as_deref(), Some("/from-c"));
-        assert_eq!(state_dir(&args(&["containerd", "-c", "/imports", "-c", "/c"]), read).as_deref(), Some("/from-c"));
-        // The default configuration there but unreadable.
-        assert_eq!(state_dir(&args(&["containerd"]), |_| Err(())), None);
-    }
-
-    #[test]
-    fn configurations_are_read_whole_or_not_at_all() {
-        let dir = std::env::temp_dir().join(format!("ww-ctrd-config-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("ok.toml"), "state = \"/s\"\n").unwrap();
-        assert_eq!(read_config(&dir.join("ok.toml")), Ok(Some("state = \"/s\"\n".into())));
-        assert_eq!(read_config(&dir.join("missing.toml")), Ok(None));
-        assert_eq!(read_config(&dir), Err(()), "a directory");
-        std::fs::write(dir.join("large.toml"), "#".repeat(MAX_CONFIG as usize + 1)).unwrap();
-        assert_eq!(read_config(&dir.join("large.toml")), Err(()));
-        std::fs::write(dir.join("binary.toml"), [0xff, 0xfe]).unwrap();
-        assert_eq!(read_config(&dir.join("binary.toml")), Err(()));
-        // A FIFO: refused without blocking.
-        let fifo = dir.join("fifo.toml");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        assert_eq!(read_config(&fifo), Err(()));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn toml_strings_are_taken_only_when_plain() {
-        assert_eq!(toml_string("\"/a b\""), Some("/a b".into()));
-        assert_eq!(toml_string("'/a\\b' # c"), Some("/a\\b".into()));
-        for bad in ["/a", "\"/a", "\"\"", "\"/a\" x", "\"\"\"/a\"\"\""] {
-            assert_eq!(toml_string(bad), None, "{bad}");
-        }
-        assert!(no_imports(" [ ] # none") && no_imports("[]"));
-        assert!(!no_imports("[\"/x\"]") && !no_imports("["));
-    }
 
     #[test]
     fn identifiers_are_containerds() {
@@ -772,41 +464,5 @@ mod tests {
         drop(log);
         assert_eq!(holds_a_log_if_any(me, state, &dir.join("missing")), None);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn runc_init_is_read_from_the_top_level_only() {
-        let real = r#"{"id":"c1","init_process_pid":3168,"init_process_start":4374595,"created":"2026-11-30T08:22:25Z",
-            "config":{"labels":["a={\"init_process_pid\":1}"],"init_process_pid":7,"mounts":[{"x":[1,{"y":"]}"}]}]},
-            "rootless":false,"cgroup_paths":{"":"/sys/fs/cgroup/unified/ns1/c1","freezer":"/sys/fs/cgroup/freezer/ns1/c1"},
-            "namespace_paths":{"NEWPID":"/proc/3168/ns/pid"}}"#;
-        let cgroups = HashMap::from([
-            (String::new(), "/sys/fs/cgroup/unified/ns1/c1".to_string()),
-            ("freezer".to_string(), "/sys/fs/cgroup/freezer/ns1/c1".to_string()),
-        ]);
-        assert_eq!(runc_init(real.as_bytes()), Some(RuncInit { pid: 3168, start: 4374595, cgroups: cgroups.clone() }));
-        // Nested keys and strings that look like them do not count.
-        let nested = r#"{"config":{"init_process_pid":1,"init_process_start":2,"cgroup_paths":{}},
-            "s":"\"init_process_pid\":3","init_process_start":20,"init_process_pid":10,"cgroup_paths":{"a":"/b"}}"#;
-        let a = HashMap::from([("a".to_string(), "/b".to_string())]);
-        assert_eq!(runc_init(nested.as_bytes()), Some(RuncInit { pid: 10, start: 20, cgroups: a }));
-        for bad in [
-            "",
-            "[]",
-            "{}",
-            r#"{"init_process_pid":1,"init_process_start":2}"#,
-            r#"{"init_process_pid":"1","init_process_start":2,"cgroup_paths":{}}"#,
-            r#"{"init_process_pid":1.5,"init_process_start":2,"cgroup_paths":{}}"#,
-            r#"{"init_process_pid":1,"init_process_start":-2,"cgroup_paths":{}}"#,
-            r#"{"init_process_pid":1,"init_process_start":2,"cgroup_paths":{"a":1}}"#,
-            r#"{"init_process_pid":1,"init_process_start":2,"cgroup_paths":["/a"]}"#,
-            r#"{"init_process_pid":1 "init_process_start":2,"cgroup_paths":{}}"#,
-            r#"{"a":{"b":1,"init_process_pid":1,"init_process_start":2,"cgroup_paths":{}"#,
-            r#"{"a":"unterminated,"init_process_pid":1,"init_process_start":2,"cgroup_paths":{}}"#,
-            r#"{init_process_pid:1,init_process_start:2,cgroup_paths:{}}"#,
-            r#"{"init_process_pid":,"init_process_start":2,"cgroup_paths":{}}"#,
-        ] {
-            assert_eq!(runc_init(bad.as_bytes()), None, "{bad}");
-        }
     }
 }

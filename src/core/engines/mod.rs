@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod containerd;
 pub mod containerd_files;
+pub mod containerd_state_dir;
 pub mod cri;
 pub mod docker;
 pub mod docker_files;
@@ -11,6 +12,7 @@ pub mod engine_files;
 pub mod grpc;
 pub mod http;
 pub mod podman;
+pub mod runc_state;
 
 pub use grpc::kind as grpc_kind;
 
