@@ -30,10 +30,11 @@
 //! synchronisation reads them under its list's ticket, so the events of
 //! the attempt are laid over what they tell.
 //!
-//! STATE ([`super::containerd_state_dir`]) is the engine's `--state`, else `state` in its configuration file
-//! (`--config`, `/etc/containerd/config.toml` by default), else
-//! `/run/containerd`, and is believed only when the engine holds a task's
-//! log open in it (when there are tasks); everything is reached through
+//! STATE ([`super::containerd_state_dir`]) is the engine's `--state`, else
+//! `state` in its configuration file (`--config`,
+//! `/etc/containerd/config.toml` by default), else `/run/containerd`, and
+//! is believed only when the engine holds a task's log open in it (when
+//! there are tasks); everything is reached through
 //! the mounts of the process serving the socket, which takes root or
 //! containerd's own user.
 
