@@ -202,6 +202,10 @@ fn the_shims_files_tell_task_states_exactly_as_the_engine_does() {
     assert_eq!(files.started_at_ns, whalewatcher::core::process::start_time_ns(p.pid as i32).unwrap());
     assert_eq!(engine(&paused).status, Status::Paused as i32);
     assert_eq!(bundles.read(ns, &paused), None, "a paused (frozen) task is left to the engine");
+    // The freezer is what told: resumed, it reads as running.
+    c.ctr(ns, &["tasks", "resume", &paused]);
+    assert_eq!(bundles.read(ns, &paused).map(|t| t.pid), Some(engine(&paused).pid));
+    c.ctr(ns, &["tasks", "pause", &paused]);
     assert_eq!(engine(&created).status, Status::Created as i32);
     assert!(engine(&created).pid > 0, "a created task has its process already");
     assert_eq!(bundles.read(ns, &created), None, "a task not started is left to the engine");

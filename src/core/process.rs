@@ -1,5 +1,10 @@
 //! What `/proc` tells about a process: when it started.
 
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
@@ -27,8 +32,8 @@ pub fn start_time_ns(pid: i32) -> Option<i64> {
 /// When the process whose `/proc/PID/stat` is at `stat` started, in ticks
 /// after boot (field 22, as runc records it), while it has not ended (a
 /// zombie is dead already); `None` if it has, or `/proc` does not tell.
-pub fn alive_since_ticks(stat: &std::path::Path) -> Option<u64> {
-    let stat = kernel_file(stat)?;
+pub fn alive_since_ticks(stat: &Path) -> Option<u64> {
+    let stat = kernel_file_checked(stat)?;
     let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
     if matches!(state, "Z" | "X" | "x") {
         return None;
@@ -36,17 +41,29 @@ pub fn alive_since_ticks(stat: &std::path::Path) -> Option<u64> {
     start_ticks(&stat)
 }
 
-/// The text of a small file of a kernel file system (`/proc`, cgroups):
-/// read in a few system calls (such files tell no size), never through a
-/// link or blocking, at most 64 KiB.
-pub fn kernel_file(path: &std::path::Path) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    const MAX: u64 = 64 << 10;
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
-    // Such a file gives all it has at once when it fits: a read that
-    // leaves room in the buffer is the last.
-    let mut f = f.take(MAX);
+/// The text of a small single-record file of a kernel file system
+/// (`/proc/PID/stat`, `/proc/PID/comm`, a cgroup's `freezer.state` or
+/// `cgroup.events`), read in one call (such files give all they have at
+/// once when it fits; files of many records, like `mountinfo`, do not and
+/// must not be read with this), never through a link or blocking. `None`
+/// if larger than 64 KiB.
+pub fn kernel_file(path: &Path) -> Option<String> {
+    let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
+    read_record(f)
+}
+
+/// [`kernel_file`] of a path another user controls (an engine's mounts,
+/// its `/proc`, a path it recorded): only a regular file, which is looked
+/// at before it is opened ([`open_regular`]), so that a device mounted
+/// there is never opened.
+pub fn kernel_file_checked(path: &Path) -> Option<String> {
+    read_record(open_regular(path)?.0)
+}
+
+/// The one record of a kernel file, read as [`kernel_file`] says.
+fn read_record(f: File) -> Option<String> {
+    const MAX: usize = 64 << 10;
+    let mut f = f.take(MAX as u64 + 1);
     let mut buf = vec![0; 4096];
     let mut len = 0;
     loop {
@@ -57,8 +74,27 @@ pub fn kernel_file(path: &std::path::Path) -> Option<String> {
         }
         buf.resize(buf.len() * 2, 0);
     }
+    if len > MAX {
+        return None;
+    }
     buf.truncate(len);
     String::from_utf8(buf).ok()
+}
+
+/// `path` opened for reading if it is a regular file, not a link, a
+/// device, a FIFO or a socket, even one mounted over it: looked at through
+/// a handle that does not open it (`O_PATH`), then opened through that
+/// handle (`/proc/self/fd`), so nothing is opened that was not looked at.
+/// With the file's metadata.
+pub fn open_regular(path: &Path) -> Option<(File, Metadata)> {
+    let handle = OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_NOFOLLOW).open(path).ok()?;
+    let seen = handle.metadata().ok()?;
+    if !seen.is_file() {
+        return None;
+    }
+    let f = File::open(format!("/proc/self/fd/{}", handle.as_raw_fd())).ok()?;
+    let m = f.metadata().ok()?;
+    ((m.dev(), m.ino()) == (seen.dev(), seen.ino())).then_some((f, m))
 }
 
 /// A start time in ticks after boot as Unix nanoseconds, as
@@ -136,5 +172,29 @@ mod tests {
         assert_eq!(alive_since_ticks(std::path::Path::new(&stat)), None);
         child.wait().unwrap();
         assert_eq!(alive_since_ticks(std::path::Path::new(&stat)), None);
+    }
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let dir = std::env::temp_dir().join(format!("ww-regular-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("file"), "THAWED\n").unwrap();
+        let (_, m) = open_regular(&dir.join("file")).expect("a regular file");
+        assert_eq!(m.len(), 7);
+        assert_eq!(kernel_file_checked(&dir.join("file")).as_deref(), Some("THAWED\n"));
+        std::os::unix::fs::symlink(dir.join("file"), dir.join("link")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(dir.join("fifo")).status().unwrap().success());
+        // A link, a directory, a FIFO (never opened, so never blocking), a
+        // device.
+        for path in [dir.join("link"), dir.clone(), dir.join("fifo"), Path::new("/dev/null").to_path_buf()] {
+            assert!(open_regular(&path).is_none(), "{}", path.display());
+            assert_eq!(kernel_file_checked(&path), None, "{}", path.display());
+        }
+        // Larger than a record can be.
+        std::fs::write(dir.join("large"), "x".repeat(65 << 10)).unwrap();
+        assert_eq!(kernel_file_checked(&dir.join("large")), None);
+        assert_eq!(kernel_file(&dir.join("large")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -154,9 +154,10 @@ fn is_manager(p: i32) -> bool {
 
 /// The process that serves the listening unix socket at `path`: `peer`,
 /// the one that `SO_PEERCRED` named (that called `listen`), if it still
-/// holds the socket and is an engine daemon, or is no service manager and
-/// has no child holding it too (a launcher's child serves what it was
-/// handed); else whoever serves it among the socket's holders (socket
+/// holds the socket and is an engine daemon; if it holds it and is no
+/// service manager, whoever serves it among the peer and its descendants
+/// that hold it (a launcher's child or grandchild serves what it was
+/// handed); else whoever serves it among all the socket's holders (socket
 /// activation: the service manager listened, the engine serves), found by
 /// looking through every process's descriptors. `None` if `/proc` does not
 /// tell (then `peer` is the best there is).
@@ -172,10 +173,17 @@ pub fn server_of(path: &Path, peer: i32) -> Option<i32> {
             return Some(peer);
         }
         if !is_manager(peer) {
-            // Only the parents of processes are read, not every process's
-            // descriptors.
-            let children: Vec<i32> = pids().into_iter().filter(|&p| parent(p) == Some(peer) && holds(p)).collect();
-            return Some(server_among(&children).unwrap_or(peer));
+            // Only the parents of processes are read, and the descriptors
+            // of the peer's descendants, not every process's.
+            let parents: Vec<(i32, i32)> = pids().into_iter().filter_map(|p| Some((p, parent(p)?))).collect();
+            let mut family = vec![peer];
+            let mut i = 0;
+            while let Some(&p) = family.get(i) {
+                family.extend(parents.iter().filter(|&&(_, pp)| pp == p).map(|&(c, _)| c));
+                i += 1;
+            }
+            let holders: Vec<i32> = family.into_iter().filter(|&p| p == peer || holds(p)).collect();
+            return server_among(&holders);
         }
     }
     let all: Vec<i32> = pids().into_iter().filter(|&p| holds(p)).collect();
@@ -231,8 +239,18 @@ mod tests {
         assert_eq!(inodes.len(), 1, "{:?}", listening(me));
         assert!(socket_inodes(me).contains(&inodes[0]));
         assert_eq!(holders(inodes[0]), [me]);
-        assert_eq!(server_of(&path, me), Some(me));
-        assert_eq!(server_of(&path, 0), Some(me), "found among the holders");
+        // (Another test's child holds every descriptor of this process for
+        // a moment between its fork and its exec: asked again then.)
+        let settles = |peer: i32, want: i32| {
+            (0..200).any(|_| {
+                server_of(&path, peer) == Some(want) || {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    false
+                }
+            })
+        };
+        assert!(settles(me, me));
+        assert!(settles(0, me), "found among the holders");
         // Handed to a child (as its standard input): the child serves it.
         let handed = std::os::fd::OwnedFd::from(listener.try_clone().unwrap());
         let mut child = std::process::Command::new("sleep").arg("100").stdin(handed).spawn().unwrap();
@@ -242,9 +260,27 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the child never held the socket");
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        assert_eq!(server_of(&path, me), Some(kid));
-        assert_eq!(server_of(&path, 0), Some(kid), "the child among the holders");
+        assert!(settles(me, kid));
+        assert!(settles(0, kid), "the child among the holders");
         child.kill().unwrap();
+        child.wait().unwrap();
+        // Handed on to a grandchild by a child that keeps it too: the
+        // grandchild serves it.
+        let handed = std::os::fd::OwnedFd::from(listener.try_clone().unwrap());
+        // (As standard output: a shell gives its background jobs no input.)
+        let mut child =
+            std::process::Command::new("sh").args(["-c", "sleep 100 & wait"]).stdout(handed).spawn().unwrap();
+        let sh = child.id() as i32;
+        let grandchild = loop {
+            let found = pids().into_iter().find(|&p| parent(p) == Some(sh) && comm(p).as_deref() == Some("sleep"));
+            if let Some(g) = found.filter(|&g| socket_inodes(g).contains(&inodes[0])) {
+                break g;
+            }
+            assert!(std::time::Instant::now() < deadline, "no grandchild holding the socket");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        assert!(settles(me, grandchild));
+        let _ = std::process::Command::new("kill").arg(grandchild.to_string()).status();
         child.wait().unwrap();
         let (_, uid) = file_of(&path).unwrap();
         assert_eq!(uid, std::fs::metadata("/proc/self").unwrap().uid());

@@ -46,7 +46,7 @@ use serde::Deserialize;
 use super::containerd_state_dir;
 use super::engine_files::{read_each, EngineFiles};
 use super::runc_state::runc_init;
-use crate::core::process::{alive_since_ticks, kernel_file, ticks_to_unix_ns};
+use crate::core::process::{alive_since_ticks, kernel_file_checked, ticks_to_unix_ns};
 use crate::core::sockets::comm;
 
 /// The runc root of containerd's runc shims unless their options name one.
@@ -155,9 +155,9 @@ impl Bundles {
             inside.then(|| self.files.reach(path))
         };
         if let Some(v1) = cgroups.get("freezer") {
-            return Some(kernel_file(&reach(v1)?.join("freezer.state"))?.trim() == "THAWED");
+            return Some(kernel_file_checked(&reach(v1)?.join("freezer.state"))?.trim() == "THAWED");
         }
-        let events = kernel_file(&reach(cgroups.get("")?)?.join("cgroup.events"))?;
+        let events = kernel_file_checked(&reach(cgroups.get("")?)?.join("cgroup.events"))?;
         Some(events.lines().any(|l| l.trim() == "frozen 0"))
     }
 

@@ -4,11 +4,12 @@
 //! processes as its PID namespace numbers them, and reading only what the
 //! engine itself could have written.
 
-use std::fs::{Metadata, OpenOptions};
+use std::fs::Metadata;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::core::process::open_regular;
 use crate::core::sockets::{reachable, same_mounts, same_namespace};
 
 /// An engine process's files and processes, as this process reaches them.
@@ -63,16 +64,18 @@ impl EngineFiles {
 
     /// The content and metadata of the file at `path`: a regular file of
     /// the engine's user, not a link, not larger than `max` bytes, read at
-    /// the size it has when opened. Opened without blocking, so a FIFO
-    /// planted there cannot stall the reader.
+    /// the size it has when opened. Nothing else is ever opened (a FIFO,
+    /// or a device mounted there, [`open_regular`]).
     pub fn file(&self, path: &Path, max: u64) -> Option<(Vec<u8>, Metadata)> {
-        let mut f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).ok()?;
-        let m = f.metadata().ok()?;
-        if !m.is_file() || m.uid() != self.owner || m.len() > max {
+        let (mut f, m) = open_regular(path)?;
+        if m.uid() != self.owner || m.len() > max {
             return None;
         }
-        // The engines replace these files whole (a new file renamed over
-        // the old): the size read from the open file is its size.
+        // Read at its size: the files read are either replaced whole (a
+        // new file renamed over the old: Docker's records, runc's state)
+        // or written once before the task they describe exists (a shim's
+        // path and options); a file caught while written is cut short,
+        // which no reader here takes for a whole one.
         let mut buf = vec![0; m.len() as usize];
         f.read_exact(&mut buf).ok()?;
         Some((buf, m))
