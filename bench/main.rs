@@ -821,11 +821,17 @@ fn ready_rows_ctrd(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, n: usi
     let ratio = med(&lib) / med(&base);
     let (target, verdict) = if n == 0 {
         ("a few round trips", format!("{:.2}× the bare list", ratio))
-    } else if n >= 100 {
+    } else if n == 100 {
         let ok = med(&lib) <= 20.0 && ratio <= 0.6;
         (
             "≤ 20 ms at 100, ≤ 0.6× the bare list",
             if ok { "met".to_string() } else { format!("MISSED ({} ms, {ratio:.2}×)", f(med(&lib))) },
+        )
+    } else if n > 100 {
+        // The time is the figure at 100 tasks; beyond, the ratio.
+        (
+            "≤ 0.6× the bare list",
+            if ratio <= 0.6 { "met".to_string() } else { format!("MISSED ({ratio:.2}×)") },
         )
     } else {
         ("", String::new())
