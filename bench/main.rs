@@ -829,10 +829,7 @@ fn ready_rows_ctrd(o: &mut Out, rt: &tokio::runtime::Runtime, sock: &str, n: usi
         )
     } else if n > 100 {
         // The time is the figure at 100 tasks; beyond, the ratio.
-        (
-            "≤ 0.6× the bare list",
-            if ratio <= 0.6 { "met".to_string() } else { format!("MISSED ({ratio:.2}×)") },
-        )
+        ("≤ 0.6× the bare list", if ratio <= 0.6 { "met".to_string() } else { format!("MISSED ({ratio:.2}×)") })
     } else {
         ("", String::new())
     };
