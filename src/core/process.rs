@@ -34,7 +34,7 @@ pub fn start_time_ns(pid: i32) -> Option<i64> {
 /// zombie is dead already); `None` if it has, or `/proc` does not tell.
 pub fn alive_since_ticks(stat: &Path) -> Option<u64> {
     let stat = kernel_file_checked(stat)?;
-    let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
+    let state = stat_fields(&stat)?.next()?;
     if matches!(state, "Z" | "X" | "x") {
         return None;
     }
@@ -117,13 +117,17 @@ pub fn container_start_time_ns(pid: i32, id: &str) -> Option<i64> {
     start_time_ns(pid)
 }
 
-/// Field 22 of `/proc/PID/stat` (start time in ticks after boot). The
-/// command in field 2 may contain spaces and parentheses, so counting starts
+/// Fields 3 and on of a `/proc/PID/stat` text (state, parent, ...). The
+/// command in field 2 may contain spaces and parentheses, so they start
 /// after its last `)`.
-fn start_ticks(stat: &str) -> Option<u64> {
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    // Fields 3.. follow; the start time is field 22, the 20th of them.
-    after_comm.split_whitespace().nth(19)?.parse().ok()
+pub fn stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace())
+}
+
+/// Field 22 of `/proc/PID/stat` (start time in ticks after boot).
+pub fn start_ticks(stat: &str) -> Option<u64> {
+    // The start time is field 22, the 20th of fields 3 and on.
+    stat_fields(stat)?.nth(19)?.parse().ok()
 }
 
 /// The first number of `/proc/uptime` ("12345.67 23456.78").

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::process::kernel_file;
+use super::process::{kernel_file, start_ticks, stat_fields};
 
 /// The listening unix sockets of `pid`'s network namespace, by inode, with
 /// their paths (as that process's mount namespace sees them). Abstract and
@@ -65,7 +65,7 @@ pub fn cmdline(pid: i32) -> Vec<String> {
 /// The parent of `pid`.
 pub fn parent(pid: i32) -> Option<i32> {
     let stat = kernel_file(Path::new(&format!("/proc/{pid}/stat")))?;
-    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
+    stat_fields(&stat)?.nth(1)?.parse().ok()
 }
 
 /// True when `pid` sees the same mounts as this process.
@@ -143,9 +143,7 @@ pub fn server_among(holders: &[i32]) -> Option<i32> {
 
 /// When `pid` started (ticks after boot), for "the youngest".
 fn start_order(pid: i32) -> u64 {
-    kernel_file(Path::new(&format!("/proc/{pid}/stat")))
-        .and_then(|s| s[s.rfind(')')? + 1..].split_whitespace().nth(19)?.parse().ok())
-        .unwrap_or(0)
+    kernel_file(Path::new(&format!("/proc/{pid}/stat"))).and_then(|s| start_ticks(&s)).unwrap_or(0)
 }
 
 fn is_manager(p: i32) -> bool {
