@@ -31,15 +31,21 @@ fn parse_net_unix(text: &str) -> HashMap<u64, String> {
         .collect()
 }
 
+/// What `pid`'s open descriptors refer to (`/proc/PID/fd` links: paths,
+/// `socket:[INODE]`, ...), read one after the other; `None` if `/proc`
+/// does not tell.
+pub fn fd_targets(pid: i32) -> Option<impl Iterator<Item = PathBuf>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()))
+}
+
 /// The inodes of the sockets `pid` holds open.
 pub fn socket_inodes(pid: i32) -> Vec<u64> {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
-    dir.filter_map(|e| {
-        let target = std::fs::read_link(e.ok()?.path()).ok()?;
-        let t = target.to_str()?;
-        t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
-    })
-    .collect()
+    fd_targets(pid)
+        .into_iter()
+        .flatten()
+        .filter_map(|target| target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok())
+        .collect()
 }
 
 /// Every process's PID.

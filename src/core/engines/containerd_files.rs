@@ -47,7 +47,7 @@ use super::containerd_state_dir;
 use super::engine_files::{read_each, EngineFiles};
 use super::runc_state::runc_init;
 use crate::core::process::{alive_since_ticks, kernel_file_checked, ticks_to_unix_ns};
-use crate::core::sockets::comm;
+use crate::core::sockets::{comm, fd_targets};
 
 /// The runc root of containerd's runc shims unless their options name one.
 const DEFAULT_RUNC_ROOT: &str = "/run/containerd/runc";
@@ -193,8 +193,7 @@ fn holds_a_log_if_any(pid: i32, state: &str, tasks: &Path) -> Option<bool> {
         return Some(true);
     }
     let prefix = format!("{}/{TASKS}/", state.trim_end_matches('/'));
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    Some(fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.starts_with(&prefix))))
+    Some(fd_targets(pid)?.any(|target| target.starts_with(&prefix)))
 }
 
 /// A containerd identifier (namespace or container ID): letters, digits
