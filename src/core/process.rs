@@ -88,6 +88,13 @@ fn read_record(f: File) -> Option<String> {
 /// With the file's metadata.
 pub fn open_regular(path: &Path) -> Option<(File, Metadata)> {
     let handle = OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_NOFOLLOW).open(path).ok()?;
+    reopen_regular(&handle)
+}
+
+/// The file that `handle` (opened with `O_PATH`, which opens nothing)
+/// looks at, opened for reading if it is a regular file, with its
+/// metadata, as [`open_regular`] does.
+pub fn reopen_regular(handle: &File) -> Option<(File, Metadata)> {
     let seen = handle.metadata().ok()?;
     if !seen.is_file() {
         return None;

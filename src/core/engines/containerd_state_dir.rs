@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::engine_files::EngineFiles;
+use crate::core::process::reopen_regular;
 use crate::core::sockets::cmdline;
 
 /// Where containerd keeps its state unless told otherwise.
@@ -36,18 +37,18 @@ pub fn of(files: &EngineFiles) -> Option<String> {
 
 /// A configuration file's text: `Ok(None)` when there is none, `Err` when
 /// it is there but cannot be read whole (not a regular file, too large,
-/// not UTF-8, not readable). Never blocks on a FIFO.
+/// not UTF-8, not readable). Links are followed (configuration files are
+/// often links), but nothing but a regular file is opened: a FIFO or a
+/// device there is never opened ([`reopen_regular`]).
 fn read_config(path: &Path) -> Result<Option<String>, ()> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let f = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) {
-        Ok(f) => f,
+    let handle = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(path) {
+        Ok(h) => h,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(_) => return Err(()),
     };
-    if !f.metadata().map_err(|_| ())?.is_file() {
-        return Err(());
-    }
+    let (f, _) = reopen_regular(&handle).ok_or(())?;
     let mut text = String::new();
     f.take(MAX_CONFIG + 1).read_to_string(&mut text).map_err(|_| ())?;
     if text.len() as u64 > MAX_CONFIG {
@@ -216,6 +217,10 @@ mod tests {
         let fifo = dir.join("fifo.toml");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         assert_eq!(read_config(&fifo), Err(()));
+        // A link is followed; a device is never opened.
+        std::os::unix::fs::symlink(dir.join("ok.toml"), dir.join("link.toml")).unwrap();
+        assert_eq!(read_config(&dir.join("link.toml")), Ok(Some("state = \"/s\"\n".into())));
+        assert_eq!(read_config(Path::new("/dev/null")), Err(()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
